@@ -1,0 +1,2 @@
+DROP TABLE agent_api_keys;
+DROP TABLE agents;

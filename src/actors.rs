@@ -1,0 +1,11 @@
+//! The actors of one webhook's path: [`VerifierActor`] authenticates it,
+//! consulting [`KeyStoreActor`] (Diesel on a `SyncArbiter`), and the agent's
+//! [`ForwarderActor`], found through a [`ForwarderRegistry`], delivers it.
+
+pub mod forwarder;
+pub mod key_store;
+pub mod verifier;
+
+pub use forwarder::{ForwarderActor, ForwarderRegistry};
+pub use key_store::KeyStoreActor;
+pub use verifier::VerifierActor;

@@ -1,0 +1,180 @@
+//! `ForwarderActor`: delivers verified calls to one agent's server with awc.
+//! `awc::Client` is not `Send`, so each HTTP worker keeps its own
+//! [`ForwarderRegistry`] whose actors live on that worker's thread, each with
+//! a keep-alive connection pool to its agent.
+
+use actix::prelude::*;
+use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION, CONNECTION};
+use actix_web::http::{Method, StatusCode};
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::db::agents::Agent;
+use crate::verify::api_key;
+
+pub struct ForwarderActor {
+    client: awc::Client,
+    base_url: String,
+    max_body_bytes: usize,
+}
+
+impl ForwarderActor {
+    fn new(acp_url: &str, timeout: Duration, max_body_bytes: usize) -> Self {
+        let client = awc::Client::builder()
+            .disable_redirects()
+            .no_default_headers()
+            .timeout(timeout)
+            .finish();
+        Self {
+            client,
+            base_url: acp_url.trim_end_matches('/').to_owned(),
+            max_body_bytes,
+        }
+    }
+}
+
+impl Actor for ForwarderActor {
+    type Context = Context<Self>;
+}
+
+/// One call to pass on: `path_and_query` is appended to the agent's URL.
+#[derive(Message)]
+#[rtype(result = "Result<Forwarded, ForwardError>")]
+pub struct Forward {
+    pub method: Method,
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// The agent's answer, with hop-by-hop headers already removed.
+#[derive(Debug)]
+pub struct Forwarded {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("agent unreachable: {0}")]
+    Unreachable(String),
+    #[error("agent did not answer in time")]
+    Timeout,
+}
+
+impl Handler<Forward> for ForwarderActor {
+    type Result = ResponseFuture<Result<Forwarded, ForwardError>>;
+
+    fn handle(&mut self, msg: Forward, _: &mut Self::Context) -> Self::Result {
+        let url = format!("{}{}", self.base_url, msg.path_and_query);
+        let mut request = self.client.request(msg.method, url);
+        for (name, value) in msg.headers.iter() {
+            if !is_stripped_request_header(name, value, &msg.headers) {
+                request.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        let limit = self.max_body_bytes;
+        Box::pin(async move {
+            let mut response = request.send_body(msg.body).await.map_err(send_error)?;
+            let body = response.body().limit(limit).await.map_err(body_error)?;
+            let mut headers = HeaderMap::new();
+            for (name, value) in response.headers().iter() {
+                if !is_hop_by_hop(name) && !listed_in_connection(name, response.headers()) {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+            Ok(Forwarded {
+                status: response.status(),
+                headers,
+                body,
+            })
+        })
+    }
+}
+
+fn send_error(err: awc::error::SendRequestError) -> ForwardError {
+    match err {
+        awc::error::SendRequestError::Timeout => ForwardError::Timeout,
+        other => ForwardError::Unreachable(other.to_string()),
+    }
+}
+
+fn body_error(err: awc::error::PayloadError) -> ForwardError {
+    match err {
+        awc::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            ForwardError::Timeout
+        }
+        other => ForwardError::Unreachable(format!("reading the agent's answer failed: {other}")),
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and those hookgate sets itself.
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "expect"
+    ) || name.as_str().starts_with("proxy-")
+}
+
+fn listed_in_connection(name: &HeaderName, headers: &HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
+}
+
+/// What never leaves hookgate towards the agent: hop-by-hop headers and the
+/// caller's hookgate credentials.
+fn is_stripped_request_header(
+    name: &HeaderName,
+    value: &actix_web::http::header::HeaderValue,
+    all: &HeaderMap,
+) -> bool {
+    is_hop_by_hop(name)
+        || listed_in_connection(name, all)
+        || name.as_str() == api_key::HEADER
+        || (name == AUTHORIZATION && api_key::agent_key_of_authorization(value).is_some())
+}
+
+/// The forwarders of one HTTP worker, one per agent, made on first use and
+/// replaced when the agent's `acp_url` changes.
+pub struct ForwarderRegistry {
+    forwarders: RefCell<HashMap<String, (String, Addr<ForwarderActor>)>>,
+    timeout: Duration,
+    max_body_bytes: usize,
+}
+
+impl ForwarderRegistry {
+    pub fn new(timeout: Duration, max_body_bytes: usize) -> Self {
+        Self {
+            forwarders: RefCell::default(),
+            timeout,
+            max_body_bytes,
+        }
+    }
+
+    /// The agent's forwarder on this worker. Must be called on the worker's thread.
+    pub fn forwarder_for(&self, agent: &Agent, acp_url: &str) -> Addr<ForwarderActor> {
+        let mut forwarders = self.forwarders.borrow_mut();
+        if let Some((url, addr)) = forwarders.get(&agent.id) {
+            if url == acp_url && addr.connected() {
+                return addr.clone();
+            }
+        }
+        let addr = ForwarderActor::new(acp_url, self.timeout, self.max_body_bytes).start();
+        forwarders.insert(agent.id.clone(), (acp_url.to_owned(), addr.clone()));
+        addr
+    }
+}

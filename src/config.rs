@@ -1,0 +1,124 @@
+//! Every setting: flags of `hookgate serve`, each with its `HOOKGATE_*`
+//! environment variable, defaults, and validation into [`Settings`].
+
+use crate::domain::Secret;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// `hookgate serve` flags; each falls back to its environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOOKGATE_BIND", default_value = "127.0.0.1:5003")]
+    pub bind: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Seconds to wait for an agent's answer before replying 504.
+    #[arg(long, env = "HOOKGATE_FORWARD_TIMEOUT_SECS", default_value_t = 30)]
+    pub forward_timeout_secs: u64,
+    /// Largest accepted request body; larger ones get 413.
+    #[arg(long, env = "HOOKGATE_MAX_BODY_BYTES", default_value_t = 26_214_400)]
+    pub max_body_bytes: usize,
+    /// Largest accepted distance between a Slack timestamp and now.
+    #[arg(long, env = "HOOKGATE_SLACK_TOLERANCE_SECS", default_value_t = 300)]
+    pub slack_tolerance_secs: u64,
+    /// Public base URL, used to build `webhook_url` in webhook-trigger answers.
+    #[arg(long, env = "HOOKGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Token required on admin routes (`x-api-key` or `Authorization: Bearer`).
+    #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Let `/agents/register` through without the admin token.
+    #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub open_registration: bool,
+}
+
+/// The database flag, shared by `serve` and `migrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// SQLite file path, or a `postgres://` URL for PostgreSQL.
+    #[arg(long, env = "HOOKGATE_DATABASE_URL", default_value = "hookgate.db")]
+    pub database_url: String,
+}
+
+/// Validated settings the application is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub forward_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub slack_tolerance_secs: u64,
+    pub public_url: Option<String>,
+    pub admin_token: Option<Secret>,
+    pub open_registration: bool,
+}
+
+/// A setting that cannot be used; the message names it and how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 5003)),
+            database_url: "hookgate.db".to_owned(),
+            forward_timeout: Duration::from_secs(30),
+            max_body_bytes: 26_214_400,
+            slack_tolerance_secs: 300,
+            public_url: None,
+            admin_token: None,
+            open_registration: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let bind: SocketAddr = args.bind.parse().map_err(|_| {
+            ConfigError(format!(
+                "invalid HOOKGATE_BIND / --bind {:?}: expected IP:PORT such as 127.0.0.1:5003",
+                args.bind
+            ))
+        })?;
+        if args.forward_timeout_secs == 0 {
+            return Err(ConfigError(
+                "HOOKGATE_FORWARD_TIMEOUT_SECS / --forward-timeout-secs must be at least 1".into(),
+            ));
+        }
+        let admin_token = match args.admin_token {
+            Some(t) if t.trim().is_empty() => {
+                return Err(ConfigError(
+                    "HOOKGATE_ADMIN_TOKEN / --admin-token is set but empty".into(),
+                ))
+            }
+            other => other.map(Secret::new),
+        };
+        let settings = Self {
+            bind,
+            database_url: args.database.database_url,
+            forward_timeout: Duration::from_secs(args.forward_timeout_secs),
+            max_body_bytes: args.max_body_bytes,
+            slack_tolerance_secs: args.slack_tolerance_secs,
+            public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            admin_token,
+            open_registration: args.open_registration,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that apply however the settings were made.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.bind.ip().is_loopback() && self.admin_token.is_none() {
+            return Err(ConfigError(format!(
+                "refusing to serve admin routes on non-loopback address {} without an admin token: \
+                 set HOOKGATE_ADMIN_TOKEN (or --admin-token) to a long random value, \
+                 or bind to 127.0.0.1",
+                self.bind
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,40 @@
+//! The database: one portable schema over SQLite and PostgreSQL, a pool of
+//! [`DbConnection`]s, embedded migrations per backend, and one query module
+//! per table.
+
+pub mod agents;
+pub mod api_keys;
+mod pool;
+pub mod schema;
+
+pub use pool::{connect, migrate, run_migrations, Backend, DbConnection, DbPool};
+
+/// A database failure, kept apart from "not found" and conflicts.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database task did not finish: {0}")]
+    Canceled(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Now, as stored: UTC without offset, to the microsecond (what both backends keep).
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    now.with_nanosecond((now.nanosecond() / 1_000) * 1_000)
+        .unwrap_or(now)
+}
+
+use chrono::Timelike;
+
+/// True for a unique-constraint violation (a concurrent or repeated insert).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,131 @@
+//! Queries on `agents`.
+
+use super::schema::{agent_api_keys, agents};
+use super::{api_keys, now, DbConnection, DbResult};
+use crate::domain::{generate_key, AcpType, AgentName, KeyKind, Secret};
+use diesel::prelude::*;
+
+/// A stored agent.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = agents)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub acp_url: Option<String>,
+    pub acp_type: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub registration_metadata: Option<String>,
+    pub agent_input_type: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+    pub registered_at: Option<chrono::NaiveDateTime>,
+}
+
+/// What a registration sets; everything else is kept or derived.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub name: AgentName,
+    pub description: Option<String>,
+    pub acp_url: Option<String>,
+    pub acp_type: AcpType,
+    pub registration_metadata: Option<String>,
+    pub agent_input_type: Option<String>,
+    /// Used as the id when the agent is new.
+    pub requested_id: Option<String>,
+}
+
+/// Creates or updates the agent named in `reg` (keeping its id) and returns
+/// it with its internal key, creating that key the first time.
+pub fn register(conn: &mut DbConnection, reg: Registration) -> DbResult<(Agent, Secret)> {
+    conn.transaction(|conn| {
+        let now = now();
+        let agent = match find_by_name(conn, reg.name.as_str())? {
+            Some(existing) => {
+                let updated = Agent {
+                    description: reg.description,
+                    acp_url: reg.acp_url,
+                    acp_type: reg.acp_type.as_str().to_owned(),
+                    status: "Ready".to_owned(),
+                    status_reason: None,
+                    registration_metadata: reg.registration_metadata,
+                    agent_input_type: reg.agent_input_type,
+                    updated_at: now,
+                    registered_at: Some(now),
+                    ..existing
+                };
+                diesel::update(agents::table.find(&updated.id))
+                    .set(&updated)
+                    .execute(conn)?;
+                updated
+            }
+            None => {
+                let agent = Agent {
+                    id: reg
+                        .requested_id
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                    name: reg.name.as_str().to_owned(),
+                    description: reg.description,
+                    acp_url: reg.acp_url,
+                    acp_type: reg.acp_type.as_str().to_owned(),
+                    status: "Ready".to_owned(),
+                    status_reason: None,
+                    registration_metadata: reg.registration_metadata,
+                    agent_input_type: reg.agent_input_type,
+                    created_at: now,
+                    updated_at: now,
+                    registered_at: Some(now),
+                };
+                diesel::insert_into(agents::table)
+                    .values(&agent)
+                    .execute(conn)?;
+                agent
+            }
+        };
+        let key = match api_keys::find_internal_secret(conn, &agent.id)? {
+            Some(key) => key,
+            None => {
+                let key = generate_key();
+                api_keys::insert(conn, &agent.id, &agent.name, KeyKind::Internal, &key)?;
+                key
+            }
+        };
+        Ok((agent, key))
+    })
+}
+
+pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<Agent>> {
+    agents::table
+        .filter(agents::name.eq(name))
+        .select(Agent::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Agent>> {
+    agents::table
+        .find(id)
+        .select(Agent::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> DbResult<Vec<Agent>> {
+    Ok(agents::table
+        .order((agents::created_at.asc(), agents::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(Agent::as_select())
+        .load(conn)?)
+}
+
+/// Deletes the agent and every key of it; returns the deleted agent.
+pub fn delete(conn: &mut DbConnection, agent: &Agent) -> DbResult<()> {
+    conn.transaction(|conn| {
+        diesel::delete(agent_api_keys::table.filter(agent_api_keys::agent_id.eq(&agent.id)))
+            .execute(conn)?;
+        diesel::delete(agents::table.find(&agent.id)).execute(conn)?;
+        Ok(())
+    })
+}

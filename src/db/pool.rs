@@ -1,0 +1,158 @@
+//! Connections: the URL picks the backend (`postgres://` or `postgresql://`
+//! → PostgreSQL, anything else is a SQLite path, `sqlite://` prefix optional).
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to either backend; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<Manager>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL selects, and the URL to hand its driver.
+    pub fn from_url(url: &str) -> (Self, &str) {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Self::Postgres, url)
+        } else {
+            (Self::Sqlite, url.strip_prefix("sqlite://").unwrap_or(url))
+        }
+    }
+}
+
+/// r2d2 manager that opens the backend the URL names (never guesses by trial).
+#[derive(Debug)]
+pub struct Manager {
+    backend: Backend,
+    url: String,
+}
+
+impl Manager {
+    fn open(&self) -> ConnectionResult<DbConnection> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url)?;
+                // WAL lets readers run beside the writer; NORMAL sync in WAL
+                // mode still survives a process crash (only power loss can
+                // drop the last commits). busy_timeout queues writers.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        conn.ping()
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Opens the database, runs pending migrations, and builds the pool.
+/// Fails fast with the driver's message when the database cannot be reached.
+pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<(DbPool, Backend)> {
+    let (backend, driver_url) = Backend::from_url(url);
+    let manager = Manager {
+        backend,
+        url: driver_url.to_owned(),
+    };
+    migrate(url)?;
+    let pool = r2d2::Pool::builder()
+        .max_size(pool_size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
+    Ok((pool, backend))
+}
+
+/// `hookgate migrate`: opens the database and applies pending migrations.
+pub fn migrate(url: &str) -> anyhow::Result<usize> {
+    let (backend, driver_url) = Backend::from_url(url);
+    let manager = Manager {
+        backend,
+        url: driver_url.to_owned(),
+    };
+    let mut conn = manager
+        .open()
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
+    run_migrations(&mut conn)
+}
+
+/// Applies every embedded migration of the connection's backend.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+    Ok(applied.len())
+}
+
+/// The URL with any password replaced, fit for an error message.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("hookgate.db"), "hookgate.db");
+    }
+
+    #[test]
+    fn url_scheme_picks_backend() {
+        assert_eq!(Backend::from_url("postgresql://x/y").0, Backend::Postgres);
+        assert_eq!(
+            Backend::from_url("sqlite://a.db"),
+            (Backend::Sqlite, "a.db")
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! Newtypes that can only hold valid values: each has a `parse` that names
+//! the field it rejects.
+
+mod agent_name;
+mod key_kind;
+mod secret;
+
+pub use agent_name::AgentName;
+pub use key_kind::{AcpType, KeyKind};
+pub use secret::{digest_hex, generate_key, Secret};
+
+/// A value that failed validation; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);

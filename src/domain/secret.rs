@@ -1,0 +1,72 @@
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// A key or signing secret. `Debug` and `Display` never show the value, so a
+/// stray `{:?}` in a log line cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The raw value, for signing or for the one creation response.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time equality against a presented value.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// 32 random bytes from the OS CSPRNG, as 64 lowercase hex characters.
+pub fn generate_key() -> Secret {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    Secret(hex::encode(bytes))
+}
+
+/// Hex SHA-256 of a key: how `external` keys are stored and looked up.
+pub fn digest_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_64_hex_chars_and_distinct() {
+        let (a, b) = (generate_key(), generate_key());
+        assert_eq!(a.expose().len(), 64);
+        assert!(a.expose().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn debug_hides_the_value() {
+        let s = Secret::new("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(s.matches("hunter2") && !s.matches("hunter3"));
+    }
+
+    #[test]
+    fn digest_matches_the_sha256_test_vector() {
+        // FIPS 180-2 example: SHA-256("abc").
+        assert_eq!(
+            digest_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

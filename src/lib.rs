@@ -1,0 +1,14 @@
+//! hookgate: a webhook gateway for AI agents.
+//!
+//! Providers call `/agents/forward/name/{agent}/{path}`; hookgate verifies the
+//! call against the agent's keys and forwards it to the agent's ACP server.
+//! See `README.md` for the HTTP API and `startup::Application` for the entry.
+#![forbid(unsafe_code)]
+
+pub mod actors;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod routes;
+pub mod startup;
+pub mod verify;

@@ -1,0 +1,61 @@
+//! The `hookgate` command: `serve` (the daemon) and `migrate`.
+
+use clap::{Parser, Subcommand};
+use hookgate::config::{DatabaseArgs, ServeArgs, Settings};
+use hookgate::startup::Application;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "hookgate", version, about = "Webhook gateway for AI agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever the driver's message looked like.
+            let message = format!("{e:#}");
+            eprintln!(
+                "error: {}",
+                message.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = Settings::from_args(args)?;
+            actix::System::new().block_on(async move {
+                let app = Application::build(settings)?;
+                app.run_until_stopped().await?;
+                anyhow::Ok(())
+            })
+        }
+        Command::Migrate(db) => {
+            let applied = hookgate::db::migrate(&db.database_url)?;
+            println!("{applied} migration(s) applied");
+            Ok(())
+        }
+    }
+}

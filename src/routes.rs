@@ -1,0 +1,57 @@
+//! HTTP in and out: extract, call an actor or the database, and map every
+//! outcome to the contract's status codes and bodies.
+
+mod admin_auth;
+mod agents;
+mod api_keys;
+mod errors;
+pub mod forward;
+mod health;
+mod openapi;
+mod webhook_trigger;
+
+pub use admin_auth::{admin_auth, AdminAuth};
+pub use errors::{json_config, query_config, AdminError};
+pub use openapi::ApiDoc;
+
+use crate::db::DbPool;
+use actix_web::web;
+
+/// What admin handlers share: the pool and settings they echo back.
+pub struct AppState {
+    pub pool: DbPool,
+    pub public_url: Option<String>,
+}
+
+/// Registers every route. More specific paths come before `{id}` patterns.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/openapi.json", web::get().to(openapi::openapi_json))
+        .route("/agents/register", web::post().to(agents::register))
+        .route("/agents", web::get().to(agents::list))
+        .route("/agents/name/{name}", web::get().to(agents::get_by_name))
+        .route(
+            "/agents/name/{name}",
+            web::delete().to(agents::delete_by_name),
+        )
+        .route("/agents/{id}", web::get().to(agents::get))
+        .route("/agents/{id}", web::delete().to(agents::delete))
+        .route("/agent_api_keys", web::post().to(api_keys::create))
+        .route("/agent_api_keys", web::get().to(api_keys::list))
+        .route(
+            "/agent_api_keys/webhook-trigger",
+            web::post().to(webhook_trigger::create),
+        )
+        .route(
+            "/agent_api_keys/name/{name}",
+            web::get().to(api_keys::get_by_name),
+        )
+        .route(
+            "/agent_api_keys/name/{name}",
+            web::delete().to(api_keys::delete_by_name),
+        )
+        .route("/agent_api_keys/{id}", web::get().to(api_keys::get))
+        .route("/agent_api_keys/{id}", web::delete().to(api_keys::delete));
+    forward::configure(cfg);
+}

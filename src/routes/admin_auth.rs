@@ -1,0 +1,56 @@
+//! The admin token rule: every route but the forward route, `/openapi.json`
+//! and health needs the token when one is set (`/agents/register` too,
+//! unless open registration is on).
+
+use crate::domain::Secret;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+
+#[derive(Debug, Clone)]
+pub struct AdminAuth {
+    pub token: Option<Secret>,
+    pub open_registration: bool,
+}
+
+impl AdminAuth {
+    fn is_public(&self, path: &str) -> bool {
+        matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+            || path.starts_with("/agents/forward/")
+            || (self.open_registration && path == "/agents/register")
+    }
+
+    fn presented<'a>(&self, req: &'a ServiceRequest) -> Option<&'a str> {
+        let headers = req.headers();
+        if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            return Some(v.trim());
+        }
+        let auth = headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = auth.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
+}
+
+pub async fn admin_auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let allowed = match req.app_data::<web::Data<AdminAuth>>() {
+        Some(auth) => match &auth.token {
+            None => true,
+            Some(token) => {
+                auth.is_public(req.path()) || auth.presented(&req).is_some_and(|t| token.matches(t))
+            }
+        },
+        None => true,
+    };
+    if allowed {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let response = HttpResponse::Unauthorized().json(serde_json::json!({
+        "detail": "Missing or invalid admin token: send 'x-api-key: TOKEN' or 'Authorization: Bearer TOKEN'."
+    }));
+    Ok(req.into_response(response).map_into_right_body())
+}

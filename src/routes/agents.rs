@@ -1,0 +1,264 @@
+//! `/agents`: registration (idempotent by name, returns the internal key),
+//! list, get and delete.
+
+use super::errors::{run_db, AdminError};
+use super::AppState;
+use crate::db::agents::{self, Agent, Registration};
+use crate::db::{is_unique_violation, DbConnection};
+use crate::domain::{AcpType, AgentName};
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /agents/register` body, as the Agentex SDK sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterAgentRequest {
+    pub name: String,
+    pub description: Option<String>,
+    pub acp_url: Option<String>,
+    pub acp_type: Option<String>,
+    /// Accepted for Agentex compatibility; hookgate has no principals.
+    #[expect(dead_code, reason = "accepted so Agentex SDK bodies parse; unused")]
+    pub principal_context: Option<serde_json::Value>,
+    pub registration_metadata: Option<serde_json::Value>,
+    pub agent_id: Option<String>,
+    pub agent_input_type: Option<String>,
+}
+
+/// An agent as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentResponse {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub acp_url: Option<String>,
+    pub acp_type: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub registration_metadata: Option<serde_json::Value>,
+    pub agent_input_type: Option<String>,
+}
+
+/// The registration answer: the agent plus its internal key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisteredAgent {
+    #[serde(flatten)]
+    pub agent: AgentResponse,
+    /// The agent's internal key, sent by hookgate as `x-agent-api-key`.
+    pub agent_api_key: String,
+}
+
+pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+impl From<Agent> for AgentResponse {
+    fn from(a: Agent) -> Self {
+        Self {
+            registration_metadata: a
+                .registration_metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
+            id: a.id,
+            name: a.name,
+            description: a.description,
+            acp_url: a.acp_url,
+            acp_type: a.acp_type,
+            status: a.status,
+            status_reason: a.status_reason,
+            created_at: utc(a.created_at),
+            updated_at: utc(a.updated_at),
+            registered_at: a.registered_at.map(utc),
+            agent_input_type: a.agent_input_type,
+        }
+    }
+}
+
+impl RegisterAgentRequest {
+    fn parse(self) -> Result<Registration, AdminError> {
+        let name = AgentName::parse(&self.name)?;
+        let acp_type = AcpType::parse(self.acp_type.as_deref().unwrap_or("async"))?;
+        let acp_url = self.acp_url.filter(|u| !u.trim().is_empty());
+        if let Some(url) = &acp_url {
+            validate_acp_url(url)?;
+        }
+        let requested_id = match self.agent_id {
+            Some(id) => Some(
+                uuid::Uuid::parse_str(&id)
+                    .map_err(|_| {
+                        AdminError::Unprocessable(format!(
+                            "Field 'agent_id' must be a UUID, got {id:?}."
+                        ))
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        Ok(Registration {
+            name,
+            description: self.description,
+            acp_url,
+            acp_type,
+            registration_metadata: self.registration_metadata.map(|m| m.to_string()),
+            agent_input_type: self.agent_input_type,
+            requested_id,
+        })
+    }
+}
+
+fn validate_acp_url(url: &str) -> Result<(), AdminError> {
+    let bad = |why: &str| AdminError::Unprocessable(format!("Field 'acp_url' {why}, got {url:?}."));
+    let uri: actix_web::http::Uri = url.parse().map_err(|_| bad("must be a URL"))?;
+    match uri.scheme_str() {
+        Some("http") if uri.host().is_some() => Ok(()),
+        Some("https") => Err(bad(
+            "must be an http:// URL (https agents are not supported yet)",
+        )),
+        _ => Err(bad("must be an absolute http:// URL")),
+    }
+}
+
+#[utoipa::path(operation_id = "register_agent", post, path = "/agents/register", tag = "agents", request_body = RegisterAgentRequest,
+    responses((status = 200, body = RegisteredAgent), (status = 422, description = "A field is invalid")))]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterAgentRequest>,
+) -> Result<HttpResponse, AdminError> {
+    let registration = body.into_inner().parse()?;
+    let (agent, key) = run_db(&state.pool, move |conn| {
+        // Two first registrations of one name can race; the loser retries as an update.
+        match agents::register(conn, registration.clone()) {
+            Err(crate::db::DbError::Query(e)) if is_unique_violation(&e) => {
+                Ok(agents::register(conn, registration)?)
+            }
+            other => Ok(other?),
+        }
+    })
+    .await?;
+    tracing::info!(agent.name = %agent.name, agent.id = %agent.id, "agent registered");
+    Ok(HttpResponse::Ok().json(RegisteredAgent {
+        agent: agent.into(),
+        agent_api_key: key.expose().to_owned(),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Page {
+    /// Rows per page, 1 to 1000 (default 50).
+    pub limit: Option<i64>,
+    /// 1-based page number (default 1).
+    pub page_number: Option<i64>,
+}
+
+impl Page {
+    /// `(limit, offset)`, or a 422 naming the bad parameter.
+    pub fn bounds(&self) -> Result<(i64, i64), AdminError> {
+        let limit = self.limit.unwrap_or(50);
+        let page = self.page_number.unwrap_or(1);
+        if !(1..=1000).contains(&limit) {
+            return Err(AdminError::Unprocessable(format!(
+                "Parameter 'limit' must be between 1 and 1000, got {limit}."
+            )));
+        }
+        if page < 1 {
+            return Err(AdminError::Unprocessable(format!(
+                "Parameter 'page_number' must be at least 1, got {page}."
+            )));
+        }
+        Ok((limit, (page - 1) * limit))
+    }
+}
+
+#[utoipa::path(operation_id = "list_agents", get, path = "/agents", tag = "agents", params(Page),
+    responses((status = 200, body = [AgentResponse])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, AdminError> {
+    let (limit, offset) = page.bounds()?;
+    let agents = run_db(&state.pool, move |conn| {
+        Ok(agents::list(conn, limit, offset)?)
+    })
+    .await?;
+    let body: Vec<AgentResponse> = agents.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Which agent a request names.
+#[derive(Debug, Clone)]
+pub enum AgentRef {
+    Id(String),
+    Name(String),
+}
+
+/// The agent named, or a 404 naming the id or name.
+pub fn find(conn: &mut DbConnection, which: &AgentRef) -> Result<Agent, AdminError> {
+    let found = match which {
+        AgentRef::Id(id) => agents::find_by_id(conn, id)?,
+        AgentRef::Name(name) => agents::find_by_name(conn, name)?,
+    };
+    found.ok_or_else(|| {
+        AdminError::NotFound(match which {
+            AgentRef::Id(id) => format!("Agent with ID {id} not found."),
+            AgentRef::Name(name) => format!("Agent with name '{name}' not found."),
+        })
+    })
+}
+
+async fn get_one(state: &AppState, which: AgentRef) -> Result<HttpResponse, AdminError> {
+    let agent = run_db(&state.pool, move |conn| find(conn, &which)).await?;
+    Ok(HttpResponse::Ok().json(AgentResponse::from(agent)))
+}
+
+async fn delete_one(state: &AppState, which: AgentRef) -> Result<HttpResponse, AdminError> {
+    let agent = run_db(&state.pool, move |conn| {
+        let agent = find(conn, &which)?;
+        agents::delete(conn, &agent)?;
+        Ok(agent)
+    })
+    .await?;
+    tracing::info!(agent.name = %agent.name, agent.id = %agent.id, "agent deleted");
+    Ok(HttpResponse::Ok().json(AgentResponse::from(agent)))
+}
+
+#[utoipa::path(operation_id = "get_agent", get, path = "/agents/{id}", tag = "agents",
+    responses((status = 200, body = AgentResponse), (status = 404, description = "No such agent")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    get_one(&state, AgentRef::Id(id.into_inner())).await
+}
+
+#[utoipa::path(operation_id = "get_agent_by_name", get, path = "/agents/name/{name}", tag = "agents",
+    responses((status = 200, body = AgentResponse), (status = 404, description = "No such agent")))]
+pub async fn get_by_name(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    get_one(&state, AgentRef::Name(name.into_inner())).await
+}
+
+#[utoipa::path(operation_id = "delete_agent", delete, path = "/agents/{id}", tag = "agents",
+    responses((status = 200, body = AgentResponse, description = "The deleted agent; its keys are gone too"),
+              (status = 404, description = "No such agent")))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    delete_one(&state, AgentRef::Id(id.into_inner())).await
+}
+
+#[utoipa::path(operation_id = "delete_agent_by_name", delete, path = "/agents/name/{name}", tag = "agents",
+    responses((status = 200, body = AgentResponse, description = "The deleted agent; its keys are gone too"),
+              (status = 404, description = "No such agent")))]
+pub async fn delete_by_name(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    delete_one(&state, AgentRef::Name(name.into_inner())).await
+}

@@ -1,0 +1,88 @@
+//! Admin-route errors: `{"message": …}` bodies with the contract's codes, and
+//! JSON/query extractor errors turned into 422s that name the bad field.
+
+use crate::db::{DbConnection, DbError, DbPool};
+use actix_web::{http::StatusCode, web, HttpResponse, ResponseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("internal error")]
+    Internal(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for AdminError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<crate::domain::ParseError> for AdminError {
+    fn from(e: crate::domain::ParseError) -> Self {
+        Self::Unprocessable(e.0)
+    }
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(e) = self {
+            tracing::error!(error = %e, "admin request failed");
+        }
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({ "message": self.to_string() }))
+    }
+}
+
+/// Runs blocking database work off the async workers.
+pub async fn run_db<T, F>(pool: &DbPool, work: F) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| AdminError::Internal(DbError::Canceled(e.to_string())))?
+}
+
+/// A malformed or incomplete JSON body is a 422 naming what serde found wrong.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(1 << 20)
+        .error_handler(|err, _| {
+            let message = format!("Invalid request body: {err}");
+            let response =
+                HttpResponse::UnprocessableEntity().json(serde_json::json!({ "message": message }));
+            actix_web::error::InternalError::from_response(err, response).into()
+        })
+}
+
+/// A malformed query string is a 422 naming the parameter.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        let message = format!("Invalid query string: {err}");
+        let response =
+            HttpResponse::UnprocessableEntity().json(serde_json::json!({ "message": message }));
+        actix_web::error::InternalError::from_response(err, response).into()
+    })
+}

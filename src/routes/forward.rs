@@ -1,0 +1,214 @@
+//! `/agents/forward/name/{agent}/{path…}`: read the body (size-limited), let
+//! the agent's `VerifierActor` decide, then hand the call to the agent's
+//! `ForwarderActor` and return its answer unchanged.
+
+use crate::actors::forwarder::{Forward, ForwardError, Forwarded};
+use crate::actors::verifier::{Verify, VerifyFailure};
+use crate::actors::{ForwarderRegistry, VerifierActor};
+use crate::verify::VerifyError;
+use actix::Addr;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use std::time::Instant;
+
+const PREFIX: &str = "/agents/forward/name/";
+
+/// Limits the forward route applies before any lookup.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardLimits {
+    pub max_body_bytes: usize,
+    pub timeout_secs: u64,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for pattern in [
+        "/agents/forward/name/{agent_name}",
+        "/agents/forward/name/{agent_name}/{path:.*}",
+    ] {
+        cfg.service(
+            web::resource(pattern)
+                .route(web::get().to(forward))
+                .route(web::post().to(forward))
+                .route(web::put().to(forward))
+                .route(web::patch().to(forward))
+                .route(web::delete().to(forward)),
+        );
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardRouteError {
+    #[error(transparent)]
+    Refused(#[from] VerifyError),
+    #[error("Request body exceeds the limit of {0} bytes.")]
+    TooLarge(usize),
+    #[error("Could not read the request body: {0}")]
+    BadBody(String),
+    #[error("Agent {agent} is unreachable: {reason}")]
+    Unreachable { agent: String, reason: String },
+    #[error("Agent {agent} did not answer within {secs} s.")]
+    Timeout { agent: String, secs: u64 },
+    #[error("Internal error while forwarding.")]
+    Internal(String),
+}
+
+impl ResponseError for ForwardRouteError {
+    fn status_code(&self) -> StatusCode {
+        let code = match self {
+            Self::Refused(e) => e.status(),
+            Self::TooLarge(_) => 413,
+            Self::BadBody(_) => 400,
+            Self::Unreachable { .. } => 502,
+            Self::Timeout { .. } => 504,
+            Self::Internal(_) => 500,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({ "detail": self.to_string() }))
+    }
+}
+
+#[utoipa::path(operation_id = "forward_to_agent", method(get, post, put, patch, delete), path = "/agents/forward/name/{agent_name}/{path}",
+    tag = "forward",
+    params(("agent_name" = String, Path, description = "The agent's name"),
+           ("path" = String, Path, description = "Sub-path appended to the agent's acp_url")),
+    request_body(content = Vec<u8>, description = "Raw body, forwarded unchanged", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The agent's own answer (any status)"),
+              (status = 400, description = "Malformed provider payload or timestamp"),
+              (status = 401, description = "Wrong key or signature"),
+              (status = 403, description = "No authentication presented"),
+              (status = 404, description = "Unknown agent, or no key for the repository / app"),
+              (status = 413, description = "Body over the size limit"),
+              (status = 502, description = "Agent unreachable"),
+              (status = 504, description = "Agent did not answer in time")))]
+pub async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    verifier: web::Data<Addr<VerifierActor>>,
+    registry: web::Data<ForwarderRegistry>,
+    limits: web::Data<ForwardLimits>,
+) -> Result<HttpResponse, ForwardRouteError> {
+    let started = Instant::now();
+    let (agent_name, path) = split_path(req.uri().path());
+    let body = read_body(&req, payload, limits.max_body_bytes).await?;
+    let verify = Verify {
+        agent_name: agent_name.to_owned(),
+        headers: req.headers().clone(),
+        body,
+    };
+    let verified = match verifier.send(verify).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(VerifyFailure::Refused(e))) => {
+            tracing::info!(agent.name = %agent_name, status = e.status(), reason = %e, "forward refused");
+            return Err(e.into());
+        }
+        Ok(Err(VerifyFailure::Internal(e))) => return Err(internal(e)),
+        Err(e) => return Err(internal(e.to_string())),
+    };
+    if let Some(challenge) = verified.slack_challenge {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/plain")
+            .body(challenge));
+    }
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let forwarder = registry.forwarder_for(&verified.agent, &verified.acp_url);
+    let sent = forwarder
+        .send(Forward {
+            method: req.method().clone(),
+            path_and_query,
+            headers: verified.headers,
+            body: verified.body,
+        })
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let agent = verified.agent.name;
+    match sent {
+        Ok(answer) => {
+            tracing::info!(agent.name = %agent, status = answer.status.as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64, "forwarded");
+            Ok(respond(answer))
+        }
+        Err(ForwardError::Timeout) => {
+            tracing::warn!(agent.name = %agent, "agent timed out");
+            Err(ForwardRouteError::Timeout {
+                agent,
+                secs: limits.timeout_secs,
+            })
+        }
+        Err(ForwardError::Unreachable(reason)) => {
+            tracing::warn!(agent.name = %agent, %reason, "agent unreachable");
+            Err(ForwardRouteError::Unreachable { agent, reason })
+        }
+    }
+}
+
+fn internal(reason: String) -> ForwardRouteError {
+    tracing::error!(%reason, "forward failed inside hookgate");
+    ForwardRouteError::Internal(reason)
+}
+
+/// The agent name and the raw (still percent-encoded) sub-path, with its
+/// leading `/`, so the agent sees the path exactly as the provider sent it.
+fn split_path(raw: &str) -> (&str, &str) {
+    let rest = raw.strip_prefix(PREFIX).unwrap_or(raw);
+    match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, ""),
+    }
+}
+
+/// The whole body, refused with 413 as soon as it passes the limit.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ForwardRouteError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ForwardRouteError::TooLarge(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ForwardRouteError::BadBody(e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ForwardRouteError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn respond(answer: Forwarded) -> HttpResponse {
+    let mut response = HttpResponse::build(answer.status);
+    for (name, value) in answer.headers.iter() {
+        response.append_header((name.clone(), value.clone()));
+    }
+    response.body(answer.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path;
+
+    #[test]
+    fn splits_agent_and_raw_subpath() {
+        assert_eq!(
+            split_path("/agents/forward/name/a/x/y%2Fz"),
+            ("a", "/x/y%2Fz")
+        );
+        assert_eq!(split_path("/agents/forward/name/a/"), ("a", "/"));
+        assert_eq!(split_path("/agents/forward/name/a"), ("a", ""));
+    }
+}

@@ -1,0 +1,91 @@
+//! Builds the actors and the HTTP server from [`Settings`] and binds it
+//! (port 0 in tests; [`Application::port`] reads the real one back).
+
+use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
+use crate::config::Settings;
+use crate::db::{self, Backend};
+use crate::routes::{self, AdminAuth, AppState};
+use actix::Actor;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+use std::net::TcpListener;
+
+pub use crate::routes::forward::ForwardLimits;
+
+/// A bound, ready-to-run hookgate.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens and migrates the database, starts the actors and binds the
+    /// listener. Must be called inside a running actix `System`.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (pool, backend) = db::connect(&settings.database_url, threads as u32 * 2 + 2)?;
+        let key_store = KeyStoreActor::start(pool.clone(), threads * 2);
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+
+        let state = web::Data::new(AppState {
+            pool,
+            public_url: settings.public_url.clone(),
+        });
+        let auth = web::Data::new(AdminAuth {
+            token: settings.admin_token.clone(),
+            open_registration: settings.open_registration,
+        });
+        let limits = web::Data::new(ForwardLimits {
+            max_body_bytes: settings.max_body_bytes,
+            timeout_secs: settings.forward_timeout.as_secs(),
+        });
+        let (timeout, max_body, tolerance) = (
+            settings.forward_timeout,
+            settings.max_body_bytes,
+            settings.slack_tolerance_secs,
+        );
+        let server = HttpServer::new(move || {
+            // Built on each worker's thread: the verifier and forwarders (and
+            // their awc clients) live beside the requests they serve.
+            let verifier = VerifierActor::new(key_store.clone(), tolerance).start();
+            App::new()
+                .app_data(routes::json_config())
+                .app_data(routes::query_config())
+                .app_data(state.clone())
+                .app_data(auth.clone())
+                .app_data(limits.clone())
+                .app_data(web::Data::new(verifier))
+                .app_data(web::Data::new(ForwarderRegistry::new(timeout, max_body)))
+                .wrap(middleware::from_fn(routes::admin_auth))
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+
+        let db_kind = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        tracing::info!(address = %settings.bind.ip(), port, database = db_kind,
+            admin_token = settings.admin_token.is_some(), "hookgate listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that can stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

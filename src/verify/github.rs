@@ -1,0 +1,86 @@
+//! GitHub webhooks: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`,
+//! with the secret named by the payload's `repository.full_name`.
+
+use super::{hmac_sha256, VerifyError};
+
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+/// The repository full name that names the secret, in the contract's order
+/// of checks (empty, not JSON, no repository, no name).
+pub fn repository_name(body: &[u8]) -> Result<String, VerifyError> {
+    if body.is_empty() {
+        return Err(VerifyError::GithubEmptyPayload);
+    }
+    let payload: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| VerifyError::GithubNotJson)?;
+    let repository = payload
+        .get("repository")
+        .filter(|r| r.is_object())
+        .ok_or(VerifyError::GithubMissingRepository)?;
+    repository
+        .get("full_name")
+        .and_then(|n| n.as_str())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .ok_or(VerifyError::GithubMissingRepositoryName)
+}
+
+/// True when `header` is `sha256=` + hex HMAC-SHA256(secret, body).
+pub fn check_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
+    header
+        .trim()
+        .strip_prefix("sha256=")
+        .is_some_and(|hex_tag| hmac_sha256::matches_hex(secret, &[body], hex_tag))
+}
+
+/// The header value GitHub would send for `body`.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    format!("sha256={}", hmac_sha256::sign_hex(secret, &[body]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // From GitHub's "Validating webhook deliveries" documentation.
+    const DOC_SECRET: &[u8] = b"It's a Secret to Everybody";
+    const DOC_BODY: &[u8] = b"Hello, World!";
+    const DOC_SIGNATURE: &str =
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    #[test]
+    fn accepts_githubs_documented_example() {
+        assert!(check_signature(DOC_SECRET, DOC_BODY, DOC_SIGNATURE));
+        assert_eq!(sign(DOC_SECRET, DOC_BODY), DOC_SIGNATURE);
+    }
+
+    #[test]
+    fn rejects_altered_body_secret_or_prefix() {
+        assert!(!check_signature(
+            DOC_SECRET,
+            b"Hello, World?",
+            DOC_SIGNATURE
+        ));
+        assert!(!check_signature(b"another secret", DOC_BODY, DOC_SIGNATURE));
+        let sha1_style = DOC_SIGNATURE.replace("sha256=", "sha1=");
+        assert!(!check_signature(DOC_SECRET, DOC_BODY, &sha1_style));
+        assert!(!check_signature(DOC_SECRET, DOC_BODY, "sha256=zz"));
+        assert!(!check_signature(DOC_SECRET, DOC_BODY, "sha256="));
+    }
+
+    #[test]
+    fn repository_name_checks_in_contract_order() {
+        use VerifyError::*;
+        assert_eq!(repository_name(b""), Err(GithubEmptyPayload));
+        assert_eq!(repository_name(b"{nope"), Err(GithubNotJson));
+        assert_eq!(repository_name(b"{}"), Err(GithubMissingRepository));
+        assert_eq!(
+            repository_name(br#"{"repository": {"id": 1}}"#),
+            Err(GithubMissingRepositoryName)
+        );
+        assert_eq!(
+            repository_name(br#"{"repository": {"full_name": "octo/hello"}}"#).unwrap(),
+            "octo/hello"
+        );
+    }
+}

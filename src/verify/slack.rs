@@ -1,0 +1,173 @@
+//! Slack requests: `X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:{ts}:{body}")>`
+//! with `X-Slack-Request-Timestamp`, the secret named by the payload's `api_app_id`.
+//! Bodies are JSON (Events API) or forms (slash commands; interactivity sends
+//! its JSON in the `payload` field).
+
+use super::{hmac_sha256, VerifyError};
+
+pub const SIGNATURE_HEADER: &str = "x-slack-signature";
+pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
+
+/// The timestamp, checked to be an integer within `tolerance_secs` of `now`.
+pub fn check_timestamp(
+    header: Option<&str>,
+    now: i64,
+    tolerance_secs: u64,
+) -> Result<i64, VerifyError> {
+    let raw = header.ok_or(VerifyError::SlackMissingTimestamp)?;
+    let ts: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::SlackInvalidTimestamp)?;
+    if now.abs_diff(ts) > tolerance_secs {
+        return Err(VerifyError::SlackStaleTimestamp);
+    }
+    Ok(ts)
+}
+
+/// What hookgate needs from a Slack body before it can verify it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackPayload {
+    pub api_app_id: String,
+    /// The `challenge` of a `url_verification` request, answered by hookgate.
+    pub challenge: Option<String>,
+}
+
+/// Reads `api_app_id` (and a URL-verification challenge) from a JSON or form body.
+pub fn parse_payload(body: &[u8], is_form: bool) -> Result<SlackPayload, VerifyError> {
+    let json = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) if value.is_object() => value,
+        _ if is_form => form_as_json(body)?,
+        _ => return Err(VerifyError::SlackInvalidRequest),
+    };
+    let api_app_id = json
+        .get("api_app_id")
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty())
+        .ok_or(VerifyError::SlackMissingAppId)?
+        .to_owned();
+    let challenge = (json.get("type").and_then(|t| t.as_str()) == Some("url_verification"))
+        .then(|| json.get("challenge").and_then(|c| c.as_str()))
+        .flatten()
+        .map(str::to_owned);
+    Ok(SlackPayload {
+        api_app_id,
+        challenge,
+    })
+}
+
+/// A form body as a JSON object; an interactivity `payload` field stands for
+/// the whole body, as Slack puts the real payload there.
+fn form_as_json(body: &[u8]) -> Result<serde_json::Value, VerifyError> {
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|_| VerifyError::SlackInvalidRequest)?;
+    if let Some((_, payload)) = fields.iter().find(|(k, _)| k == "payload") {
+        return serde_json::from_str::<serde_json::Value>(payload)
+            .ok()
+            .filter(|v| v.is_object())
+            .ok_or(VerifyError::SlackInvalidRequest);
+    }
+    let object = fields
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    Ok(serde_json::Value::Object(object))
+}
+
+/// True when `header` is `v0=` + hex HMAC-SHA256(secret, "v0:{timestamp}:" + body).
+/// `timestamp` is the header text as sent, since that is what Slack signed.
+pub fn check_signature(secret: &[u8], timestamp: &str, body: &[u8], header: &str) -> bool {
+    header.trim().strip_prefix("v0=").is_some_and(|hex_tag| {
+        hmac_sha256::matches_hex(secret, &[b"v0:", timestamp.as_bytes(), b":", body], hex_tag)
+    })
+}
+
+/// The header value Slack would send for `body` at `timestamp`.
+pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    let tag = hmac_sha256::sign_hex(secret, &[b"v0:", timestamp.as_bytes(), b":", body]);
+    format!("v0={tag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // From Slack's "Verifying requests from Slack" documentation.
+    const DOC_SECRET: &[u8] = b"8f742231b10e8888abcd99yyyzzz85a5";
+    const DOC_TS: &str = "1531420618";
+    const DOC_BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const DOC_SIGNATURE: &str =
+        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    #[test]
+    fn accepts_slacks_documented_example() {
+        assert!(check_signature(DOC_SECRET, DOC_TS, DOC_BODY, DOC_SIGNATURE));
+        assert_eq!(sign(DOC_SECRET, DOC_TS, DOC_BODY), DOC_SIGNATURE);
+    }
+
+    #[test]
+    fn rejects_other_timestamp_body_or_version() {
+        assert!(!check_signature(
+            DOC_SECRET,
+            "1531420619",
+            DOC_BODY,
+            DOC_SIGNATURE
+        ));
+        assert!(!check_signature(
+            DOC_SECRET,
+            DOC_TS,
+            b"token=x",
+            DOC_SIGNATURE
+        ));
+        let v1 = DOC_SIGNATURE.replace("v0=", "v1=");
+        assert!(!check_signature(DOC_SECRET, DOC_TS, DOC_BODY, &v1));
+    }
+
+    #[test]
+    fn timestamp_rules_in_contract_order() {
+        use VerifyError::*;
+        assert_eq!(check_timestamp(None, 1000, 300), Err(SlackMissingTimestamp));
+        assert_eq!(
+            check_timestamp(Some("12a"), 1000, 300),
+            Err(SlackInvalidTimestamp)
+        );
+        assert_eq!(
+            check_timestamp(Some("1301"), 1000, 300),
+            Err(SlackStaleTimestamp)
+        );
+        assert_eq!(
+            check_timestamp(Some("699"), 1000, 300),
+            Err(SlackStaleTimestamp)
+        );
+        assert_eq!(check_timestamp(Some("1300"), 1000, 300), Ok(1300));
+    }
+
+    #[test]
+    fn reads_app_id_from_json_form_and_interactivity_payload() {
+        let json = br#"{"api_app_id": "A1", "type": "url_verification", "challenge": "c"}"#;
+        let parsed = parse_payload(json, false).unwrap();
+        assert_eq!(
+            (parsed.api_app_id.as_str(), parsed.challenge.as_deref()),
+            ("A1", Some("c"))
+        );
+        let form = parse_payload(b"command=%2Fx&api_app_id=A2", true).unwrap();
+        assert_eq!((form.api_app_id.as_str(), form.challenge), ("A2", None));
+        let interactive = parse_payload(b"payload=%7B%22api_app_id%22%3A%22A3%22%7D", true);
+        assert_eq!(interactive.unwrap().api_app_id, "A3");
+    }
+
+    #[test]
+    fn rejects_unparseable_bodies_and_missing_app_id() {
+        use VerifyError::*;
+        assert_eq!(parse_payload(b"not json", false), Err(SlackInvalidRequest));
+        assert_eq!(
+            parse_payload(b"payload=%7Bbroken", true),
+            Err(SlackInvalidRequest)
+        );
+        assert_eq!(
+            parse_payload(br#"{"type": "event_callback"}"#, false),
+            Err(SlackMissingAppId)
+        );
+        assert_eq!(parse_payload(b"command=%2Fx", true), Err(SlackMissingAppId));
+    }
+}

@@ -1,0 +1,157 @@
+//! The `hookgate` binary: start-up errors, the default SQLite file, migrate,
+//! and a graceful SIGTERM.
+
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn hookgate(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HOOKGATE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn run(dir: &std::path::Path, args: &[&str]) -> Output {
+    hookgate(dir).args(args).output().expect("hookgate runs")
+}
+
+fn assert_fails_with(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "should fail: {stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains(needle),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_settings_fail_fast_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_fails_with(
+        &run(dir.path(), &["serve", "--bind", "localhost:port"]),
+        "HOOKGATE_BIND",
+    );
+    assert_fails_with(
+        &run(dir.path(), &["serve", "--bind", "0.0.0.0:0"]),
+        "HOOKGATE_ADMIN_TOKEN",
+    );
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pg = format!("postgres://postgres:pw@127.0.0.1:{closed}/none");
+    let out = run(
+        dir.path(),
+        &["serve", "--bind", "127.0.0.1:0", "--database-url", &pg],
+    );
+    assert_fails_with(&out, "cannot open database");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(":pw@"),
+        "passwords are not printed"
+    );
+    let missing_dir = dir.path().join("no/such/dir/h.db");
+    let out = run(
+        dir.path(),
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            missing_dir.to_str().unwrap(),
+        ],
+    );
+    assert_fails_with(&out, "cannot open database");
+    let out = hookgate(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("HOOKGATE_FORWARD_TIMEOUT_SECS", "soon")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("forward-timeout-secs"));
+    assert!(
+        !dir.path().join("hookgate.db").exists(),
+        "nothing was created by failed starts"
+    );
+}
+
+#[test]
+fn migrate_applies_pending_migrations_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), &["migrate", "--database-url", "m.db"]);
+    assert!(first.status.success(), "{first:?}");
+    let applied: usize = String::from_utf8_lossy(&first.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(applied > 0);
+    let second = run(dir.path(), &["migrate", "--database-url", "m.db"]);
+    assert!(
+        String::from_utf8_lossy(&second.stdout).starts_with("0 "),
+        "{second:?}"
+    );
+}
+
+#[test]
+fn serve_creates_a_wal_sqlite_file_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = hookgate(dir.path())
+        .arg("serve")
+        .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ready = false;
+    while Instant::now() < deadline && !ready {
+        ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            answer.starts_with("HTTP/1.1 200")
+        });
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ready, "hookgate answered /readyz");
+    let db = dir.path().join("hookgate.db");
+    assert!(db.exists());
+    let mut bytes = [0u8; 20];
+    use std::io::Read;
+    std::fs::File::open(&db)
+        .unwrap()
+        .read_exact(&mut bytes)
+        .unwrap();
+    assert_eq!(bytes[18], 2, "file format write version 2 means WAL mode");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "hookgate did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}

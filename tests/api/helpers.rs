@@ -1,0 +1,419 @@
+//! `spawn_app()`, a recording upstream agent, per-test databases, and an
+//! HTTP client speaking to hookgate.
+
+use actix_web::http::header::HeaderMap;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::Bytes;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use hookgate::config::Settings;
+use hookgate::startup::Application;
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Generates a `sqlite` and a `postgres` test for each async test body
+/// `async fn name(backend: Backend)`.
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_rt::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[actix_rt::test]
+            async fn postgres() {
+                match $crate::helpers::Backend::postgres() {
+                    Some(backend) => super::$name(backend).await,
+                    None => eprintln!("HOOKGATE_TEST_POSTGRES_URL unset: PostgreSQL run skipped"),
+                }
+            }
+        }
+    )*};
+}
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// The server URL tests create their own databases on.
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn postgres() -> Option<Self> {
+        std::env::var("HOOKGATE_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(Self::Postgres)
+    }
+}
+
+/// A database of one test's own, removed when the test ends.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new(backend: &Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("hookgate.db").display().to_string();
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    pg_drop: None,
+                }
+            }
+            Backend::Postgres(server) => {
+                let name = format!("hookgate_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin =
+                    PgConnection::establish(server).expect("connect to test PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                Self {
+                    url: with_database(server, &name),
+                    _dir: None,
+                    pg_drop: Some((server.clone(), name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.pg_drop {
+            if let Ok(mut admin) = PgConnection::establish(server) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// The server URL with its database name replaced.
+fn with_database(server: &str, name: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (server, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+/// A running hookgate and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: awc::Client,
+    /// Kept so the database lives as long as the app.
+    pub _db: TestDb,
+    pub admin_token: Option<String>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDb::new(&backend);
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: db.url.clone(),
+        ..Settings::default()
+    };
+    tweak(&mut settings);
+    let admin_token = settings.admin_token.as_ref().map(|t| t.expose().to_owned());
+    let app = Application::build(settings).expect("hookgate builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: client(),
+        _db: db,
+        admin_token,
+    }
+}
+
+pub fn client() -> awc::Client {
+    awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .disable_redirects()
+        .finish()
+}
+
+/// What an HTTP call answered.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status and the exact `{"detail": …}` body.
+    pub fn assert_detail(&self, status: u16, detail: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        assert_eq!(self.json(), json!({ "detail": detail }));
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Any request; `headers` are sent as given, admin token added when set.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = &self.admin_token {
+            req = req.insert_header(("x-api-key", token.as_str()));
+        }
+        for (name, value) in headers {
+            req = req.append_header((*name, *value));
+        }
+        let mut res = req.send_body(body.into()).await.expect("hookgate answers");
+        let body = res.body().limit(64 << 20).await.expect("body");
+        Reply {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body,
+        }
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Reply {
+        self.call(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, &[], Bytes::new()).await
+    }
+
+    /// Registers an agent and returns the answer (agent + internal key).
+    pub async fn register(&self, name: &str, acp_url: &str) -> Value {
+        let reply = self
+            .post_json(
+                "/agents/register",
+                json!({"name": name, "acp_url": acp_url, "acp_type": "async"}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    }
+
+    /// Creates a key and returns the creation answer.
+    pub async fn create_key(
+        &self,
+        agent: &str,
+        name: &str,
+        kind: &str,
+        value: Option<&str>,
+    ) -> Value {
+        let reply = self
+            .post_json(
+                "/agent_api_keys",
+                json!({"agent_name": agent, "name": name, "api_key_type": kind, "api_key": value}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    }
+
+    /// A call to the forward route of `agent` with sub-path `path`.
+    pub async fn forward(
+        &self,
+        method: Method,
+        agent: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut req = self.client.request(
+            method,
+            self.url(&format!("/agents/forward/name/{agent}/{path}")),
+        );
+        for (name, value) in headers {
+            req = req.append_header((*name, *value));
+        }
+        let mut res = req.send_body(body.into()).await.expect("hookgate answers");
+        let body = res.body().limit(64 << 20).await.expect("body");
+        Reply {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body,
+        }
+    }
+}
+
+/// One request the upstream agent received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: Method,
+    /// Raw path and query, as sent on the wire.
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A real agent server on loopback that records every request. Paths:
+/// `/slow…` waits 3 s; `/status/{code}` answers that code; `/redirect`
+/// answers 302; `/echo…` returns the body; anything else 200 JSON.
+pub struct Upstream {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Upstream {
+    pub async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let shared = received.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(shared.clone()))
+                .app_data(web::PayloadConfig::new(64 << 20))
+                .default_service(web::to(record))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_rt::spawn(server);
+        Self { url, received }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The only request received so far.
+    pub fn single(&self) -> Received {
+        let all = self.received();
+        assert_eq!(all.len(), 1, "expected one request upstream, got {all:?}");
+        all.into_iter().next().unwrap()
+    }
+}
+
+async fn record(
+    req: HttpRequest,
+    body: Bytes,
+    log: web::Data<Arc<Mutex<Vec<Received>>>>,
+) -> HttpResponse {
+    let uri = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    log.lock().unwrap().push(Received {
+        method: req.method().clone(),
+        uri: uri.clone(),
+        headers: req.headers().clone(),
+        body: body.clone(),
+    });
+    let path = req.uri().path();
+    if path.starts_with("/slow") {
+        actix_rt::time::sleep(Duration::from_secs(3)).await;
+    }
+    if let Some(code) = path.strip_prefix("/status/") {
+        let status = StatusCode::from_u16(code.parse().unwrap()).unwrap();
+        return HttpResponse::build(status)
+            .insert_header(("x-upstream", "status"))
+            .insert_header(("keep-alive", "timeout=5"))
+            .body(format!("status {code}"));
+    }
+    if path == "/redirect" {
+        return HttpResponse::Found()
+            .insert_header(("location", "/elsewhere"))
+            .finish();
+    }
+    if path.starts_with("/echo") {
+        return HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(body);
+    }
+    HttpResponse::Ok()
+        .insert_header(("x-upstream", "ok"))
+        .json(serde_json::json!({"received": uri, "method": req.method().as_str()}))
+}
+
+/// A loopback address nothing listens on.
+pub fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An agent registered at `upstream` with one external key; returns the key.
+pub async fn agent_with_key(app: &TestApp, agent: &str, upstream: &Upstream) -> String {
+    app.register(agent, &upstream.url).await;
+    let created = app.create_key(agent, "caller", "external", None).await;
+    created["api_key"].as_str().unwrap().to_owned()
+}
+
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Sends raw bytes over one TCP connection and returns everything answered.
+pub async fn raw_http(address: &str, request: String) -> String {
+    let addr = address.trim_start_matches("http://").to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    })
+    .await
+    .unwrap()
+}

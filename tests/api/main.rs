@@ -1,0 +1,16 @@
+//! hookgate's integration tests: each starts hookgate on a random loopback
+//! port with its own database (SQLite, and PostgreSQL when
+//! `HOOKGATE_TEST_POSTGRES_URL` is set) and a real upstream agent server.
+
+#[macro_use]
+mod helpers;
+
+mod admin_token;
+mod agents;
+mod api_keys;
+mod cli;
+mod forward_api_key;
+mod forward_github;
+mod forward_slack;
+mod forwarding;
+mod openapi;
