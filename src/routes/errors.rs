@@ -69,6 +69,8 @@ where
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(1 << 20)
+        // curl users forget the header; the body must still be JSON.
+        .content_type_required(false)
         .error_handler(|err, _| {
             let message = format!("Invalid request body: {err}");
             let response =

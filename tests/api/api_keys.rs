@@ -9,6 +9,7 @@ db_tests!(
     keys_are_listed_and_fetched_without_values,
     keys_are_deleted_by_id_and_by_name,
     webhook_trigger_sets_up_github_and_slack,
+    external_keys_are_stored_only_as_digests,
 );
 
 async fn create_requires_exactly_one_agent_selector(backend: Backend) {
@@ -346,4 +347,35 @@ async fn webhook_trigger_sets_up_github_and_slack(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("source"));
+}
+
+async fn external_keys_are_stored_only_as_digests(backend: Backend) {
+    use diesel::prelude::*;
+    use hookgate::db::schema::agent_api_keys as keys;
+    let app = spawn_app(backend).await;
+    app.register("agent-a", "http://127.0.0.1:8000").await;
+    let external = app.create_key("agent-a", "caller", "external", None).await;
+    let value = external["api_key"].as_str().unwrap();
+    app.create_key("agent-a", "octo/repo", "github", Some("gh-secret"))
+        .await;
+
+    let (pool, _) = hookgate::db::connect(&app.db.url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let rows: Vec<(String, Option<String>, Option<String>)> = keys::table
+        .select((keys::api_key_type, keys::key_digest, keys::secret))
+        .order(keys::api_key_type.asc())
+        .load(&mut *conn)
+        .unwrap();
+    let by_type = |t: &str| rows.iter().find(|r| r.0 == t).unwrap().clone();
+    let (_, digest, secret) = by_type("external");
+    assert_eq!(
+        digest.as_deref(),
+        Some(hookgate::domain::digest_hex(value).as_str())
+    );
+    assert_eq!(secret, None, "the external key's value is not stored");
+    assert!(rows
+        .iter()
+        .all(|r| r.2.as_deref() != Some(value) && r.1.as_deref() != Some(value)));
+    // Signing secrets must stay usable, so they are kept (encryption at rest is issue 6).
+    assert_eq!(by_type("github").2.as_deref(), Some("gh-secret"));
 }

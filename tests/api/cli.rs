@@ -115,19 +115,7 @@ fn serve_creates_a_wal_sqlite_file_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut ready = false;
-    while Instant::now() < deadline && !ready {
-        ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-            use std::io::{Read, Write};
-            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut answer = String::new();
-            let _ = s.read_to_string(&mut answer);
-            answer.starts_with("HTTP/1.1 200")
-        });
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(ready, "hookgate answered /readyz");
+    wait_ready(port);
     let db = dir.path().join("hookgate.db");
     assert!(db.exists());
     let mut bytes = [0u8; 20];
@@ -154,4 +142,129 @@ fn serve_creates_a_wal_sqlite_file_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn logs_never_show_keys_secrets_signatures_or_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = hookgate(dir.path())
+        .arg("serve")
+        .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let agent_url = format!("http://{}", upstream.local_addr().unwrap());
+    drop(upstream); // the agent is down: the failure path gets logged too
+    let call = |method: &str, path: &str, headers: &[(&str, &str)], body: &str| {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (n, v) in headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        raw_call(port, &format!("{head}\r\n{body}"))
+    };
+    wait_ready(port);
+    let json = [("content-type", "application/json")];
+    let registered = call(
+        "POST",
+        "/agents/register",
+        &json,
+        &format!(r#"{{"name":"a","acp_url":"{agent_url}"}}"#),
+    );
+    let internal = registered.split("\"agent_api_key\":\"").nth(1).unwrap()[..64].to_owned();
+    let api_key = "EXTERNAL-KEY-3f9a1c";
+    let secret = "GITHUB-SECRET-77e0b2";
+    call(
+        "POST",
+        "/agent_api_keys",
+        &json,
+        &format!(r#"{{"agent_name":"a","name":"k","api_key":"{api_key}"}}"#),
+    );
+    call(
+        "POST",
+        "/agent_api_keys",
+        &json,
+        &format!(
+            r#"{{"agent_name":"a","name":"o/r","api_key_type":"github","api_key":"{secret}"}}"#
+        ),
+    );
+    let body = r#"{"repository":{"full_name":"o/r"},"marker":"BODY-MARKER-51c2"}"#;
+    let signature = hookgate::verify::github::sign(secret.as_bytes(), body.as_bytes());
+    call(
+        "POST",
+        "/agents/forward/name/a/x",
+        &[("x-agent-api-key", api_key)],
+        body,
+    );
+    call(
+        "POST",
+        "/agents/forward/name/a/x",
+        &[("x-agent-api-key", "WRONG-KEY-0d1e")],
+        body,
+    );
+    let answer = call(
+        "POST",
+        "/agents/forward/name/a/x",
+        &[("x-hub-signature-256", &signature)],
+        body,
+    );
+    assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(logs.contains("forward"), "trace logs were written");
+    let sig_hex = signature.trim_start_matches("sha256=");
+    for needle in [
+        api_key,
+        secret,
+        internal.as_str(),
+        sig_hex,
+        "WRONG-KEY-0d1e",
+        "BODY-MARKER-51c2",
+    ] {
+        assert!(!logs.contains(needle), "{needle} appeared in the logs");
+    }
+}
+
+fn raw_call(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && raw_call(
+                port,
+                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .starts_with("HTTP/1.1 200");
+        if ok {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("hookgate did not become ready on port {port}");
 }

@@ -115,8 +115,8 @@ fn with_database(server: &str, name: &str) -> String {
 pub struct TestApp {
     pub address: String,
     pub client: awc::Client,
-    /// Kept so the database lives as long as the app.
-    pub _db: TestDb,
+    /// The app's own database (lives as long as the app).
+    pub db: TestDb,
     pub admin_token: Option<String>,
 }
 
@@ -139,7 +139,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     TestApp {
         address,
         client: client(),
-        _db: db,
+        db,
         admin_token,
     }
 }
