@@ -31,7 +31,8 @@ pub struct RegisterAgentRequest {
 pub struct AgentResponse {
     pub id: String,
     pub name: String,
-    pub description: Option<String>,
+    /// Empty when none was registered (the Agentex SDK requires a string).
+    pub description: String,
     pub acp_url: Option<String>,
     pub acp_type: String,
     pub status: String,
@@ -65,7 +66,7 @@ impl From<Agent> for AgentResponse {
                 .and_then(|m| serde_json::from_str(m).ok()),
             id: a.id,
             name: a.name,
-            description: a.description,
+            description: a.description.unwrap_or_default(),
             acp_url: a.acp_url,
             acp_type: a.acp_type,
             status: a.status,
@@ -86,6 +87,22 @@ impl RegisterAgentRequest {
         if let Some(url) = &acp_url {
             validate_acp_url(url)?;
         }
+        if self
+            .registration_metadata
+            .as_ref()
+            .is_some_and(|m| !m.is_object() && !m.is_null())
+        {
+            return Err(AdminError::Unprocessable(
+                "Field 'registration_metadata' must be a JSON object or null.".into(),
+            ));
+        }
+        if let Some(kind) = self.agent_input_type.as_deref() {
+            if !matches!(kind, "text" | "json") {
+                return Err(AdminError::Unprocessable(format!(
+                    "Field 'agent_input_type' must be 'text' or 'json', got {kind:?}."
+                )));
+            }
+        }
         let requested_id = match self.agent_id {
             Some(id) => Some(
                 uuid::Uuid::parse_str(&id)
@@ -103,7 +120,10 @@ impl RegisterAgentRequest {
             description: self.description,
             acp_url,
             acp_type,
-            registration_metadata: self.registration_metadata.map(|m| m.to_string()),
+            registration_metadata: self
+                .registration_metadata
+                .filter(|m| m.is_object())
+                .map(|m| m.to_string()),
             agent_input_type: self.agent_input_type,
             requested_id,
         })

@@ -27,6 +27,7 @@ async fn registration_creates_agent_and_internal_key(backend: Backend) {
     assert_eq!(body["status"], "Ready");
     assert_eq!(body["acp_type"], "async");
     assert_eq!(body["registration_metadata"], json!({"team": "infra"}));
+    assert_eq!(body["description"], "d");
     assert!(uuid::Uuid::parse_str(body["id"].as_str().unwrap()).is_ok());
     for field in ["created_at", "updated_at", "registered_at"] {
         let text = body[field].as_str().unwrap();
@@ -101,6 +102,10 @@ async fn agents_can_be_listed_fetched_and_deleted(backend: Backend) {
     let app = spawn_app(backend).await;
     let a = app.register("agent-a", "http://127.0.0.1:8000").await;
     let b = app.register("agent-b", "http://127.0.0.1:8001").await;
+    assert_eq!(
+        b["description"], "",
+        "no description is an empty string, as Agentex's model needs"
+    );
     let internal_a = a["agent_api_key"].as_str().unwrap().to_owned();
     let (id_a, id_b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
 
