@@ -2,6 +2,8 @@
 //! consulting [`KeyStoreActor`] (Diesel on a `SyncArbiter`), and the agent's
 //! [`ForwarderActor`], found through a [`ForwarderRegistry`], delivers it.
 
+pub mod delivery;
+pub mod dispatcher;
 pub mod forwarder;
 pub mod key_store;
 pub mod verifier;

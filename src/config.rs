@@ -28,6 +28,18 @@ pub struct ServeArgs {
     /// Token required on admin routes (`x-api-key` or `Authorization: Bearer`).
     #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Attempts per delivery before it is marked failed.
+    #[arg(long, env = "HOOKGATE_DELIVERY_MAX_ATTEMPTS", default_value_t = 15)]
+    pub delivery_max_attempts: u32,
+    /// Deliveries in flight per agent (per process).
+    #[arg(long, env = "HOOKGATE_DELIVERY_CONCURRENCY", default_value_t = 8)]
+    pub delivery_concurrency: usize,
+    /// First retry delay in milliseconds; it doubles per attempt.
+    #[arg(long, env = "HOOKGATE_RETRY_BASE_MS", default_value_t = 1000)]
+    pub retry_base_ms: u64,
+    /// Longest retry delay in seconds.
+    #[arg(long, env = "HOOKGATE_RETRY_MAX_SECS", default_value_t = 600)]
+    pub retry_max_secs: u64,
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub open_registration: bool,
@@ -52,6 +64,12 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub admin_token: Option<Secret>,
     pub open_registration: bool,
+    pub delivery_max_attempts: u32,
+    pub delivery_concurrency: usize,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// How often the queue is polled when nothing wakes it.
+    pub poll_interval: Duration,
 }
 
 /// A setting that cannot be used; the message names it and how to fix it.
@@ -70,6 +88,11 @@ impl Default for Settings {
             public_url: None,
             admin_token: None,
             open_registration: false,
+            delivery_max_attempts: 15,
+            delivery_concurrency: 8,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(600),
+            poll_interval: Duration::from_millis(500),
         }
     }
 }
@@ -104,6 +127,11 @@ impl Settings {
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             admin_token,
             open_registration: args.open_registration,
+            delivery_max_attempts: args.delivery_max_attempts,
+            delivery_concurrency: args.delivery_concurrency,
+            retry_base: Duration::from_millis(args.retry_base_ms),
+            retry_max: Duration::from_secs(args.retry_max_secs),
+            poll_interval: Duration::from_millis(500),
         };
         settings.validate()?;
         Ok(settings)
@@ -111,6 +139,12 @@ impl Settings {
 
     /// Checks that apply however the settings were made.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.delivery_max_attempts == 0 || self.delivery_concurrency == 0 {
+            return Err(ConfigError(
+                "HOOKGATE_DELIVERY_MAX_ATTEMPTS and HOOKGATE_DELIVERY_CONCURRENCY must be at least 1"
+                    .into(),
+            ));
+        }
         if !self.bind.ip().is_loopback() && self.admin_token.is_none() {
             return Err(ConfigError(format!(
                 "refusing to serve admin routes on non-loopback address {} without an admin token: \

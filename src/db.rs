@@ -4,7 +4,9 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod deliveries;
 mod pool;
+pub mod routes;
 pub mod schema;
 
 pub use pool::{connect, migrate, run_migrations, Backend, DbConnection, DbPool};

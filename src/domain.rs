@@ -3,11 +3,16 @@
 
 mod agent_name;
 mod key_kind;
+pub mod payload;
+mod route;
 mod secret;
+mod template;
 
 pub use agent_name::AgentName;
 pub use key_kind::{AcpType, KeyKind};
+pub use route::{RouteMode, RoutePath};
 pub use secret::{digest_hex, generate_key, Secret};
+pub use template::{MissingField, Template, TemplateInput};
 
 /// A value that failed validation; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,11 +2,14 @@
 //! outcome to the contract's status codes and bodies.
 
 mod admin_auth;
+mod agent_routes;
 mod agents;
 mod api_keys;
+mod deliveries;
 mod errors;
 pub mod forward;
 mod health;
+mod intake;
 mod openapi;
 mod webhook_trigger;
 
@@ -52,6 +55,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(api_keys::delete_by_name),
         )
         .route("/agent_api_keys/{id}", web::get().to(api_keys::get))
-        .route("/agent_api_keys/{id}", web::delete().to(api_keys::delete));
+        .route("/agent_api_keys/{id}", web::delete().to(api_keys::delete))
+        .route("/agent_routes", web::post().to(agent_routes::create))
+        .route("/agent_routes", web::get().to(agent_routes::list))
+        .route("/agent_routes/{id}", web::get().to(agent_routes::get))
+        .route("/agent_routes/{id}", web::delete().to(agent_routes::delete))
+        .route("/deliveries", web::get().to(deliveries::list))
+        .route("/deliveries/{id}", web::get().to(deliveries::get))
+        .route("/deliveries/{id}/retry", web::post().to(deliveries::retry));
     forward::configure(cfg);
 }

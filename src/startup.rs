@@ -1,6 +1,8 @@
 //! Builds the actors and the HTTP server from [`Settings`] and binds it
 //! (port 0 in tests; [`Application::port`] reads the real one back).
 
+use crate::actors::delivery::RetryPolicy;
+use crate::actors::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
 use crate::db::{self, Backend};
@@ -9,6 +11,9 @@ use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub use crate::routes::forward::ForwardLimits;
 
@@ -16,6 +21,9 @@ pub use crate::routes::forward::ForwardLimits;
 pub struct Application {
     port: u16,
     server: Server,
+    dispatcher: actix::Addr<DispatcherActor>,
+    in_flight: Arc<AtomicUsize>,
+    drain_limit: Duration,
 }
 
 impl Application {
@@ -25,7 +33,34 @@ impl Application {
         settings.validate()?;
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (pool, backend) = db::connect(&settings.database_url, threads as u32 * 2 + 2)?;
+        if backend == Backend::Sqlite {
+            // One process owns a SQLite queue: claims left by a crash are stale.
+            let mut conn = pool.get()?;
+            let released = db::deliveries::release_all_claims(&mut conn)?;
+            if released > 0 {
+                tracing::info!(
+                    released,
+                    "released delivery claims left by the previous run"
+                );
+            }
+        }
         let key_store = KeyStoreActor::start(pool.clone(), threads * 2);
+        let delivery = DeliveryConfig {
+            policy: RetryPolicy {
+                max_attempts: settings.delivery_max_attempts as i32,
+                base: settings.retry_base,
+                max: settings.retry_max,
+            },
+            per_agent: settings.delivery_concurrency,
+            total: settings.delivery_concurrency * 16,
+            poll_interval: settings.poll_interval,
+            // task/create and event/send may each take the whole timeout.
+            lease: settings.forward_timeout * 2 + Duration::from_secs(5),
+            timeout: settings.forward_timeout,
+            max_body_bytes: settings.max_body_bytes,
+        };
+        let (dispatcher, in_flight) = DispatcherActor::start(pool.clone(), delivery);
+        let drain_limit = delivery.lease;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -47,6 +82,8 @@ impl Application {
             settings.max_body_bytes,
             settings.slack_tolerance_secs,
         );
+        let dispatcher_data = web::Data::new(dispatcher.clone());
+        let key_store_data = web::Data::new(key_store.clone());
         let server = HttpServer::new(move || {
             // Built on each worker's thread: the verifier and forwarders (and
             // their awc clients) live beside the requests they serve.
@@ -57,6 +94,8 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(limits.clone())
+                .app_data(key_store_data.clone())
+                .app_data(dispatcher_data.clone())
                 .app_data(web::Data::new(verifier))
                 .app_data(web::Data::new(ForwarderRegistry::new(timeout, max_body)))
                 .wrap(middleware::from_fn(routes::admin_auth))
@@ -72,7 +111,13 @@ impl Application {
         };
         tracing::info!(address = %settings.bind.ip(), port, database = db_kind,
             admin_token = settings.admin_token.is_some(), "hookgate listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            dispatcher,
+            in_flight,
+            drain_limit,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -84,8 +129,24 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    /// Serves until SIGINT/SIGTERM. Graceful: intake stops, in-flight
+    /// requests finish, and in-flight delivery attempts finish and are
+    /// recorded (bounded by the claim lease) before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.server.await?;
+        let _ = self.dispatcher.send(Drain).await;
+        let deadline = Instant::now() + self.drain_limit;
+        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.in_flight.load(Ordering::SeqCst);
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "stopping with delivery attempts unfinished; they will be retried"
+            );
+        }
+        tracing::info!("hookgate stopped");
+        Ok(())
     }
 }

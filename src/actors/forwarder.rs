@@ -15,9 +15,9 @@ use crate::db::agents::Agent;
 use crate::verify::api_key;
 
 pub struct ForwarderActor {
-    client: awc::Client,
-    base_url: String,
-    max_body_bytes: usize,
+    pub(super) client: awc::Client,
+    pub(super) base_url: String,
+    pub(super) max_body_bytes: usize,
 }
 
 impl ForwarderActor {
@@ -137,7 +137,7 @@ fn listed_in_connection(name: &HeaderName, headers: &HeaderMap) -> bool {
 
 /// What never leaves hookgate towards the agent: hop-by-hop headers and the
 /// caller's hookgate credentials.
-fn is_stripped_request_header(
+pub fn is_stripped_request_header(
     name: &HeaderName,
     value: &actix_web::http::header::HeaderValue,
     all: &HeaderMap,

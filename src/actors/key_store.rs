@@ -1,6 +1,8 @@
 //! `KeyStoreActor`: the verifier's window on the database. Runs on a
 //! `SyncArbiter`, so blocking Diesel calls never touch the async workers.
 
+use crate::db::deliveries::{self, Accepted, NewDelivery};
+use crate::db::routes::{self, Route};
 use crate::db::{agents, agents::Agent, api_keys, DbError, DbPool};
 use crate::domain::{KeyKind, Secret};
 use actix::prelude::*;
@@ -20,19 +22,40 @@ impl Actor for KeyStoreActor {
     type Context = SyncContext<Self>;
 }
 
-/// The agent registered under `name`, if any.
+/// The agent registered under `name`, with its routes, if any.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Agent>, DbError>")]
+#[rtype(result = "Result<Option<(Agent, Vec<Route>)>, DbError>")]
 pub struct LookupAgent {
     pub name: String,
 }
 
 impl Handler<LookupAgent> for KeyStoreActor {
-    type Result = Result<Option<Agent>, DbError>;
+    type Result = Result<Option<(Agent, Vec<Route>)>, DbError>;
 
     fn handle(&mut self, msg: LookupAgent, _: &mut Self::Context) -> Self::Result {
         let mut conn = self.pool.get()?;
-        Ok(agents::find_by_name(&mut conn, &msg.name)?)
+        let Some(agent) = agents::find_by_name(&mut conn, &msg.name)? else {
+            return Ok(None);
+        };
+        let routes = routes::list(&mut conn, &agent.id)?;
+        Ok(Some((agent, routes)))
+    }
+}
+
+/// Commit a verified call to the deliveries table (or find its first copy).
+#[derive(Message)]
+#[rtype(result = "Result<Accepted, DbError>")]
+pub struct Enqueue {
+    pub delivery: NewDelivery,
+    pub dedup_window: chrono::Duration,
+}
+
+impl Handler<Enqueue> for KeyStoreActor {
+    type Result = Result<Accepted, DbError>;
+
+    fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
+        let mut conn = self.pool.get()?;
+        deliveries::enqueue(&mut conn, &msg.delivery, msg.dedup_window)
     }
 }
 

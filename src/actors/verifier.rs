@@ -3,6 +3,7 @@
 
 use super::key_store::{CheckExternalKey, FindSigningSecret, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
+use crate::db::routes::Route;
 use crate::domain::{KeyKind, Secret};
 use crate::verify::{github, slack, Scheme, VerifyError};
 use actix::prelude::*;
@@ -40,6 +41,8 @@ pub struct Verify {
 #[derive(Debug)]
 pub struct Verified {
     pub agent: Agent,
+    /// The agent's routes, to pick how the call is handled.
+    pub routes: Vec<Route>,
     pub acp_url: String,
     /// Set for a signed Slack `url_verification`: hookgate answers with it.
     pub slack_challenge: Option<String>,
@@ -83,7 +86,7 @@ async fn verify(
     msg: Verify,
 ) -> Result<Verified, VerifyFailure> {
     let not_found = || VerifyError::AgentNotFound(msg.agent_name.clone());
-    let agent = ask(
+    let (agent, routes) = ask(
         &key_store,
         LookupAgent {
             name: msg.agent_name.clone(),
@@ -142,6 +145,7 @@ async fn verify(
     }
     Ok(Verified {
         agent,
+        routes,
         acp_url,
         slack_challenge,
         body: msg.body,
@@ -168,12 +172,8 @@ fn internal(e: crate::db::DbError) -> VerifyFailure {
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
-    headers
+    let content_type = headers
         .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        })
+        .and_then(|v| v.to_str().ok());
+    crate::domain::payload::is_form(content_type)
 }

@@ -3,6 +3,7 @@
 use super::schema::{agent_api_keys, agents};
 use super::{api_keys, now, DbConnection, DbResult};
 use crate::domain::{generate_key, AcpType, AgentName, KeyKind, Secret};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 /// A stored agent.
@@ -128,4 +129,48 @@ pub fn delete(conn: &mut DbConnection, agent: &Agent) -> DbResult<()> {
         diesel::delete(agents::table.find(&agent.id)).execute(conn)?;
         Ok(())
     })
+}
+
+/// An agent as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AgentResponse {
+    pub id: String,
+    pub name: String,
+    /// Empty when none was registered (the Agentex SDK requires a string).
+    pub description: String,
+    pub acp_url: Option<String>,
+    pub acp_type: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub registration_metadata: Option<serde_json::Value>,
+    pub agent_input_type: Option<String>,
+}
+
+pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+impl From<Agent> for AgentResponse {
+    fn from(a: Agent) -> Self {
+        Self {
+            registration_metadata: a
+                .registration_metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
+            id: a.id,
+            name: a.name,
+            description: a.description.unwrap_or_default(),
+            acp_url: a.acp_url,
+            acp_type: a.acp_type,
+            status: a.status,
+            status_reason: a.status_reason,
+            created_at: utc(a.created_at),
+            updated_at: utc(a.updated_at),
+            registered_at: a.registered_at.map(utc),
+            agent_input_type: a.agent_input_type,
+        }
+    }
 }

@@ -29,5 +29,78 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    agent_routes (id) {
+        id -> Text,
+        agent_id -> Text,
+        path -> Text,
+        mode -> Text,
+        task_key -> Nullable<Text>,
+        content -> Text,
+        text_template -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agent_tasks (id) {
+        id -> Text,
+        agent_id -> Text,
+        name -> Text,
+        last_sequence -> BigInt,
+        created_on_agent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        agent_id -> Text,
+        route_id -> Nullable<Text>,
+        mode -> Text,
+        task_id -> Nullable<Text>,
+        sequence_id -> Nullable<BigInt>,
+        dedup_key -> Nullable<Text>,
+        method -> Text,
+        path -> Text,
+        headers -> Text,
+        body -> Binary,
+        content -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempt -> Integer,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        outcome -> Text,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(agent_api_keys -> agents (agent_id));
-diesel::allow_tables_to_appear_in_same_query!(agents, agent_api_keys);
+diesel::joinable!(agent_routes -> agents (agent_id));
+diesel::joinable!(deliveries -> agents (agent_id));
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    agents,
+    agent_api_keys,
+    agent_routes,
+    agent_tasks,
+    deliveries,
+    delivery_attempts,
+);

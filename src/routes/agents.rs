@@ -3,11 +3,10 @@
 
 use super::errors::{run_db, AdminError};
 use super::AppState;
-use crate::db::agents::{self, Agent, Registration};
+use crate::db::agents::{self, Agent, AgentResponse, Registration};
 use crate::db::{is_unique_violation, DbConnection};
 use crate::domain::{AcpType, AgentName};
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,24 +25,6 @@ pub struct RegisterAgentRequest {
     pub agent_input_type: Option<String>,
 }
 
-/// An agent as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AgentResponse {
-    pub id: String,
-    pub name: String,
-    /// Empty when none was registered (the Agentex SDK requires a string).
-    pub description: String,
-    pub acp_url: Option<String>,
-    pub acp_type: String,
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub registered_at: Option<DateTime<Utc>>,
-    pub registration_metadata: Option<serde_json::Value>,
-    pub agent_input_type: Option<String>,
-}
-
 /// The registration answer: the agent plus its internal key.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegisteredAgent {
@@ -51,32 +32,6 @@ pub struct RegisteredAgent {
     pub agent: AgentResponse,
     /// The agent's internal key, sent by hookgate as `x-agent-api-key`.
     pub agent_api_key: String,
-}
-
-pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
-    t.and_utc()
-}
-
-impl From<Agent> for AgentResponse {
-    fn from(a: Agent) -> Self {
-        Self {
-            registration_metadata: a
-                .registration_metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok()),
-            id: a.id,
-            name: a.name,
-            description: a.description.unwrap_or_default(),
-            acp_url: a.acp_url,
-            acp_type: a.acp_type,
-            status: a.status,
-            status_reason: a.status_reason,
-            created_at: utc(a.created_at),
-            updated_at: utc(a.updated_at),
-            registered_at: a.registered_at.map(utc),
-            agent_input_type: a.agent_input_type,
-        }
-    }
 }
 
 impl RegisterAgentRequest {

@@ -1,9 +1,10 @@
 //! `/agent_api_keys`: create (the only answer that shows a value), list, get
 //! and delete, by id or by name.
 
-use super::agents::{find, utc, AgentRef, Page};
+use super::agents::{find, AgentRef, Page};
 use super::errors::{run_db, AdminError};
 use super::AppState;
+use crate::db::agents::utc;
 use crate::db::agents::Agent;
 use crate::db::api_keys::{self, KeyInfo};
 use crate::db::{is_unique_violation, DbConnection};

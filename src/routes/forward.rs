@@ -2,9 +2,14 @@
 //! the agent's `VerifierActor` decide, then hand the call to the agent's
 //! `ForwarderActor` and return its answer unchanged.
 
+use super::intake::{self, Inbound, IntakeError};
+use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::actors::forwarder::{Forward, ForwardError, Forwarded};
+use crate::actors::key_store::Enqueue;
 use crate::actors::verifier::{Verify, VerifyFailure};
-use crate::actors::{ForwarderRegistry, VerifierActor};
+use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
+use crate::db::routes;
+use crate::domain::RouteMode;
 use crate::verify::VerifyError;
 use actix::Addr;
 use actix_web::http::StatusCode;
@@ -50,6 +55,8 @@ pub enum ForwardRouteError {
     Unreachable { agent: String, reason: String },
     #[error("Agent {agent} did not answer within {secs} s.")]
     Timeout { agent: String, secs: u64 },
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("Internal error while forwarding.")]
     Internal(String),
 }
@@ -62,6 +69,7 @@ impl ResponseError for ForwardRouteError {
             Self::BadBody(_) => 400,
             Self::Unreachable { .. } => 502,
             Self::Timeout { .. } => 504,
+            Self::Unprocessable(_) => 422,
             Self::Internal(_) => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -92,6 +100,8 @@ pub async fn forward(
     verifier: web::Data<Addr<VerifierActor>>,
     registry: web::Data<ForwarderRegistry>,
     limits: web::Data<ForwardLimits>,
+    key_store: web::Data<Addr<KeyStoreActor>>,
+    dispatcher: web::Data<Addr<DispatcherActor>>,
 ) -> Result<HttpResponse, ForwardRouteError> {
     let started = Instant::now();
     let (agent_name, path) = split_path(req.uri().path());
@@ -119,6 +129,26 @@ pub async fn forward(
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
     };
+    let sub_path = path.trim_start_matches('/');
+    let mode = routes::best_match(&verified.routes, sub_path).map(|route| {
+        (
+            route,
+            RouteMode::parse(&route.mode).unwrap_or(RouteMode::Forward),
+        )
+    });
+    if let Some((route, mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync))) = mode {
+        let inbound = Inbound {
+            agent: &verified.agent,
+            route,
+            mode,
+            method: req.method().as_str(),
+            sub_path,
+            path_and_query,
+            headers: &verified.headers,
+            body: &verified.body,
+        };
+        return accept(&inbound, &key_store, &dispatcher).await;
+    }
     let forwarder = registry.forwarder_for(&verified.agent, &verified.acp_url);
     let sent = forwarder
         .send(Forward {
@@ -148,6 +178,38 @@ pub async fn forward(
             Err(ForwardRouteError::Unreachable { agent, reason })
         }
     }
+}
+
+/// Commits the call as a delivery, then answers 202 (the first call's ids
+/// for a provider redelivery).
+async fn accept(
+    inbound: &Inbound<'_>,
+    key_store: &Addr<KeyStoreActor>,
+    dispatcher: &Addr<DispatcherActor>,
+) -> Result<HttpResponse, ForwardRouteError> {
+    let delivery = intake::new_delivery(inbound).map_err(|e| match e {
+        IntakeError::MissingField(..) => ForwardRouteError::Unprocessable(e.to_string()),
+        IntakeError::BadRoute(..) => internal(e.to_string()),
+    })?;
+    let enqueue = Enqueue {
+        delivery,
+        dedup_window: chrono::Duration::days(7),
+    };
+    let accepted = key_store
+        .send(enqueue)
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(e.to_string()))?;
+    if !accepted.duplicate {
+        dispatcher.do_send(Wake);
+    }
+    tracing::info!(agent.name = %inbound.agent.name, event.id = %accepted.event_id,
+        duplicate = accepted.duplicate, mode = inbound.mode.as_str(), "accepted for delivery");
+    let mut body = serde_json::json!({ "event_id": accepted.event_id });
+    if let Some(task_id) = accepted.task_id {
+        body["task_id"] = task_id.into();
+    }
+    Ok(HttpResponse::Accepted().json(body))
 }
 
 fn internal(reason: String) -> ForwardRouteError {

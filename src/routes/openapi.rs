@@ -1,7 +1,7 @@
 //! `/openapi.json`: the OpenAPI 3 document generated from the handlers'
 //! annotations; `info.version` is the crate version (the Agentex SDK reads it).
 
-use super::{agents, api_keys, forward, health, webhook_trigger};
+use super::{agent_routes, agents, api_keys, deliveries, forward, health, webhook_trigger};
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
@@ -28,6 +28,13 @@ use utoipa::OpenApi;
         api_keys::delete_by_name,
         webhook_trigger::create,
         forward::forward,
+        agent_routes::create,
+        agent_routes::list,
+        agent_routes::get,
+        agent_routes::delete,
+        deliveries::list,
+        deliveries::get,
+        deliveries::retry,
     )
 )]
 pub struct ApiDoc;

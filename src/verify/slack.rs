@@ -35,11 +35,9 @@ pub struct SlackPayload {
 
 /// Reads `api_app_id` (and a URL-verification challenge) from a JSON or form body.
 pub fn parse_payload(body: &[u8], is_form: bool) -> Result<SlackPayload, VerifyError> {
-    let json = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(value) if value.is_object() => value,
-        _ if is_form => form_as_json(body)?,
-        _ => return Err(VerifyError::SlackInvalidRequest),
-    };
+    let json = crate::domain::payload::body_as_json(body, is_form)
+        .filter(serde_json::Value::is_object)
+        .ok_or(VerifyError::SlackInvalidRequest)?;
     let api_app_id = json
         .get("api_app_id")
         .and_then(|v| v.as_str())
@@ -54,24 +52,6 @@ pub fn parse_payload(body: &[u8], is_form: bool) -> Result<SlackPayload, VerifyE
         api_app_id,
         challenge,
     })
-}
-
-/// A form body as a JSON object; an interactivity `payload` field stands for
-/// the whole body, as Slack puts the real payload there.
-fn form_as_json(body: &[u8]) -> Result<serde_json::Value, VerifyError> {
-    let fields: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|_| VerifyError::SlackInvalidRequest)?;
-    if let Some((_, payload)) = fields.iter().find(|(k, _)| k == "payload") {
-        return serde_json::from_str::<serde_json::Value>(payload)
-            .ok()
-            .filter(|v| v.is_object())
-            .ok_or(VerifyError::SlackInvalidRequest);
-    }
-    let object = fields
-        .into_iter()
-        .map(|(k, v)| (k, serde_json::Value::String(v)))
-        .collect();
-    Ok(serde_json::Value::Object(object))
 }
 
 /// True when `header` is `v0=` + hex HMAC-SHA256(secret, "v0:{timestamp}:" + body).

@@ -5,10 +5,13 @@
 #[macro_use]
 mod helpers;
 
+mod acp_agent;
 mod admin_token;
 mod agents;
 mod api_keys;
 mod cli;
+mod delivery;
+mod delivery_failures;
 mod forward_api_key;
 mod forward_github;
 mod forward_slack;

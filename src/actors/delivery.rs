@@ -1,0 +1,303 @@
+//! One delivery attempt, run by the agent's `ForwarderActor`: `task/create`
+//! before a task's first event, then `event/send` (or the stored request for
+//! `forward_async`), judged by the contract's retry rules.
+
+use super::forwarder::ForwarderActor;
+use crate::acp::{self, EventRef, TaskRef};
+use crate::db::agents::AgentResponse;
+use crate::db::deliveries::{AttemptRecord, Claimed, Outcome};
+use crate::db::now;
+use actix::prelude::*;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use actix_web::http::{Method, StatusCode};
+use rand::Rng;
+use std::time::Duration;
+
+/// Backoff and attempt limit.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: i32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// Exponential from `base`, doubling, capped at `max`, with jitter in [½, 1].
+    fn backoff(&self, attempt: i32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << (attempt - 1).clamp(0, 30) as u32);
+        exp.min(self.max)
+            .mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+}
+
+/// Attempt a claimed delivery once.
+#[derive(Message)]
+#[rtype(result = "AttemptRecord")]
+pub struct Deliver {
+    pub claimed: Claimed,
+    pub policy: RetryPolicy,
+}
+
+/// What one HTTP exchange said about the delivery.
+enum Verdict {
+    Done,
+    Retry {
+        after: Option<Duration>,
+        error: String,
+    },
+    Fail {
+        error: String,
+    },
+}
+
+struct Exchange {
+    verdict: Verdict,
+    status: Option<u16>,
+}
+
+impl Handler<Deliver> for ForwarderActor {
+    type Result = ResponseFuture<AttemptRecord>;
+
+    fn handle(&mut self, msg: Deliver, _: &mut Self::Context) -> Self::Result {
+        let client = self.client.clone();
+        let base_url = self.base_url.clone();
+        let limit = self.max_body_bytes;
+        Box::pin(async move {
+            let started_at = now();
+            let Deliver { claimed, policy } = msg;
+            let attempt = claimed.delivery.attempts + 1;
+            let (exchange, task_created) = if claimed.delivery.mode == "acp_event" {
+                deliver_event(&client, &base_url, &claimed, limit).await
+            } else {
+                (replay(&client, &base_url, &claimed, limit).await, None)
+            };
+            let (outcome, error) = match exchange.verdict {
+                Verdict::Done => (Outcome::Delivered, None),
+                Verdict::Fail { error } => (Outcome::Failed, Some(error)),
+                Verdict::Retry { error, .. } if attempt >= policy.max_attempts => (
+                    Outcome::Failed,
+                    Some(format!(
+                        "{error} (attempt {attempt} of {}, giving up)",
+                        policy.max_attempts
+                    )),
+                ),
+                Verdict::Retry { after, error } => {
+                    let wait = after.unwrap_or_else(|| policy.backoff(attempt));
+                    let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    (Outcome::Retry { at }, Some(error))
+                }
+            };
+            AttemptRecord {
+                delivery_id: claimed.delivery.id,
+                attempt,
+                started_at,
+                outcome,
+                status_code: exchange.status.map(i32::from),
+                error,
+                task_created,
+            }
+        })
+    }
+}
+
+async fn deliver_event(
+    client: &awc::Client,
+    base_url: &str,
+    claimed: &Claimed,
+    limit: usize,
+) -> (Exchange, Option<String>) {
+    let Some(task) = &claimed.task else {
+        let verdict = Verdict::Fail {
+            error: "the delivery's task is gone".into(),
+        };
+        return (
+            Exchange {
+                verdict,
+                status: None,
+            },
+            None,
+        );
+    };
+    let agent =
+        serde_json::to_value(AgentResponse::from(claimed.agent.clone())).unwrap_or_default();
+    let task_ref = TaskRef {
+        id: &task.id,
+        name: &task.name,
+    };
+    let key = claimed
+        .internal_key
+        .as_ref()
+        .map(|k| k.expose().to_owned())
+        .unwrap_or_default();
+    let url = format!("{base_url}/api");
+    let mut created = None;
+    if task.created_on_agent_at.is_none() {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let body = acp::task_create(&request_id, &agent, &task_ref);
+        let exchange = rpc(client, &url, &key, &body, limit).await;
+        if !matches!(exchange.verdict, Verdict::Done) {
+            return (exchange, None);
+        }
+        created = Some(task.id.clone());
+    }
+    let content: serde_json::Value = claimed
+        .delivery
+        .content
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default();
+    let created_at = claimed
+        .delivery
+        .created_at
+        .and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let event = EventRef {
+        id: &claimed.delivery.id,
+        agent_id: &claimed.agent.id,
+        sequence_id: claimed.delivery.sequence_id.unwrap_or(1),
+        content: &content,
+        created_at: &created_at,
+    };
+    let body = acp::event_send(&agent, &task_ref, &event);
+    (rpc(client, &url, &key, &body, limit).await, created)
+}
+
+async fn rpc(
+    client: &awc::Client,
+    url: &str,
+    key: &str,
+    body: &serde_json::Value,
+    limit: usize,
+) -> Exchange {
+    let sent = client
+        .post(url)
+        .insert_header(("x-agent-api-key", key))
+        .send_json(body)
+        .await;
+    judge(sent, limit, true).await
+}
+
+async fn replay(client: &awc::Client, base_url: &str, claimed: &Claimed, limit: usize) -> Exchange {
+    let d = &claimed.delivery;
+    let method = Method::from_bytes(d.method.as_bytes()).unwrap_or(Method::POST);
+    let mut request = client.request(method, format!("{base_url}{}", d.path));
+    let pairs: Vec<(String, String)> = serde_json::from_str(&d.headers).unwrap_or_default();
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            request.headers_mut().append(name, value);
+        }
+    }
+    judge(request.send_body(d.body.clone()).await, limit, false).await
+}
+
+async fn judge<S>(
+    sent: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
+    limit: usize,
+    json_rpc: bool,
+) -> Exchange
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let mut response = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            let verdict = Verdict::Retry {
+                after: None,
+                error: format!("agent unreachable: {e}"),
+            };
+            return Exchange {
+                verdict,
+                status: None,
+            };
+        }
+    };
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let body = response.body().limit(limit).await;
+    let verdict = match (status, body) {
+        (s, Ok(body)) if s.is_success() => {
+            match json_rpc.then(|| acp::rpc_error(&body)).flatten() {
+                Some(error) => Verdict::Fail { error },
+                None => Verdict::Done,
+            }
+        }
+        (s, Err(e)) if s.is_success() => Verdict::Retry {
+            after: None,
+            error: format!("reading the agent's answer failed: {e}"),
+        },
+        (s, _)
+            if s == StatusCode::REQUEST_TIMEOUT
+                || s == StatusCode::TOO_MANY_REQUESTS
+                || s.is_server_error() =>
+        {
+            Verdict::Retry {
+                after: retry_after,
+                error: format!("agent answered {s}"),
+            }
+        }
+        (s, _) => Verdict::Fail {
+            error: format!("agent answered {s}"),
+        },
+    };
+    Exchange {
+        verdict,
+        status: Some(status.as_u16()),
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at a day.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match raw.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let date: actix_web::http::header::HttpDate = raw.parse().ok()?;
+            std::time::SystemTime::from(date)
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        }
+    };
+    Some(wait.min(Duration::from_secs(86_400)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let policy = RetryPolicy {
+            max_attempts: 15,
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(600),
+        };
+        for attempt in 1..=12 {
+            let full = Duration::from_secs(1 << (attempt - 1)).min(Duration::from_secs(600));
+            let wait = policy.backoff(attempt);
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "attempt {attempt}: {wait:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(
+            retry_after(&headers),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,77 @@
+//! Queries on `agent_routes`.
+
+use super::schema::agent_routes;
+use super::{now, DbConnection};
+use crate::domain::RoutePath;
+use diesel::prelude::*;
+
+/// A stored route.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = agent_routes)]
+pub struct Route {
+    pub id: String,
+    pub agent_id: String,
+    pub path: String,
+    pub mode: String,
+    pub task_key: Option<String>,
+    pub content: String,
+    pub text_template: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// What a new route sets; id and time are made here.
+#[derive(Debug, Clone)]
+pub struct NewRoute {
+    pub path: String,
+    pub mode: String,
+    pub task_key: Option<String>,
+    pub content: String,
+    pub text_template: Option<String>,
+}
+
+/// Stores a route; a second route on one (agent, path) is a unique violation.
+pub fn insert(conn: &mut DbConnection, agent_id: &str, new: NewRoute) -> QueryResult<Route> {
+    let route = Route {
+        id: uuid::Uuid::new_v4().to_string(),
+        agent_id: agent_id.to_owned(),
+        path: new.path,
+        mode: new.mode,
+        task_key: new.task_key,
+        content: new.content,
+        text_template: new.text_template,
+        created_at: now(),
+    };
+    diesel::insert_into(agent_routes::table)
+        .values(&route)
+        .execute(conn)?;
+    Ok(route)
+}
+
+pub fn list(conn: &mut DbConnection, agent_id: &str) -> QueryResult<Vec<Route>> {
+    agent_routes::table
+        .filter(agent_routes::agent_id.eq(agent_id))
+        .order((agent_routes::created_at.asc(), agent_routes::id.asc()))
+        .select(Route::as_select())
+        .load(conn)
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Route>> {
+    agent_routes::table
+        .find(id)
+        .select(Route::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(agent_routes::table.find(id)).execute(conn)? > 0)
+}
+
+/// The route of `routes` that best covers `sub_path` (exact, then longest prefix).
+pub fn best_match<'r>(routes: &'r [Route], sub_path: &str) -> Option<&'r Route> {
+    routes
+        .iter()
+        .filter_map(|r| RoutePath::rank(&r.path, sub_path).map(|rank| (rank, r)))
+        .max_by_key(|(rank, _)| *rank)
+        .map(|(_, r)| r)
+}

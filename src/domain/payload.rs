@@ -1,0 +1,60 @@
+//! A request body as JSON: JSON bodies as they are, forms as an object of
+//! their fields, except that a form's `payload` field holding a JSON object
+//! (Slack interactivity) stands for the whole body.
+
+use serde_json::Value;
+
+/// `None` when the body is neither a JSON value nor (if `is_form`) a form.
+pub fn body_as_json(body: &[u8], is_form: bool) -> Option<Value> {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        return Some(value);
+    }
+    if !is_form {
+        return None;
+    }
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    if let Some((_, payload)) = fields.iter().find(|(k, _)| k == "payload") {
+        return serde_json::from_str::<Value>(payload)
+            .ok()
+            .filter(Value::is_object);
+    }
+    let object = fields
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    Some(Value::Object(object))
+}
+
+/// True for `application/x-www-form-urlencoded` (any parameters).
+pub fn is_form(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_form_and_interactivity_payload() {
+        assert_eq!(body_as_json(br#"{"a":1}"#, false), Some(json!({"a": 1})));
+        assert_eq!(
+            body_as_json(b"a=1&b=x%20y", true),
+            Some(json!({"a": "1", "b": "x y"}))
+        );
+        assert_eq!(
+            body_as_json(b"payload=%7B%22a%22%3A2%7D", true),
+            Some(json!({"a": 2}))
+        );
+        assert_eq!(body_as_json(b"payload=%7Bbroken", true), None);
+        assert_eq!(body_as_json(b"a=1", false), None);
+        assert!(is_form(Some(
+            "application/x-www-form-urlencoded; charset=utf-8"
+        )));
+        assert!(!is_form(Some("application/json")) && !is_form(None));
+    }
+}

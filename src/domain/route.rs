@@ -1,0 +1,102 @@
+//! Agent routes: which forward sub-paths a route covers and what it does.
+
+use super::ParseError;
+
+/// What hookgate does with a verified call on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteMode {
+    /// Proxy synchronously (the default without a route).
+    Forward,
+    /// Store durably, answer 202, then proxy with retries.
+    ForwardAsync,
+    /// Store durably, answer 202, then deliver as an ACP `event/send`.
+    AcpEvent,
+}
+
+impl RouteMode {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        match raw {
+            "forward" => Ok(Self::Forward),
+            "forward_async" => Ok(Self::ForwardAsync),
+            "acp_event" => Ok(Self::AcpEvent),
+            _ => Err(ParseError(format!(
+                "Field 'mode' must be one of forward, forward_async, acp_event; got {raw:?}."
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forward => "forward",
+            Self::ForwardAsync => "forward_async",
+            Self::AcpEvent => "acp_event",
+        }
+    }
+}
+
+/// A route's `path`: exact, or a prefix when it ends in `*`. Stored without
+/// a leading `/`, as the sub-path after `/agents/forward/name/{agent}/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePath(String);
+
+impl RoutePath {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let path = raw.trim().trim_start_matches('/');
+        if path.len() > 1024 || path.contains(['?', '#']) {
+            return Err(ParseError(format!(
+                "Field 'path' must be a sub-path without query or fragment, got {raw:?}."
+            )));
+        }
+        if path.find('*').is_some_and(|i| i + 1 != path.len()) {
+            return Err(ParseError(format!(
+                "Field 'path' may only end in '*' (a prefix), got {raw:?}."
+            )));
+        }
+        Ok(Self(path.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// How well this route covers `sub_path` (no leading `/`): `None` when it
+    /// does not, else a rank where exact beats any prefix and longer prefixes
+    /// beat shorter ones.
+    pub fn rank(pattern: &str, sub_path: &str) -> Option<usize> {
+        match pattern.strip_suffix('*') {
+            Some(prefix) => sub_path.starts_with(prefix).then_some(prefix.len()),
+            None => (pattern == sub_path).then_some(usize::MAX),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_beats_prefix_and_longer_prefix_beats_shorter() {
+        assert_eq!(
+            RoutePath::rank("code_changes", "code_changes"),
+            Some(usize::MAX)
+        );
+        assert_eq!(RoutePath::rank("code_changes", "code_changes/x"), None);
+        assert!(
+            RoutePath::rank("github/*", "github/pr").unwrap()
+                > RoutePath::rank("*", "github/pr").unwrap()
+        );
+        assert_eq!(RoutePath::rank("github/*", "gitlab/pr"), None);
+    }
+
+    #[test]
+    fn parse_normalises_and_rejects() {
+        assert_eq!(
+            RoutePath::parse("/code_changes").unwrap().as_str(),
+            "code_changes"
+        );
+        assert!(RoutePath::parse("a*b").unwrap_err().0.contains("'path'"));
+        assert!(RoutePath::parse("a?x=1").is_err());
+        assert!(RouteMode::parse("queue").unwrap_err().0.contains("'mode'"));
+        assert_eq!(RouteMode::parse("acp_event").unwrap().as_str(), "acp_event");
+    }
+}

@@ -1,0 +1,186 @@
+//! `/agent_routes`: how verified calls on one agent path are handled
+//! (`forward`, `forward_async`, `acp_event`).
+
+use super::agents::{find, AgentRef};
+use super::api_keys::AgentSelector;
+use super::errors::{run_db, AdminError};
+use super::AppState;
+use crate::db::agents::utc;
+use crate::db::is_unique_violation;
+use crate::db::routes::{self, NewRoute, Route};
+use crate::domain::{RouteMode, RoutePath, Template};
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateRouteRequest {
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    /// Forward sub-path, exact; a final `*` matches a prefix.
+    pub path: String,
+    /// `forward` (default), `forward_async` or `acp_event`.
+    pub mode: Option<String>,
+    /// acp_event: template of the task's key, e.g. `github:{body.repository.full_name}`.
+    pub task_key: Option<String>,
+    /// acp_event: `data` (default) or `text`.
+    pub content: Option<String>,
+    /// Template of the text when `content` is `text`.
+    pub text_template: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RouteResponse {
+    pub id: String,
+    pub agent_id: String,
+    pub path: String,
+    pub mode: String,
+    pub task_key: Option<String>,
+    pub content: String,
+    pub text_template: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Route> for RouteResponse {
+    fn from(r: Route) -> Self {
+        Self {
+            id: r.id,
+            agent_id: r.agent_id,
+            path: r.path,
+            mode: r.mode,
+            task_key: r.task_key,
+            content: r.content,
+            text_template: r.text_template,
+            created_at: utc(r.created_at),
+        }
+    }
+}
+
+impl CreateRouteRequest {
+    fn parse(self) -> Result<(AgentRef, NewRoute), AdminError> {
+        let selector = AgentSelector {
+            agent_id: self.agent_id,
+            agent_name: self.agent_name,
+        };
+        let which = selector.resolve("create an agent route")?;
+        let path = RoutePath::parse(&self.path)?;
+        let mode = RouteMode::parse(self.mode.as_deref().unwrap_or("forward"))?;
+        let content = self.content.unwrap_or_else(|| "data".into());
+        if !matches!(content.as_str(), "data" | "text") {
+            return Err(AdminError::Unprocessable(format!(
+                "Field 'content' must be 'data' or 'text', got {content:?}."
+            )));
+        }
+        let required = |field: &str, value: &Option<String>| match value {
+            Some(v) if !v.trim().is_empty() => Template::parse(field, v)
+                .map(|_| ())
+                .map_err(AdminError::from),
+            _ => Err(AdminError::Unprocessable(format!(
+                "Field '{field}' is required for this route."
+            ))),
+        };
+        if mode == RouteMode::AcpEvent {
+            required("task_key", &self.task_key)?;
+            if content == "text" {
+                required("text_template", &self.text_template)?;
+            }
+        }
+        let route = NewRoute {
+            path: path.as_str().to_owned(),
+            mode: mode.as_str().to_owned(),
+            task_key: self.task_key.filter(|_| mode == RouteMode::AcpEvent),
+            content,
+            text_template: self.text_template,
+        };
+        Ok((which, route))
+    }
+}
+
+#[utoipa::path(post, path = "/agent_routes", operation_id = "create_agent_route", tag = "agent_routes",
+    request_body = CreateRouteRequest,
+    responses((status = 200, body = RouteResponse),
+              (status = 400, description = "Neither or both of agent_id / agent_name"),
+              (status = 404, description = "Unknown agent"),
+              (status = 409, description = "The agent already has a route on this path"),
+              (status = 422, description = "A field is invalid")))]
+pub async fn create(
+    state: web::Data<AppState>,
+    body: web::Json<CreateRouteRequest>,
+) -> Result<HttpResponse, AdminError> {
+    let (which, new) = body.into_inner().parse()?;
+    let route = run_db(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            let agent = find(conn, &which)?;
+            let path = new.path.clone();
+            routes::insert(conn, &agent.id, new).map_err(|e| {
+                if is_unique_violation(&e) {
+                    AdminError::Conflict(format!(
+                        "A route on path '{path}' already exists for agent '{}'.",
+                        agent.name
+                    ))
+                } else {
+                    e.into()
+                }
+            })
+        })
+    })
+    .await?;
+    tracing::info!(route.id = %route.id, route.mode = %route.mode, "route created");
+    Ok(HttpResponse::Ok().json(RouteResponse::from(route)))
+}
+
+#[utoipa::path(get, path = "/agent_routes", operation_id = "list_agent_routes", tag = "agent_routes",
+    params(AgentSelector), responses((status = 200, body = [RouteResponse])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    selector: web::Query<AgentSelector>,
+) -> Result<HttpResponse, AdminError> {
+    let which = selector.into_inner().resolve("list agent routes")?;
+    let found = run_db(&state.pool, move |conn| {
+        let agent = find(conn, &which)?;
+        Ok(routes::list(conn, &agent.id)?)
+    })
+    .await?;
+    let body: Vec<RouteResponse> = found.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn no_such_route(id: &str) -> AdminError {
+    AdminError::NotFound(format!("Agent route with ID {id} does not exist."))
+}
+
+#[utoipa::path(get, path = "/agent_routes/{id}", operation_id = "get_agent_route", tag = "agent_routes",
+    responses((status = 200, body = RouteResponse), (status = 404, description = "No such route")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id = id.into_inner();
+    let route = run_db(&state.pool, move |conn| {
+        routes::find_by_id(conn, &id)?.ok_or_else(|| no_such_route(&id))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(RouteResponse::from(route)))
+}
+
+#[utoipa::path(delete, path = "/agent_routes/{id}", operation_id = "delete_agent_route", tag = "agent_routes",
+    responses((status = 200, body = String), (status = 404, description = "No such route")))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let id = id.into_inner();
+    let deleted = id.clone();
+    run_db(&state.pool, move |conn| {
+        if routes::delete(conn, &id)? {
+            Ok(())
+        } else {
+            Err(no_such_route(&id))
+        }
+    })
+    .await?;
+    tracing::info!(route.id = %deleted, "route deleted");
+    Ok(HttpResponse::Ok().json(format!("Agent route with ID {deleted} deleted")))
+}

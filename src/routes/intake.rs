@@ -1,0 +1,217 @@
+//! Turning a verified call on an `acp_event` or `forward_async` route into
+//! the delivery row that is committed before the 202.
+
+use crate::actors::forwarder::is_stripped_request_header;
+use crate::db::agents::Agent;
+use crate::db::deliveries::NewDelivery;
+use crate::db::routes::Route;
+use crate::domain::payload::{body_as_json, is_form};
+use crate::domain::{RouteMode, Template, TemplateInput};
+use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
+use serde_json::{json, Map, Value};
+
+/// The call as intake sees it.
+pub struct Inbound<'a> {
+    pub agent: &'a Agent,
+    pub route: &'a Route,
+    pub mode: RouteMode,
+    pub method: &'a str,
+    /// Sub-path after the agent name, without its leading `/`.
+    pub sub_path: &'a str,
+    /// Path and query to replay against the agent (`forward_async`).
+    pub path_and_query: String,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// A template field the request lacks, or a route that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("Field '{0}' named by the route's {1} is missing from the request.")]
+    MissingField(String, &'static str),
+    #[error("Route {0} is misconfigured: {1}")]
+    BadRoute(String, String),
+}
+
+pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
+    let content_type = inbound
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body_json = body_as_json(inbound.body, is_form(content_type));
+    let input = TemplateInput {
+        body: body_json.as_ref(),
+        headers: inbound.headers,
+        path: inbound.sub_path,
+    };
+    let (task, content) = match inbound.mode {
+        RouteMode::AcpEvent => {
+            let key = render(
+                inbound.route,
+                "task_key",
+                inbound.route.task_key.as_deref(),
+                &input,
+            )?;
+            let task_id = task_id(&inbound.agent.id, &key);
+            let content = content(inbound, &input, body_json.as_ref())?;
+            (Some((task_id, key)), Some(content.to_string()))
+        }
+        _ => (None, None),
+    };
+    let headers: Vec<(&str, &str)> = inbound
+        .headers
+        .iter()
+        .filter(|(name, value)| !is_stripped_request_header(name, value, inbound.headers))
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    Ok(NewDelivery {
+        agent_id: inbound.agent.id.clone(),
+        route_id: inbound.route.id.clone(),
+        mode: inbound.mode.as_str().to_owned(),
+        task,
+        dedup_key: dedup_key(inbound.headers, body_json.as_ref()),
+        method: inbound.method.to_owned(),
+        path: inbound.path_and_query.clone(),
+        headers: serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()),
+        body: inbound.body.to_vec(),
+        content,
+    })
+}
+
+fn render(
+    route: &Route,
+    field: &'static str,
+    template: Option<&str>,
+    input: &TemplateInput<'_>,
+) -> Result<String, IntakeError> {
+    let raw =
+        template.ok_or_else(|| IntakeError::BadRoute(route.id.clone(), format!("no {field}")))?;
+    let template =
+        Template::parse(field, raw).map_err(|e| IntakeError::BadRoute(route.id.clone(), e.0))?;
+    template
+        .render(input)
+        .map_err(|missing| IntakeError::MissingField(missing.0, field))
+}
+
+/// UUIDv5 of the task key in the agent's namespace: the same key is the same
+/// task on every instance and after every restart.
+pub fn task_id(agent_id: &str, key: &str) -> String {
+    let namespace = uuid::Uuid::parse_str(agent_id)
+        .unwrap_or_else(|_| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, agent_id.as_bytes()));
+    uuid::Uuid::new_v5(&namespace, key.as_bytes()).to_string()
+}
+
+fn content(
+    inbound: &Inbound<'_>,
+    input: &TemplateInput<'_>,
+    body: Option<&Value>,
+) -> Result<Value, IntakeError> {
+    if inbound.route.content == "text" {
+        let text = render(
+            inbound.route,
+            "text_template",
+            inbound.route.text_template.as_deref(),
+            input,
+        )?;
+        return Ok(
+            json!({"type": "text", "author": "user", "content": text, "format": "plain", "style": "static"}),
+        );
+    }
+    let body = body
+        .cloned()
+        .unwrap_or_else(|| Value::String(String::from_utf8_lossy(inbound.body).into_owned()));
+    Ok(json!({
+        "type": "data",
+        "author": "user",
+        "style": "static",
+        "data": {"path": inbound.sub_path, "headers": event_headers(inbound.headers), "body": body},
+    }))
+}
+
+/// The provider's event headers (`x-github-event`, `x-github-delivery`, …):
+/// never credentials or signatures.
+fn event_headers(headers: &HeaderMap) -> Value {
+    const SECRET_HINTS: [&str; 6] = [
+        "signature",
+        "token",
+        "secret",
+        "authorization",
+        "cookie",
+        "api-key",
+    ];
+    let mut out = Map::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        let wanted = name.starts_with("x-")
+            || name.starts_with("webhook-")
+            || name == "content-type"
+            || name == "user-agent";
+        if !wanted || SECRET_HINTS.iter().any(|hint| name.contains(hint)) {
+            continue;
+        }
+        if let Ok(value) = value.to_str() {
+            out.insert(name.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    Value::Object(out)
+}
+
+/// The provider's own delivery id, which marks redeliveries.
+fn dedup_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(id) = header("x-github-delivery") {
+        return Some(format!("github:{id}"));
+    }
+    if let Some(id) = header("webhook-id") {
+        return Some(format!("webhook:{id}"));
+    }
+    if headers.contains_key("x-slack-signature") {
+        if let Some(id) = body.and_then(|b| b.get("event_id")).and_then(Value::as_str) {
+            return Some(format!("slack:{id}"));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    #[test]
+    fn event_headers_keep_provider_headers_and_drop_credentials() {
+        let mut headers = HeaderMap::new();
+        for (n, v) in [
+            ("x-github-event", "push"),
+            ("x-github-delivery", "d1"),
+            ("x-hub-signature-256", "sha256=00"),
+            ("x-agent-api-key", "k"),
+            ("x-gitlab-token", "t"),
+            ("authorization", "Bearer x"),
+            ("accept", "*/*"),
+        ] {
+            headers.insert(HeaderName::from_static(n), HeaderValue::from_static(v));
+        }
+        assert_eq!(
+            event_headers(&headers),
+            json!({"x-github-event": "push", "x-github-delivery": "d1"})
+        );
+        assert_eq!(dedup_key(&headers, None).as_deref(), Some("github:d1"));
+    }
+
+    #[test]
+    fn task_ids_are_stable_per_agent() {
+        let agent = uuid::Uuid::new_v4().to_string();
+        assert_eq!(task_id(&agent, "k"), task_id(&agent, "k"));
+        assert_ne!(task_id(&agent, "k"), task_id(&agent, "k2"));
+        assert_ne!(
+            task_id(&agent, "k"),
+            task_id(&uuid::Uuid::new_v4().to_string(), "k")
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! A real ACP agent server for delivery tests: records every JSON-RPC call
+//! on `/api` (and every other request), and answers from a script.
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the agent answers its next `/api` call.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Status(u16),
+    StatusRetryAfter(u16, &'static str),
+    RpcError,
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub path: String,
+    pub api_key: Option<String>,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Call {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    pub fn method(&self) -> String {
+        self.json()["method"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    calls: Mutex<Vec<Call>>,
+    script: Mutex<VecDeque<Answer>>,
+}
+
+pub struct AcpAgent {
+    pub url: String,
+    state: Arc<State>,
+}
+
+impl AcpAgent {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(listener)
+    }
+
+    pub fn start_on(listener: TcpListener) -> Self {
+        let state = Arc::new(State::default());
+        let shared = state.clone();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(shared.clone()))
+                .default_service(web::to(answer))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_rt::spawn(server);
+        Self { url, state }
+    }
+
+    /// Answers for the next `/api` calls, in order; then 200 success.
+    pub fn script(&self, answers: &[Answer]) {
+        self.state
+            .script
+            .lock()
+            .unwrap()
+            .extend(answers.iter().cloned());
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    /// The `event/send` calls received, in arrival order.
+    pub fn events(&self) -> Vec<Value> {
+        self.calls()
+            .iter()
+            .filter(|c| c.path == "/api" && c.method() == "event/send")
+            .map(Call::json)
+            .collect()
+    }
+
+    /// Waits (bounded) until `done` holds for the calls received.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[Call]) -> bool) {
+        for _ in 0..300 {
+            if done(&self.calls()) {
+                return;
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "timed out waiting for {what}; calls: {:#?}",
+            self.calls()
+                .iter()
+                .map(|c| c.body.clone())
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+async fn answer(req: HttpRequest, body: Bytes, state: web::Data<Arc<State>>) -> HttpResponse {
+    let path = req.uri().path().to_owned();
+    state.calls.lock().unwrap().push(Call {
+        path: path.clone(),
+        api_key: req
+            .headers()
+            .get("x-agent-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        headers: req.headers().clone(),
+        body,
+    });
+    if path != "/api" {
+        return HttpResponse::Ok().json(json!({"ok": true}));
+    }
+    let next = state.script.lock().unwrap().pop_front();
+    match next {
+        None => HttpResponse::Ok().json(json!({"jsonrpc": "2.0", "result": null, "error": null})),
+        Some(Answer::Status(code)) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).body("scripted")
+        }
+        Some(Answer::StatusRetryAfter(code, after)) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
+                .insert_header(("retry-after", after))
+                .body("scripted")
+        }
+        Some(Answer::RpcError) => HttpResponse::Ok()
+            .json(json!({"jsonrpc": "2.0", "result": null, "error": {"code": -32000, "message": "agent refused"}})),
+    }
+}
