@@ -103,6 +103,9 @@ impl Application {
         })
         .listen(listener)?
         .shutdown_timeout(30)
+        // Our own handler stops intake without stopping the System, so
+        // delivery attempts in flight on the dispatcher's arbiter can finish.
+        .disable_signals()
         .run();
 
         let db_kind = match backend {
@@ -133,7 +136,17 @@ impl Application {
     /// requests finish, and in-flight delivery attempts finish and are
     /// recorded (bounded by the claim lease) before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await?;
+        let handle = self.server.handle();
+        let mut server = std::pin::pin!(self.server);
+        tokio::select! {
+            stopped = &mut server => stopped?,
+            () = shutdown_signal() => {
+                tracing::info!("shutdown signal received; stopping intake");
+                // The server future runs the stop, so poll both together.
+                let (_, stopped) = futures_util::future::join(handle.stop(true), server).await;
+                stopped?;
+            }
+        }
         let _ = self.dispatcher.send(Drain).await;
         let deadline = Instant::now() + self.drain_limit;
         while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -148,5 +161,22 @@ impl Application {
         }
         tracing::info!("hookgate stopped");
         Ok(())
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops hookgate");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

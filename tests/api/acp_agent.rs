@@ -15,6 +15,8 @@ pub enum Answer {
     Status(u16),
     StatusRetryAfter(u16, &'static str),
     RpcError,
+    /// 200 success, after this long.
+    Slow(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,7 @@ impl Call {
 struct State {
     calls: Mutex<Vec<Call>>,
     script: Mutex<VecDeque<Answer>>,
+    delay: Mutex<Duration>,
 }
 
 pub struct AcpAgent {
@@ -81,6 +84,11 @@ impl AcpAgent {
             .extend(answers.iter().cloned());
     }
 
+    /// Every `/api` answer waits this long first.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.state.calls.lock().unwrap().clone()
     }
@@ -96,7 +104,7 @@ impl AcpAgent {
 
     /// Waits (bounded) until `done` holds for the calls received.
     pub async fn wait_for(&self, what: &str, done: impl Fn(&[Call]) -> bool) {
-        for _ in 0..300 {
+        for _ in 0..600 {
             if done(&self.calls()) {
                 return;
             }
@@ -127,9 +135,19 @@ async fn answer(req: HttpRequest, body: Bytes, state: web::Data<Arc<State>>) -> 
     if path != "/api" {
         return HttpResponse::Ok().json(json!({"ok": true}));
     }
+    let delay = *state.delay.lock().unwrap();
+    if !delay.is_zero() {
+        actix_rt::time::sleep(delay).await;
+    }
     let next = state.script.lock().unwrap().pop_front();
+    let success =
+        || HttpResponse::Ok().json(json!({"jsonrpc": "2.0", "result": null, "error": null}));
     match next {
-        None => HttpResponse::Ok().json(json!({"jsonrpc": "2.0", "result": null, "error": null})),
+        None => success(),
+        Some(Answer::Slow(wait)) => {
+            actix_rt::time::sleep(wait).await;
+            success()
+        }
         Some(Answer::Status(code)) => {
             HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).body("scripted")
         }

@@ -33,7 +33,12 @@ pub async fn queue_app(backend: Backend) -> TestApp {
 
 /// An agent at `agent`, a GitHub key, and an acp_event route on `code_changes`.
 pub async fn acp_setup(app: &TestApp, agent: &AcpAgent) -> Value {
-    let registered = app.register("pr-agent", &agent.url).await;
+    acp_setup_at(app, &agent.url).await
+}
+
+/// [`acp_setup`] for an agent at `url`, which need not be up yet.
+pub async fn acp_setup_at(app: &TestApp, url: &str) -> Value {
+    let registered = app.register("pr-agent", url).await;
     app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
         .await;
     let route = app

@@ -17,3 +17,5 @@ mod forward_github;
 mod forward_slack;
 mod forwarding;
 mod openapi;
+mod process;
+mod restarts;
