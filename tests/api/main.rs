@@ -12,6 +12,7 @@ mod api_keys;
 mod cli;
 mod delivery;
 mod delivery_failures;
+mod example_agent;
 mod forward_api_key;
 mod forward_github;
 mod forward_slack;
