@@ -58,9 +58,13 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         }
         _ => (None, None),
     };
+    // An ACP event carries all it needs in `content`; only a replay needs
+    // the request's headers and raw body.
+    let replay = content.is_none();
     let headers: Vec<(&str, &str)> = inbound
         .headers
         .iter()
+        .filter(|_| replay)
         .filter(|(name, value)| !is_stripped_request_header(name, value, inbound.headers))
         .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
         .collect();
@@ -73,7 +77,11 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         method: inbound.method.to_owned(),
         path: inbound.path_and_query.clone(),
         headers: serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()),
-        body: inbound.body.to_vec(),
+        body: if replay {
+            inbound.body.to_vec()
+        } else {
+            Vec::new()
+        },
         content,
     })
 }
@@ -202,6 +210,28 @@ mod tests {
             json!({"x-github-event": "push", "x-github-delivery": "d1"})
         );
         assert_eq!(dedup_key(&headers, None).as_deref(), Some("github:d1"));
+    }
+
+    #[test]
+    fn dedup_keys_come_from_each_providers_delivery_id() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("webhook-id"),
+            HeaderValue::from_static("msg_1"),
+        );
+        assert_eq!(dedup_key(&headers, None).as_deref(), Some("webhook:msg_1"));
+        let mut slack = HeaderMap::new();
+        slack.insert(
+            HeaderName::from_static("x-slack-signature"),
+            HeaderValue::from_static("v0=00"),
+        );
+        let body = json!({"event_id": "Ev1", "api_app_id": "A1"});
+        assert_eq!(dedup_key(&slack, Some(&body)).as_deref(), Some("slack:Ev1"));
+        assert_eq!(
+            dedup_key(&HeaderMap::new(), Some(&body)),
+            None,
+            "event_id counts only for Slack"
+        );
     }
 
     #[test]
