@@ -42,48 +42,35 @@ pub struct Registration {
 pub fn register(conn: &mut DbConnection, reg: Registration) -> DbResult<(Agent, Secret)> {
     conn.transaction(|conn| {
         let now = now();
-        let agent = match find_by_name(conn, reg.name.as_str())? {
-            Some(existing) => {
-                let updated = Agent {
-                    description: reg.description,
-                    acp_url: reg.acp_url,
-                    acp_type: reg.acp_type.as_str().to_owned(),
-                    status: "Ready".to_owned(),
-                    status_reason: None,
-                    registration_metadata: reg.registration_metadata,
-                    agent_input_type: reg.agent_input_type,
-                    updated_at: now,
-                    registered_at: Some(now),
-                    ..existing
-                };
-                diesel::update(agents::table.find(&updated.id))
-                    .set(&updated)
-                    .execute(conn)?;
-                updated
-            }
-            None => {
-                let agent = Agent {
-                    id: reg
-                        .requested_id
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                    name: reg.name.as_str().to_owned(),
-                    description: reg.description,
-                    acp_url: reg.acp_url,
-                    acp_type: reg.acp_type.as_str().to_owned(),
-                    status: "Ready".to_owned(),
-                    status_reason: None,
-                    registration_metadata: reg.registration_metadata,
-                    agent_input_type: reg.agent_input_type,
-                    created_at: now,
-                    updated_at: now,
-                    registered_at: Some(now),
-                };
-                diesel::insert_into(agents::table)
-                    .values(&agent)
-                    .execute(conn)?;
-                agent
-            }
+        let existing = find_by_name(conn, reg.name.as_str())?;
+        let agent = Agent {
+            id: match &existing {
+                Some(e) => e.id.clone(),
+                None => reg
+                    .requested_id
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            },
+            name: reg.name.as_str().to_owned(),
+            description: reg.description,
+            acp_url: reg.acp_url,
+            acp_type: reg.acp_type.as_str().to_owned(),
+            status: "Ready".to_owned(),
+            status_reason: None,
+            registration_metadata: reg.registration_metadata,
+            agent_input_type: reg.agent_input_type,
+            created_at: existing.as_ref().map_or(now, |e| e.created_at),
+            updated_at: now,
+            registered_at: Some(now),
         };
+        if existing.is_some() {
+            diesel::update(agents::table.find(&agent.id))
+                .set(&agent)
+                .execute(conn)?;
+        } else {
+            diesel::insert_into(agents::table)
+                .values(&agent)
+                .execute(conn)?;
+        }
         let key = match api_keys::find_internal_secret(conn, &agent.id)? {
             Some(key) => key,
             None => {

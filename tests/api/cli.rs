@@ -241,15 +241,7 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
 }
 
 fn raw_call(port: u16, request: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
+    crate::helpers::raw_http_blocking(&format!("127.0.0.1:{port}"), request)
 }
 
 fn wait_ready(port: u16) {

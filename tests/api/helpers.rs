@@ -193,14 +193,23 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Reply {
-        let mut req = self.client.request(method, self.url(path));
-        if let Some(token) = &self.admin_token {
-            req = req.insert_header(("x-api-key", token.as_str()));
-        }
+        let token = self.admin_token.as_deref().map(|t| ("x-api-key", t));
+        let all: Vec<(&str, &str)> = token.into_iter().chain(headers.iter().copied()).collect();
+        self.send(method, &self.url(path), &all, body.into()).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Reply {
+        let mut req = self.client.request(method, url);
         for (name, value) in headers {
             req = req.append_header((*name, *value));
         }
-        let mut res = req.send_body(body.into()).await.expect("hookgate answers");
+        let mut res = req.send_body(body).await.expect("hookgate answers");
         let body = res.body().limit(64 << 20).await.expect("body");
         Reply {
             status: res.status(),
@@ -266,20 +275,8 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Reply {
-        let mut req = self.client.request(
-            method,
-            self.url(&format!("/agents/forward/name/{agent}/{path}")),
-        );
-        for (name, value) in headers {
-            req = req.append_header((*name, *value));
-        }
-        let mut res = req.send_body(body.into()).await.expect("hookgate answers");
-        let body = res.body().limit(64 << 20).await.expect("body");
-        Reply {
-            status: res.status(),
-            headers: res.headers().clone(),
-            body,
-        }
+        let url = self.url(&format!("/agents/forward/name/{agent}/{path}"));
+        self.send(method, &url, headers, body.into()).await
     }
 }
 
@@ -403,17 +400,20 @@ pub fn now_secs() -> i64 {
 /// Sends raw bytes over one TCP connection and returns everything answered.
 pub async fn raw_http(address: &str, request: String) -> String {
     let addr = address.trim_start_matches("http://").to_owned();
-    actix_web::rt::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        let _ = stream.read_to_string(&mut answer);
-        answer
-    })
-    .await
-    .unwrap()
+    actix_web::rt::task::spawn_blocking(move || raw_http_blocking(&addr, &request))
+        .await
+        .unwrap()
+}
+
+/// [`raw_http`] for synchronous tests; `addr` is `host:port`.
+pub fn raw_http_blocking(addr: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
 }
