@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod api_keys;
 pub mod deliveries;
+pub mod notify;
 mod pool;
 pub mod routes;
 pub mod schema;

@@ -10,6 +10,7 @@ pub mod actors;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod key_cache;
 pub mod routes;
 pub mod startup;
 pub mod verify;

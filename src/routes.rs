@@ -24,6 +24,8 @@ use actix_web::web;
 pub struct AppState {
     pub pool: DbPool,
     pub public_url: Option<String>,
+    /// Cleared by every admin change (see `errors::run_change`).
+    pub cache: std::sync::Arc<crate::key_cache::KeyCache>,
 }
 
 /// Registers every route. More specific paths come before `{id}` patterns.

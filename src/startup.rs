@@ -6,6 +6,7 @@ use crate::actors::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
 use crate::db::{self, Backend};
+use crate::key_cache::KeyCache;
 use crate::routes::{self, AdminAuth, AppState};
 use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
@@ -45,6 +46,11 @@ impl Application {
             }
         }
         let key_store = KeyStoreActor::start(pool.clone(), threads * 2);
+        let cache = Arc::new(KeyCache::new(100_000));
+        if backend == Backend::Postgres {
+            // Other instances may change keys: cache only while we hear them.
+            db::notify::spawn_listener(settings.database_url.clone(), &cache);
+        }
         let delivery = DeliveryConfig {
             policy: RetryPolicy {
                 max_attempts: settings.delivery_max_attempts as i32,
@@ -68,6 +74,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             public_url: settings.public_url.clone(),
+            cache: cache.clone(),
         });
         let auth = web::Data::new(AdminAuth {
             token: settings.admin_token.clone(),
@@ -87,7 +94,7 @@ impl Application {
         let server = HttpServer::new(move || {
             // Built on each worker's thread: the verifier and forwarders (and
             // their awc clients) live beside the requests they serve.
-            let verifier = VerifierActor::new(key_store.clone(), tolerance).start();
+            let verifier = VerifierActor::new(key_store.clone(), cache.clone(), tolerance).start();
             App::new()
                 .app_data(routes::json_config())
                 .app_data(routes::query_config())

@@ -59,12 +59,12 @@ impl Handler<Enqueue> for KeyStoreActor {
     }
 }
 
-/// Whether `key` is a live external key of the agent.
+/// Whether `digest` (of a presented key) is that of a live external key of the agent.
 #[derive(Message)]
 #[rtype(result = "Result<bool, DbError>")]
 pub struct CheckExternalKey {
     pub agent_id: String,
-    pub key: Secret,
+    pub digest: String,
 }
 
 impl Handler<CheckExternalKey> for KeyStoreActor {
@@ -72,10 +72,10 @@ impl Handler<CheckExternalKey> for KeyStoreActor {
 
     fn handle(&mut self, msg: CheckExternalKey, _: &mut Self::Context) -> Self::Result {
         let mut conn = self.pool.get()?;
-        Ok(api_keys::external_key_matches(
+        Ok(api_keys::external_digest_matches(
             &mut conn,
             &msg.agent_id,
-            msg.key.expose(),
+            &msg.digest,
         )?)
     }
 }

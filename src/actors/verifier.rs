@@ -1,24 +1,32 @@
 //! `VerifierActor`: decides whether a forward call may reach its agent.
 //! One runs on each HTTP worker; the checks themselves live in `verify/`.
+//! It reads through the shared [`KeyCache`] and asks the `KeyStoreActor`
+//! only on a miss.
 
 use super::key_store::{CheckExternalKey, FindSigningSecret, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{KeyKind, Secret};
+use crate::domain::{digest_hex, KeyKind, Secret};
+use crate::key_cache::{AgentEntry, KeyCache};
 use crate::verify::{github, slack, Scheme, VerifyError};
 use actix::prelude::*;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
+use std::sync::Arc;
 
 pub struct VerifierActor {
-    key_store: Addr<KeyStoreActor>,
+    lookup: Lookup,
     slack_tolerance_secs: u64,
 }
 
 impl VerifierActor {
-    pub fn new(key_store: Addr<KeyStoreActor>, slack_tolerance_secs: u64) -> Self {
+    pub fn new(
+        key_store: Addr<KeyStoreActor>,
+        cache: Arc<KeyCache>,
+        slack_tolerance_secs: u64,
+    ) -> Self {
         Self {
-            key_store,
+            lookup: Lookup { key_store, cache },
             slack_tolerance_secs,
         }
     }
@@ -40,14 +48,23 @@ pub struct Verify {
 /// A call that passed: the agent it may reach and what hookgate must answer itself.
 #[derive(Debug)]
 pub struct Verified {
-    pub agent: Agent,
-    /// The agent's routes, to pick how the call is handled.
-    pub routes: Vec<Route>,
+    pub entry: AgentEntry,
     pub acp_url: String,
     /// Set for a signed Slack `url_verification`: hookgate answers with it.
     pub slack_challenge: Option<String>,
     pub body: Bytes,
     pub headers: HeaderMap,
+}
+
+impl Verified {
+    pub fn agent(&self) -> &Agent {
+        &self.entry.0
+    }
+
+    /// The agent's routes, to pick how the call is handled.
+    pub fn routes(&self) -> &[Route] {
+        &self.entry.1
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,39 +79,98 @@ impl Handler<Verify> for VerifierActor {
     type Result = ResponseFuture<Result<Verified, VerifyFailure>>;
 
     fn handle(&mut self, msg: Verify, _: &mut Self::Context) -> Self::Result {
-        let key_store = self.key_store.clone();
+        let lookup = self.lookup.clone();
         let tolerance = self.slack_tolerance_secs;
-        Box::pin(async move { verify(key_store, tolerance, msg).await })
+        Box::pin(async move { verify(&lookup, tolerance, msg).await })
     }
 }
 
-async fn ask<M>(key_store: &Addr<KeyStoreActor>, msg: M) -> Result<M::Result, VerifyFailure>
-where
-    M: Message + Send + 'static,
-    M::Result: Send,
-    KeyStoreActor: Handler<M>,
-{
-    key_store
-        .send(msg)
-        .await
-        .map_err(|e| VerifyFailure::Internal(e.to_string()))
+/// The cache in front of the key store.
+#[derive(Clone)]
+struct Lookup {
+    key_store: Addr<KeyStoreActor>,
+    cache: Arc<KeyCache>,
+}
+
+impl Lookup {
+    async fn ask<M>(&self, msg: M) -> Result<M::Result, VerifyFailure>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        KeyStoreActor: Handler<M>,
+    {
+        self.key_store
+            .send(msg)
+            .await
+            .map_err(|e| VerifyFailure::Internal(e.to_string()))
+    }
+
+    async fn agent(&self, name: &str) -> Result<Option<AgentEntry>, VerifyFailure> {
+        if let Some(hit) = self.cache.agent(name) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let found = self
+            .ask(LookupAgent {
+                name: name.to_owned(),
+            })
+            .await?
+            .map_err(internal)?;
+        let entry = found.map(Arc::new);
+        self.cache.put_agent(generation, name, entry.clone());
+        Ok(entry)
+    }
+
+    async fn external_key_is_live(
+        &self,
+        agent_id: &str,
+        presented: &str,
+    ) -> Result<bool, VerifyFailure> {
+        let digest = digest_hex(presented);
+        if let Some(hit) = self.cache.external_key(agent_id, &digest) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let check = CheckExternalKey {
+            agent_id: agent_id.to_owned(),
+            digest: digest.clone(),
+        };
+        let live = self.ask(check).await?.map_err(internal)?;
+        self.cache
+            .put_external_key(generation, agent_id, &digest, live);
+        Ok(live)
+    }
+
+    async fn secret(
+        &self,
+        agent_id: &str,
+        kind: KeyKind,
+        name: &str,
+    ) -> Result<Option<Secret>, VerifyFailure> {
+        if let Some(hit) = self.cache.secret(agent_id, kind, name) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let msg = FindSigningSecret {
+            agent_id: agent_id.to_owned(),
+            kind,
+            name: name.to_owned(),
+        };
+        let secret = self.ask(msg).await?.map_err(internal)?;
+        self.cache
+            .put_secret(generation, agent_id, kind, name, secret.clone());
+        Ok(secret)
+    }
 }
 
 async fn verify(
-    key_store: Addr<KeyStoreActor>,
+    lookup: &Lookup,
     slack_tolerance_secs: u64,
     msg: Verify,
 ) -> Result<Verified, VerifyFailure> {
     let not_found = || VerifyError::AgentNotFound(msg.agent_name.clone());
-    let (agent, routes) = ask(
-        &key_store,
-        LookupAgent {
-            name: msg.agent_name.clone(),
-        },
-    )
-    .await?
-    .map_err(internal)?
-    .ok_or_else(not_found)?;
+    let entry = lookup.agent(&msg.agent_name).await?.ok_or_else(not_found)?;
+    let agent = &entry.0;
     let acp_url = agent
         .acp_url
         .clone()
@@ -104,17 +180,14 @@ async fn verify(
     let mut slack_challenge = None;
     match Scheme::from_headers(&msg.headers)? {
         Scheme::ApiKey(key) => {
-            let check = CheckExternalKey {
-                agent_id: agent.id.clone(),
-                key: Secret::new(key),
-            };
-            if !ask(&key_store, check).await?.map_err(internal)? {
+            if !lookup.external_key_is_live(&agent.id, &key).await? {
                 return Err(VerifyError::InvalidApiKey(agent.id.clone()).into());
             }
         }
         Scheme::Github { signature } => {
             let repo = github::repository_name(&msg.body)?;
-            let secret = find_secret(&key_store, &agent, KeyKind::Github, &repo)
+            let secret = lookup
+                .secret(&agent.id, KeyKind::Github, &repo)
                 .await?
                 .ok_or(VerifyError::GithubNoKey(repo))?;
             if !github::check_signature(secret.expose().as_bytes(), &msg.body, &signature) {
@@ -129,7 +202,8 @@ async fn verify(
             slack::check_timestamp(timestamp.as_deref(), now, slack_tolerance_secs)?;
             let timestamp = timestamp.unwrap_or_default();
             let payload = slack::parse_payload(&msg.body, is_form(&msg.headers))?;
-            let secret = find_secret(&key_store, &agent, KeyKind::Slack, &payload.api_app_id)
+            let secret = lookup
+                .secret(&agent.id, KeyKind::Slack, &payload.api_app_id)
                 .await?
                 .ok_or(VerifyError::SlackNoKey(payload.api_app_id))?;
             if !slack::check_signature(
@@ -144,27 +218,12 @@ async fn verify(
         }
     }
     Ok(Verified {
-        agent,
-        routes,
+        entry: entry.clone(),
         acp_url,
         slack_challenge,
         body: msg.body,
         headers: msg.headers,
     })
-}
-
-async fn find_secret(
-    key_store: &Addr<KeyStoreActor>,
-    agent: &Agent,
-    kind: KeyKind,
-    name: &str,
-) -> Result<Option<Secret>, VerifyFailure> {
-    let msg = FindSigningSecret {
-        agent_id: agent.id.clone(),
-        kind,
-        name: name.to_owned(),
-    };
-    ask(key_store, msg).await?.map_err(internal)
 }
 
 fn internal(e: crate::db::DbError) -> VerifyFailure {

@@ -65,18 +65,18 @@ pub fn insert(
     })
 }
 
-/// True when `presented` is a live external key of the agent. The index finds
-/// candidates by digest; the digests are then compared in constant time.
-pub fn external_key_matches(
+/// True when `digest` (hex SHA-256 of a presented key) is that of a live
+/// external key of the agent. The index finds candidates by digest; the
+/// digests are then compared in constant time.
+pub fn external_digest_matches(
     conn: &mut DbConnection,
     agent_id: &str,
-    presented: &str,
+    digest: &str,
 ) -> QueryResult<bool> {
-    let digest = digest_hex(presented);
     let stored: Vec<Option<String>> = agent_api_keys::table
         .filter(agent_api_keys::agent_id.eq(agent_id))
         .filter(agent_api_keys::api_key_type.eq(KeyKind::External.as_str()))
-        .filter(agent_api_keys::key_digest.eq(&digest))
+        .filter(agent_api_keys::key_digest.eq(digest))
         .select(agent_api_keys::key_digest)
         .load(conn)?;
     Ok(stored

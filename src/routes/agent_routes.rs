@@ -3,7 +3,7 @@
 
 use super::agents::{find, AgentRef};
 use super::api_keys::AgentSelector;
-use super::errors::{run_db, AdminError};
+use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
 use crate::db::agents::utc;
 use crate::db::is_unique_violation;
@@ -110,7 +110,7 @@ pub async fn create(
     body: web::Json<CreateRouteRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let (which, new) = body.into_inner().parse()?;
-    let route = run_db(&state.pool, move |conn| {
+    let route = run_change(&state, move |conn| {
         conn.transaction(|conn| {
             let agent = find(conn, &which)?;
             let path = new.path.clone();
@@ -173,7 +173,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
     let deleted = id.clone();
-    run_db(&state.pool, move |conn| {
+    run_change(&state, move |conn| {
         if routes::delete(conn, &id)? {
             Ok(())
         } else {

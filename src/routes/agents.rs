@@ -1,7 +1,7 @@
 //! `/agents`: registration (idempotent by name, returns the internal key),
 //! list, get and delete.
 
-use super::errors::{run_db, AdminError};
+use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
 use crate::db::agents::{self, Agent, AgentResponse, Registration};
 use crate::db::{is_unique_violation, DbConnection};
@@ -104,7 +104,7 @@ pub async fn register(
     body: web::Json<RegisterAgentRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let registration = body.into_inner().parse()?;
-    let (agent, key) = run_db(&state.pool, move |conn| {
+    let (agent, key) = run_change(&state, move |conn| {
         // Two first registrations of one name can race; the loser retries as an update.
         match agents::register(conn, registration.clone()) {
             Err(crate::db::DbError::Query(e)) if is_unique_violation(&e) => {
@@ -190,7 +190,7 @@ async fn get_one(state: &AppState, which: AgentRef) -> Result<HttpResponse, Admi
 }
 
 async fn delete_one(state: &AppState, which: AgentRef) -> Result<HttpResponse, AdminError> {
-    let agent = run_db(&state.pool, move |conn| {
+    let agent = run_change(state, move |conn| {
         let agent = find(conn, &which)?;
         agents::delete(conn, &agent)?;
         Ok(agent)

@@ -2,7 +2,7 @@
 //! and delete, by id or by name.
 
 use super::agents::{find, AgentRef, Page};
-use super::errors::{run_db, AdminError};
+use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
 use crate::db::agents::utc;
 use crate::db::agents::Agent;
@@ -139,7 +139,7 @@ pub async fn create(
         None => generate_key(),
     };
     let shown = value.clone();
-    let (agent, info) = run_db(&state.pool, move |conn| {
+    let (agent, info) = run_change(&state, move |conn| {
         create_key(conn, &which, &name, kind, &value)
     })
     .await?;
@@ -194,7 +194,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
     let deleted_id = id.clone();
-    run_db(&state.pool, move |conn| {
+    run_change(&state, move |conn| {
         if api_keys::delete(conn, &id)? {
             Ok(())
         } else {
@@ -260,7 +260,7 @@ pub async fn delete_by_name(
     let (name, selector, kind) = (name.into_inner(), selector.into_inner(), kind.into_inner());
     let key = find_named(&state, name, selector, kind, "delete an agent api_key").await?;
     let id = key.id.clone();
-    run_db(&state.pool, move |conn| {
+    run_change(&state, move |conn| {
         api_keys::delete(conn, &id)?;
         Ok(())
     })

@@ -65,6 +65,28 @@ where
     .map_err(|e| AdminError::Internal(DbError::Canceled(e.to_string())))?
 }
 
+/// Runs a change to agents, keys or routes, then drops every cached key
+/// here and tells the other instances to do the same, before the admin call
+/// can answer.
+pub async fn run_change<T, F>(state: &super::AppState, work: F) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
+{
+    let done = run_db(&state.pool, move |conn| {
+        let done = work(conn)?;
+        if let Err(e) = crate::db::notify::announce_change(conn) {
+            // The change is committed; other instances still stop caching
+            // on their own if they lose their listener.
+            tracing::error!(error = %e, "could not notify other instances of a key change");
+        }
+        Ok(done)
+    })
+    .await;
+    state.cache.invalidate_all();
+    done
+}
+
 /// A malformed or incomplete JSON body is a 422 naming what serde found wrong.
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()

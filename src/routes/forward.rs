@@ -130,7 +130,7 @@ pub async fn forward(
         None => path.to_owned(),
     };
     let sub_path = path.trim_start_matches('/');
-    let mode = routes::best_match(&verified.routes, sub_path).map(|route| {
+    let mode = routes::best_match(verified.routes(), sub_path).map(|route| {
         (
             route,
             RouteMode::parse(&route.mode).unwrap_or(RouteMode::Forward),
@@ -138,7 +138,7 @@ pub async fn forward(
     });
     if let Some((route, mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync))) = mode {
         let inbound = Inbound {
-            agent: &verified.agent,
+            agent: verified.agent(),
             route,
             mode,
             method: req.method().as_str(),
@@ -149,7 +149,8 @@ pub async fn forward(
         };
         return accept(&inbound, &key_store, &dispatcher).await;
     }
-    let forwarder = registry.forwarder_for(&verified.agent, &verified.acp_url);
+    let forwarder = registry.forwarder_for(verified.agent(), &verified.acp_url);
+    let agent = verified.agent().name.clone();
     let sent = forwarder
         .send(Forward {
             method: req.method().clone(),
@@ -159,7 +160,6 @@ pub async fn forward(
         })
         .await
         .map_err(|e| internal(e.to_string()))?;
-    let agent = verified.agent.name;
     match sent {
         Ok(answer) => {
             tracing::info!(agent.name = %agent, status = answer.status.as_u16(),

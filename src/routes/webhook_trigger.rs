@@ -3,7 +3,7 @@
 
 use super::agents::AgentRef;
 use super::api_keys::{create_key, parse_key_name};
-use super::errors::{run_db, AdminError};
+use super::errors::{run_change, AdminError};
 use super::AppState;
 use crate::domain::{generate_key, KeyKind, Secret};
 use actix_web::{web, HttpResponse};
@@ -72,7 +72,7 @@ pub async fn create(
     let which = AgentRef::Name(req.agent_name.clone());
     let stored = secret.clone();
     let key_name = name.clone();
-    let (agent, info) = run_db(&state.pool, move |conn| {
+    let (agent, info) = run_change(&state, move |conn| {
         create_key(conn, &which, &key_name, kind, &stored)
     })
     .await?;

@@ -85,6 +85,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Another handle on a database some other `TestDb` owns (no clean-up).
+    pub fn shared(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            _dir: None,
+            pg_drop: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((server, name)) = &self.pg_drop {
@@ -125,7 +136,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDb::new(&backend);
+    spawn_app_on(TestDb::new(&backend), tweak).await
+}
+
+/// A hookgate on a given database (a second instance shares the first's).
+pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),

@@ -17,6 +17,7 @@ mod forward_api_key;
 mod forward_github;
 mod forward_slack;
 mod forwarding;
+mod key_cache;
 mod openapi;
 mod process;
 mod restarts;

@@ -1,0 +1,86 @@
+//! Cache invalidation across instances sharing one PostgreSQL database:
+//! admin changes `NOTIFY hookgate_keys`; every instance `LISTEN`s and clears
+//! its key cache. While the listener is not connected, caching is off, so a
+//! missed notification can never keep a deleted key alive.
+
+use super::DbConnection;
+use crate::key_cache::KeyCache;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+const CHANNEL: &str = "hookgate_keys";
+/// How often the listener reads its socket: the bound on cross-instance delay.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Tells the other instances that keys, agents or routes changed.
+pub fn announce_change(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute(&format!("NOTIFY {CHANNEL}"))?;
+    }
+    Ok(())
+}
+
+/// Starts the listener thread; it ends when the cache is dropped.
+pub fn spawn_listener(url: String, cache: &Arc<KeyCache>) {
+    cache.set_enabled(false);
+    let cache = Arc::downgrade(cache);
+    std::thread::Builder::new()
+        .name("hookgate-listen".into())
+        .spawn(move || listen(&url, &cache))
+        .expect("spawn the notification listener");
+}
+
+fn listen(url: &str, cache: &Weak<KeyCache>) {
+    let mut logged_down = false;
+    while cache.strong_count() > 0 {
+        match PgConnection::establish(url).and_then(|mut conn| {
+            conn.batch_execute(&format!("LISTEN {CHANNEL}"))
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }) {
+            Ok(mut conn) => {
+                let Some(live) = cache.upgrade() else { return };
+                live.set_enabled(true);
+                drop(live);
+                logged_down = false;
+                tracing::debug!("listening for key changes");
+                let result = drain(&mut conn, cache);
+                if let Some(live) = cache.upgrade() {
+                    live.set_enabled(false);
+                }
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "key-change listener lost its connection; caching is off until it is back");
+                }
+            }
+            Err(e) => {
+                if !logged_down {
+                    tracing::warn!(error = %e, "key-change listener cannot connect; caching is off");
+                    logged_down = true;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Reads notifications until the connection fails or the cache is gone.
+fn drain(conn: &mut PgConnection, cache: &Weak<KeyCache>) -> diesel::QueryResult<()> {
+    loop {
+        std::thread::sleep(POLL);
+        let Some(live) = cache.upgrade() else {
+            return Ok(());
+        };
+        // A round trip makes libpq read the socket, queueing notifications.
+        conn.batch_execute("SELECT 1")?;
+        let mut changed = false;
+        for notification in conn.notifications_iter() {
+            notification?;
+            changed = true;
+        }
+        if changed {
+            live.invalidate_all();
+        }
+    }
+}
