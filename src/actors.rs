@@ -5,6 +5,7 @@
 pub mod delivery;
 pub mod dispatcher;
 pub mod forwarder;
+pub mod intake;
 pub mod key_store;
 pub mod verifier;
 

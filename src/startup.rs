@@ -3,6 +3,7 @@
 
 use crate::actors::delivery::RetryPolicy;
 use crate::actors::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
+use crate::actors::intake::IntakeWriter;
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
 use crate::db::{self, Backend};
@@ -90,7 +91,11 @@ impl Application {
             settings.slack_tolerance_secs,
         );
         let dispatcher_data = web::Data::new(dispatcher.clone());
-        let key_store_data = web::Data::new(key_store.clone());
+        let intake = web::Data::new(IntakeWriter::start(
+            state.pool.clone(),
+            4096,
+            chrono::Duration::days(7),
+        ));
         let server = HttpServer::new(move || {
             // Built on each worker's thread: the verifier and forwarders (and
             // their awc clients) live beside the requests they serve.
@@ -101,7 +106,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(limits.clone())
-                .app_data(key_store_data.clone())
+                .app_data(intake.clone())
                 .app_data(dispatcher_data.clone())
                 .app_data(web::Data::new(verifier))
                 .app_data(web::Data::new(ForwarderRegistry::new(timeout, max_body)))

@@ -1,7 +1,6 @@
 //! `KeyStoreActor`: the verifier's window on the database. Runs on a
 //! `SyncArbiter`, so blocking Diesel calls never touch the async workers.
 
-use crate::db::deliveries::{self, Accepted, NewDelivery};
 use crate::db::routes::{self, Route};
 use crate::db::{agents, agents::Agent, api_keys, DbError, DbPool};
 use crate::domain::{KeyKind, Secret};
@@ -39,23 +38,6 @@ impl Handler<LookupAgent> for KeyStoreActor {
         };
         let routes = routes::list(&mut conn, &agent.id)?;
         Ok(Some((agent, routes)))
-    }
-}
-
-/// Commit a verified call to the deliveries table (or find its first copy).
-#[derive(Message)]
-#[rtype(result = "Result<Accepted, DbError>")]
-pub struct Enqueue {
-    pub delivery: NewDelivery,
-    pub dedup_window: chrono::Duration,
-}
-
-impl Handler<Enqueue> for KeyStoreActor {
-    type Result = Result<Accepted, DbError>;
-
-    fn handle(&mut self, msg: Enqueue, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.pool.get()?;
-        deliveries::enqueue(&mut conn, &msg.delivery, msg.dedup_window)
     }
 }
 

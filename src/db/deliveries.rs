@@ -136,6 +136,13 @@ pub fn enqueue(
     }
 }
 
+/// Commits several deliveries in one transaction (one fsync for all), in
+/// order. Any conflict (a redelivery, a racing first event of a task) fails
+/// the whole batch; the caller then enqueues its items one by one.
+pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
+    conn.transaction(|conn| batch.iter().map(|new| insert_delivery(conn, new)).collect())
+}
+
 /// The writes of one intake. The first statement writes, so SQLite takes its
 /// write lock at once (waiting on busy_timeout) instead of failing to upgrade.
 fn insert_delivery(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<Accepted> {

@@ -5,9 +5,9 @@
 use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::actors::forwarder::{Forward, ForwardError, Forwarded};
-use crate::actors::key_store::Enqueue;
+use crate::actors::intake::{IntakeFailure, IntakeWriter};
 use crate::actors::verifier::{Verify, VerifyFailure};
-use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
+use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
 use crate::domain::RouteMode;
 use crate::verify::VerifyError;
@@ -57,6 +57,8 @@ pub enum ForwardRouteError {
     Timeout { agent: String, secs: u64 },
     #[error("{0}")]
     Unprocessable(String),
+    #[error("Too many events are waiting to be stored; retry shortly.")]
+    Busy,
     #[error("Internal error while forwarding.")]
     Internal(String),
 }
@@ -70,6 +72,7 @@ impl ResponseError for ForwardRouteError {
             Self::Unreachable { .. } => 502,
             Self::Timeout { .. } => 504,
             Self::Unprocessable(_) => 422,
+            Self::Busy => 503,
             Self::Internal(_) => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -100,7 +103,7 @@ pub async fn forward(
     verifier: web::Data<Addr<VerifierActor>>,
     registry: web::Data<ForwarderRegistry>,
     limits: web::Data<ForwardLimits>,
-    key_store: web::Data<Addr<KeyStoreActor>>,
+    intake: web::Data<IntakeWriter>,
     dispatcher: web::Data<Addr<DispatcherActor>>,
 ) -> Result<HttpResponse, ForwardRouteError> {
     let started = Instant::now();
@@ -147,7 +150,7 @@ pub async fn forward(
             headers: &verified.headers,
             body: &verified.body,
         };
-        return accept(&inbound, &key_store, &dispatcher).await;
+        return accept(&inbound, &intake, &dispatcher).await;
     }
     let forwarder = registry.forwarder_for(verified.agent(), &verified.acp_url);
     let agent = verified.agent().name.clone();
@@ -184,22 +187,17 @@ pub async fn forward(
 /// for a provider redelivery).
 async fn accept(
     inbound: &Inbound<'_>,
-    key_store: &Addr<KeyStoreActor>,
+    intake: &IntakeWriter,
     dispatcher: &Addr<DispatcherActor>,
 ) -> Result<HttpResponse, ForwardRouteError> {
     let delivery = intake::new_delivery(inbound).map_err(|e| match e {
         IntakeError::MissingField(..) => ForwardRouteError::Unprocessable(e.to_string()),
         IntakeError::BadRoute(..) => internal(e.to_string()),
     })?;
-    let enqueue = Enqueue {
-        delivery,
-        dedup_window: chrono::Duration::days(7),
-    };
-    let accepted = key_store
-        .send(enqueue)
-        .await
-        .map_err(|e| internal(e.to_string()))?
-        .map_err(|e| internal(e.to_string()))?;
+    let accepted = intake.enqueue(delivery).await.map_err(|e| match e {
+        IntakeFailure::Busy => ForwardRouteError::Busy,
+        other => internal(other.to_string()),
+    })?;
     if !accepted.duplicate {
         dispatcher.do_send(Wake);
     }

@@ -5,11 +5,37 @@ use super::{hmac_sha256, VerifyError};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
+/// Just the field verification needs; the rest of the payload is skipped
+/// without being built (`IgnoredAny`), which keeps large bodies cheap.
+#[derive(serde::Deserialize)]
+struct Payload<'a> {
+    #[serde(borrow)]
+    repository: Option<Repository<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Repository<'a> {
+    #[serde(borrow)]
+    full_name: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// The repository full name that names the secret, in the contract's order
 /// of checks (empty, not JSON, no repository, no name).
 pub fn repository_name(body: &[u8]) -> Result<String, VerifyError> {
     if body.is_empty() {
         return Err(VerifyError::GithubEmptyPayload);
+    }
+    // Fast path for well-formed payloads; anything unusual takes the slow
+    // path below, which classifies the error exactly.
+    if let Ok(Payload {
+        repository: Some(Repository {
+            full_name: Some(name),
+        }),
+    }) = serde_json::from_slice::<Payload<'_>>(body)
+    {
+        if !name.is_empty() {
+            return Ok(name.into_owned());
+        }
     }
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| VerifyError::GithubNotJson)?;

@@ -13,6 +13,7 @@ db_tests!(
     pull_request_events_land_in_one_task_in_order,
     a_missing_task_key_field_is_422_and_stores_nothing,
     provider_redeliveries_get_the_first_answer,
+    concurrent_intake_commits_each_event_once,
     hundred_events_over_ten_tasks_arrive_complete_and_ordered,
     forward_async_replays_the_request_durably,
 );
@@ -410,4 +411,53 @@ async fn forward_async_replays_the_request_durably(backend: Backend) {
         (done["method"].as_str(), done["path"].as_str()),
         (Some("PUT"), Some("/hooks/build?id=42"))
     );
+}
+
+async fn concurrent_intake_commits_each_event_once(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    acp_setup(&app, &agent).await;
+    let body = pr_event(11, "opened");
+    let calls = (0..40).map(|i| {
+        let delivery = if i % 2 == 0 {
+            "dup".to_owned()
+        } else {
+            format!("unique-{i}")
+        };
+        let (app, body) = (&app, body.clone());
+        async move { (delivery.clone(), send_pr(app, &body, &delivery).await) }
+    });
+    let replies = futures_util::future::join_all(calls).await;
+    let dup_answers: std::collections::HashSet<String> = replies
+        .iter()
+        .filter(|(d, _)| d == "dup")
+        .map(|(_, r)| {
+            assert_eq!(r.status.as_u16(), 202, "{}", r.text());
+            r.json().to_string()
+        })
+        .collect();
+    assert_eq!(
+        dup_answers.len(),
+        1,
+        "every redelivery got the first answer"
+    );
+    assert!(replies.iter().all(|(_, r)| r.status.as_u16() == 202));
+    agent
+        .wait_for("21 events", |_| agent.events().len() >= 21)
+        .await;
+    let stored = app.get("/deliveries?limit=100").await.json();
+    assert_eq!(
+        stored.as_array().unwrap().len(),
+        21,
+        "20 unique + 1 deduplicated"
+    );
+    let mut sequences: Vec<u64> = agent
+        .events()
+        .iter()
+        .map(|e| e["params"]["event"]["sequence_id"].as_u64().unwrap())
+        .collect();
+    let arrival = sequences.clone();
+    sequences.sort();
+    assert_eq!(sequences, (1..=21).collect::<Vec<_>>());
+    assert_eq!(arrival, sequences, "delivered in sequence order");
 }

@@ -1,0 +1,89 @@
+//! The intake writer: one thread that commits accepted calls to the
+//! deliveries table in batches (group commit). Handlers queue a delivery and
+//! wait for its commit before answering 202; the queue is bounded, and a full
+//! queue is answered 503 rather than held in memory.
+
+use crate::db::deliveries::{self, Accepted, NewDelivery};
+use crate::db::{DbError, DbPool};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use tokio::sync::oneshot;
+
+/// Most deliveries committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+type Reply = oneshot::Sender<Result<Accepted, DbError>>;
+
+/// Handle to the writer thread; cheap to clone.
+#[derive(Clone)]
+pub struct IntakeWriter {
+    queue: SyncSender<(NewDelivery, Reply)>,
+}
+
+/// Why a delivery was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeFailure {
+    #[error("the intake queue is full")]
+    Busy,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the intake writer stopped")]
+    Stopped,
+}
+
+impl IntakeWriter {
+    /// Starts the writer; at most `capacity` deliveries wait for a commit.
+    pub fn start(pool: DbPool, capacity: usize, dedup_window: chrono::Duration) -> Self {
+        let (queue, rx) = sync_channel(capacity);
+        std::thread::Builder::new()
+            .name("hookgate-intake".into())
+            .spawn(move || write_loop(&pool, &rx, dedup_window))
+            .expect("spawn the intake writer");
+        Self { queue }
+    }
+
+    /// Commits `delivery` (or finds its first copy) and returns its ids.
+    pub async fn enqueue(&self, delivery: NewDelivery) -> Result<Accepted, IntakeFailure> {
+        let (tx, rx) = oneshot::channel();
+        self.queue.try_send((delivery, tx)).map_err(|e| match e {
+            TrySendError::Full(_) => IntakeFailure::Busy,
+            TrySendError::Disconnected(_) => IntakeFailure::Stopped,
+        })?;
+        Ok(rx.await.map_err(|_| IntakeFailure::Stopped)??)
+    }
+}
+
+fn write_loop(pool: &DbPool, rx: &Receiver<(NewDelivery, Reply)>, dedup_window: chrono::Duration) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let mut conn = match pool.get() {
+            Ok(conn) => conn,
+            Err(e) => {
+                let message = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(DbError::Canceled(message.clone())));
+                }
+                continue;
+            }
+        };
+        let (items, replies): (Vec<NewDelivery>, Vec<Reply>) = batch.into_iter().unzip();
+        match deliveries::enqueue_batch(&mut conn, &items) {
+            Ok(accepted) => {
+                for (reply, accepted) in replies.into_iter().zip(accepted) {
+                    let _ = reply.send(Ok(accepted));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, size = items.len(), "batch conflict; committing one by one");
+                for (item, reply) in items.iter().zip(replies) {
+                    let _ = reply.send(deliveries::enqueue(&mut conn, item, dedup_window));
+                }
+            }
+        }
+    }
+}
