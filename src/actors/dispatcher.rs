@@ -37,8 +37,15 @@ pub struct DispatcherActor {
     in_flight: Arc<AtomicUsize>,
     polling: bool,
     poll_again: bool,
+    /// A poll is scheduled to run soon (wake-ups are coalesced).
+    poll_scheduled: bool,
+    last_poll: std::time::Instant,
     draining: bool,
 }
+
+/// Wake-ups closer together than this share one poll: under load every
+/// accepted event wakes the dispatcher, and each poll costs database work.
+const MIN_POLL_GAP: Duration = Duration::from_millis(10);
 
 impl DispatcherActor {
     /// Starts the dispatcher on an arbiter of its own; the counter tells how
@@ -55,9 +62,26 @@ impl DispatcherActor {
             in_flight: counter,
             polling: false,
             poll_again: false,
+            poll_scheduled: false,
+            last_poll: std::time::Instant::now(),
             draining: false,
         });
         (addr, in_flight)
+    }
+
+    /// Polls now, or soon if the last poll was very recent.
+    fn wake(&mut self, ctx: &mut Context<Self>) {
+        let since = self.last_poll.elapsed();
+        if since >= MIN_POLL_GAP {
+            return self.poll(ctx);
+        }
+        if !self.poll_scheduled {
+            self.poll_scheduled = true;
+            ctx.run_later(MIN_POLL_GAP - since, |act, ctx| {
+                act.poll_scheduled = false;
+                act.poll(ctx);
+            });
+        }
     }
 
     fn poll(&mut self, ctx: &mut Context<Self>) {
@@ -68,6 +92,7 @@ impl DispatcherActor {
             self.poll_again = true;
             return;
         }
+        self.last_poll = std::time::Instant::now();
         let free = self
             .config
             .total
@@ -95,7 +120,7 @@ impl DispatcherActor {
                 Err(e) => tracing::error!(error = %e, "claim task failed"),
             }
             if std::mem::take(&mut act.poll_again) {
-                act.poll(ctx);
+                act.wake(ctx);
             }
         }));
     }
@@ -129,7 +154,7 @@ impl DispatcherActor {
                 *n = n.saturating_sub(1);
             }
             act.in_flight.fetch_sub(1, Ordering::SeqCst);
-            act.poll(ctx);
+            act.wake(ctx);
         }));
     }
 }
@@ -163,7 +188,7 @@ impl Handler<Wake> for DispatcherActor {
     type Result = ();
 
     fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
-        self.poll(ctx);
+        self.wake(ctx);
     }
 }
 
