@@ -107,6 +107,7 @@ pub fn enqueue(
         let stored = conn.transaction(|conn| insert_delivery(conn, new));
         let err = match stored {
             Ok(accepted) => return Ok(accepted),
+            Err(e) if is_transient(&e) && tries < 5 => continue,
             Err(e) if is_unique_violation(&e) && tries < 5 => e,
             Err(e) => return Err(e.into()),
         };
@@ -283,12 +284,9 @@ pub fn claim(
                 .is_null()
                 .or(deliveries::claimed_until.lt(at)),
         )
-        // The (status, next_attempt_at) index serves this order with no sort;
+        // The partial index on pending rows serves this order with no sort;
         // per-task order is kept by the head check below, not by this order.
-        .order((
-            deliveries::next_attempt_at.asc(),
-            deliveries::sequence_id.asc(),
-        ))
+        .order(deliveries::next_attempt_at.asc())
         .limit(256)
         .select((
             deliveries::id,
@@ -417,9 +415,30 @@ pub struct AttemptRecord {
 
 /// Records the attempt and moves the delivery on; releases the claim.
 pub fn record(conn: &mut DbConnection, rec: &AttemptRecord) -> DbResult<()> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match record_once(conn, rec) {
+            Err(e) if is_transient(&e) && tries < 5 => {
+                tracing::debug!(error = %e, "recording an attempt met a transient conflict; again");
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+fn record_once(conn: &mut DbConnection, rec: &AttemptRecord) -> QueryResult<()> {
     conn.transaction(|conn| {
         relaxed_commit(conn)?;
         let at = now();
+        // The task row first, as intake locks it first: intake bumps the
+        // sequence and then inserts (whose dedup check may wait on this
+        // delivery's row), so taking the task row last here could deadlock.
+        if let Some(task_id) = &rec.task_created {
+            diesel::update(agent_tasks::table.find(task_id))
+                .set(agent_tasks::created_on_agent_at.eq(Some(at)))
+                .execute(conn)?;
+        }
         let (outcome, status, next) = match &rec.outcome {
             Outcome::Delivered => ("delivered", DELIVERED, at),
             Outcome::Retry { at: next } => ("retry", PENDING, *next),
@@ -449,13 +468,22 @@ pub fn record(conn: &mut DbConnection, rec: &AttemptRecord) -> DbResult<()> {
                 deliveries::delivered_at.eq((rec.outcome == Outcome::Delivered).then_some(at)),
             ))
             .execute(conn)?;
-        if let Some(task_id) = &rec.task_created {
-            diesel::update(agent_tasks::table.find(task_id))
-                .set(agent_tasks::created_on_agent_at.eq(Some(at)))
-                .execute(conn)?;
-        }
         Ok(())
     })
+}
+
+/// A deadlock, serialization failure or busy database: the same work may
+/// simply be tried again.
+fn is_transient(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("deadlock detected") || message.contains("database is locked")
+        }
+        _ => false,
+    }
 }
 
 /// Claims and attempt records need not wait for the WAL flush on PostgreSQL:

@@ -40,6 +40,13 @@ pub async fn acp_setup(app: &TestApp, agent: &AcpAgent) -> Value {
 /// [`acp_setup`] for an agent at `url`, which need not be up yet.
 pub async fn acp_setup_at(app: &TestApp, url: &str) -> Value {
     let registered = app.register("pr-agent", url).await;
+    github_route(app).await;
+    registered
+}
+
+/// A GitHub key for `octo/hello` and an acp_event route on `code_changes`
+/// for the registered agent `pr-agent`.
+pub async fn github_route(app: &TestApp) {
     app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
         .await;
     let route = app
@@ -50,7 +57,6 @@ pub async fn acp_setup_at(app: &TestApp, url: &str) -> Value {
         )
         .await;
     assert_eq!(route.status, 200, "{}", route.text());
-    registered
 }
 
 pub fn pr_event(number: u64, action: &str) -> String {

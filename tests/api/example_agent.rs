@@ -1,7 +1,7 @@
 //! `examples/acp_agent.rs` end to end, as the README walks through it: it
 //! registers itself, and two signed pull-request payloads arrive in one task.
 
-use crate::delivery::{pr_event, send_pr, wait_for_status, SECRET, TASK_KEY};
+use crate::delivery::{github_route, pr_event, send_pr, wait_for_status};
 use crate::helpers::*;
 use crate::process::free_port;
 use serde_json::json;
@@ -45,16 +45,7 @@ async fn example_agent_receives_both_events_in_one_task(backend: Backend) {
     }
     assert!(registered, "the example agent registered itself and serves");
 
-    app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
-        .await;
-    let route = app
-        .post_json(
-            "/agent_routes",
-            json!({"agent_name": "pr-agent", "path": "code_changes",
-            "mode": "acp_event", "task_key": TASK_KEY}),
-        )
-        .await;
-    assert_eq!(route.status, 200);
+    github_route(&app).await;
     let first = send_pr(&app, &pr_event(7, "opened"), "d-1").await.json();
     let second = send_pr(&app, &pr_event(7, "synchronize"), "d-2")
         .await

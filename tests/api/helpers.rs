@@ -141,6 +141,13 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
 
 /// A hookgate on a given database (a second instance shares the first's).
 pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    // RUST_LOG=… shows hookgate's logs when a test fails.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
     let mut settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
