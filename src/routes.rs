@@ -28,8 +28,12 @@ pub struct AppState {
     pub cache: std::sync::Arc<crate::key_cache::KeyCache>,
 }
 
-/// Registers every route. More specific paths come before `{id}` patterns.
+/// Registers every route. The forward route comes first: the router tries
+/// routes in order and each dynamic pattern costs a regex match, so the route
+/// every webhook takes must not wait behind the admin routes. More specific
+/// admin paths come before `{id}` patterns.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    forward::configure(cfg);
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/openapi.json", web::get().to(openapi::openapi_json))
@@ -65,5 +69,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/deliveries", web::get().to(deliveries::list))
         .route("/deliveries/{id}", web::get().to(deliveries::get))
         .route("/deliveries/{id}/retry", web::post().to(deliveries::retry));
-    forward::configure(cfg);
 }

@@ -27,20 +27,23 @@ pub struct ForwardLimits {
     pub timeout_secs: u64,
 }
 
+/// Registered before every other route, under a static scope: the router
+/// tries routes in order and every dynamic pattern costs a regex match, so
+/// the route every webhook takes must not wait behind the admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for pattern in [
-        "/agents/forward/name/{agent_name}",
-        "/agents/forward/name/{agent_name}/{path:.*}",
-    ] {
-        cfg.service(
-            web::resource(pattern)
-                .route(web::get().to(forward))
-                .route(web::post().to(forward))
-                .route(web::put().to(forward))
-                .route(web::patch().to(forward))
-                .route(web::delete().to(forward)),
-        );
-    }
+    let methods = |pattern: &str| {
+        web::resource(pattern)
+            .route(web::get().to(forward))
+            .route(web::post().to(forward))
+            .route(web::put().to(forward))
+            .route(web::patch().to(forward))
+            .route(web::delete().to(forward))
+    };
+    cfg.service(
+        web::scope("/agents/forward/name")
+            .service(methods("/{agent_name}/{path:.*}"))
+            .service(methods("/{agent_name}")),
+    );
 }
 
 #[derive(Debug, thiserror::Error)]
