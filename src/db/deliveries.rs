@@ -265,6 +265,14 @@ pub struct Claimed {
     pub task: Option<Task>,
 }
 
+/// No live claim at `at`: never claimed, released, or its lease ran out.
+#[diesel::dsl::auto_type]
+fn unclaimed_at(at: NaiveDateTime) -> _ {
+    deliveries::claimed_until
+        .is_null()
+        .or(deliveries::claimed_until.lt(at))
+}
+
 /// Claims due deliveries for `owner` until `lease_until`: at most `limit`,
 /// at most `free(agent_id)` per agent, and for each task only its earliest
 /// pending event.
@@ -279,11 +287,7 @@ pub fn claim(
     let due: Vec<(String, String, Option<String>, Option<i64>)> = deliveries::table
         .filter(deliveries::status.eq(PENDING))
         .filter(deliveries::next_attempt_at.le(at))
-        .filter(
-            deliveries::claimed_until
-                .is_null()
-                .or(deliveries::claimed_until.lt(at)),
-        )
+        .filter(unclaimed_at(at))
         // The partial index on pending rows serves this order with no sort;
         // per-task order is kept by the head check below, not by this order.
         .order(deliveries::next_attempt_at.asc())
@@ -336,11 +340,7 @@ pub fn claim(
                 deliveries::table
                     .find(id)
                     .filter(deliveries::status.eq(PENDING))
-                    .filter(
-                        deliveries::claimed_until
-                            .is_null()
-                            .or(deliveries::claimed_until.lt(at)),
-                    ),
+                    .filter(unclaimed_at(at)),
             )
             .set((
                 deliveries::claimed_by.eq(owner),

@@ -6,13 +6,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn hookgate(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+    let mut cmd = crate::helpers::hookgate_command();
     cmd.current_dir(dir);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HOOKGATE_") {
-            cmd.env_remove(name);
-        }
-    }
     cmd
 }
 

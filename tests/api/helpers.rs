@@ -439,3 +439,15 @@ pub fn raw_http_blocking(addr: &str, request: &str) -> String {
     let _ = stream.read_to_string(&mut answer);
     answer
 }
+
+/// `hookgate` (the binary under test) without any `HOOKGATE_*` setting the
+/// test run itself may carry.
+pub fn hookgate_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HOOKGATE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}

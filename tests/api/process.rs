@@ -23,12 +23,7 @@ pub fn free_port() -> u16 {
 impl Process {
     /// Starts hookgate on `db_url` with fast delivery settings and waits until ready.
     pub async fn start(db_url: &str, port: u16) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookgate"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("HOOKGATE_") {
-                cmd.env_remove(name);
-            }
-        }
+        let mut cmd = crate::helpers::hookgate_command();
         let child = cmd
             .arg("serve")
             .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))
