@@ -39,7 +39,8 @@ impl Actor for ForwarderActor {
     type Context = Context<Self>;
 }
 
-/// One call to pass on: `path_and_query` is appended to the agent's URL.
+/// One call to pass on: `path_and_query` is appended to the agent's URL;
+/// `headers` are already [`forwardable_headers`].
 #[derive(Message)]
 #[rtype(result = "Result<Forwarded, ForwardError>")]
 pub struct Forward {
@@ -71,21 +72,13 @@ impl Handler<Forward> for ForwarderActor {
     fn handle(&mut self, msg: Forward, _: &mut Self::Context) -> Self::Result {
         let url = format!("{}{}", self.base_url, msg.path_and_query);
         let mut request = self.client.request(msg.method, url);
-        for (name, value) in msg.headers.iter() {
-            if !is_stripped_request_header(name, value, &msg.headers) {
-                request.headers_mut().append(name.clone(), value.clone());
-            }
-        }
+        *request.headers_mut() = msg.headers;
         let limit = self.max_body_bytes;
         Box::pin(async move {
             let mut response = request.send_body(msg.body).await.map_err(send_error)?;
             let body = response.body().limit(limit).await.map_err(body_error)?;
-            let mut headers = HeaderMap::new();
-            for (name, value) in response.headers().iter() {
-                if !is_hop_by_hop(name) && !listed_in_connection(name, response.headers()) {
-                    headers.append(name.clone(), value.clone());
-                }
-            }
+            let mut headers = response.headers().clone();
+            strip_hop_by_hop(&mut headers);
             Ok(Forwarded {
                 status: response.status(),
                 headers,
@@ -125,6 +118,31 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
             | "content-length"
             | "expect"
     ) || name.as_str().starts_with("proxy-")
+}
+
+/// Removes hop-by-hop headers and those the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::try_from(token.trim()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    headers.retain(|name, _| !is_hop_by_hop(name));
+}
+
+/// The caller's headers that go on to the agent: one copy, filtered.
+pub fn forwardable_headers(all: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::with_capacity(all.len());
+    for (name, value) in all.iter() {
+        if !is_stripped_request_header(name, value, all) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
 }
 
 fn listed_in_connection(name: &HeaderName, headers: &HeaderMap) -> bool {

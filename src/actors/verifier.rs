@@ -36,13 +36,32 @@ impl Actor for VerifierActor {
     type Context = Context<Self>;
 }
 
-/// A call to verify: the agent it names, its headers and raw body.
+/// A call to verify: the agent it names, what its headers present (read on
+/// the request's own thread, so the headers themselves never cross) and its
+/// raw body.
 #[derive(Message)]
 #[rtype(result = "Result<Verified, VerifyFailure>")]
 pub struct Verify {
     pub agent_name: String,
-    pub headers: HeaderMap,
+    pub presented: Presented,
     pub body: Bytes,
+}
+
+/// The authentication a call presents, or why it presents none usable.
+#[derive(Debug)]
+pub struct Presented {
+    pub scheme: Result<Scheme, VerifyError>,
+    /// `application/x-www-form-urlencoded` (Slack slash commands).
+    pub is_form: bool,
+}
+
+impl Presented {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self {
+            scheme: Scheme::from_headers(headers),
+            is_form: is_form(headers),
+        }
+    }
 }
 
 /// A call that passed: the agent it may reach and what hookgate must answer itself.
@@ -53,7 +72,6 @@ pub struct Verified {
     /// Set for a signed Slack `url_verification`: hookgate answers with it.
     pub slack_challenge: Option<String>,
     pub body: Bytes,
-    pub headers: HeaderMap,
 }
 
 impl Verified {
@@ -76,12 +94,19 @@ pub enum VerifyFailure {
 }
 
 impl Handler<Verify> for VerifierActor {
-    type Result = ResponseFuture<Result<Verified, VerifyFailure>>;
+    type Result = Response<Result<Verified, VerifyFailure>>;
 
     fn handle(&mut self, msg: Verify, _: &mut Self::Context) -> Self::Result {
         let lookup = self.lookup.clone();
         let tolerance = self.slack_tolerance_secs;
-        Box::pin(async move { verify(&lookup, tolerance, msg).await })
+        let mut verifying = Box::pin(async move { verify(&lookup, tolerance, msg).await });
+        // With the keys cached nothing is awaited: answer at once instead of
+        // spawning a task. A cache miss waits on the key store as a future.
+        let mut first_poll = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(verifying.as_mut(), &mut first_poll) {
+            std::task::Poll::Ready(result) => Response::reply(result),
+            std::task::Poll::Pending => Response::fut(verifying),
+        }
     }
 }
 
@@ -178,7 +203,7 @@ async fn verify(
         .ok_or_else(not_found)?;
 
     let mut slack_challenge = None;
-    match Scheme::from_headers(&msg.headers)? {
+    match msg.presented.scheme? {
         Scheme::ApiKey(key) => {
             if !lookup.external_key_is_live(&agent.id, &key).await? {
                 return Err(VerifyError::InvalidApiKey(agent.id.clone()).into());
@@ -201,7 +226,7 @@ async fn verify(
             let now = chrono::Utc::now().timestamp();
             slack::check_timestamp(timestamp.as_deref(), now, slack_tolerance_secs)?;
             let timestamp = timestamp.unwrap_or_default();
-            let payload = slack::parse_payload(&msg.body, is_form(&msg.headers))?;
+            let payload = slack::parse_payload(&msg.body, msg.presented.is_form)?;
             let secret = lookup
                 .secret(&agent.id, KeyKind::Slack, &payload.api_app_id)
                 .await?
@@ -222,7 +247,6 @@ async fn verify(
         acp_url,
         slack_challenge,
         body: msg.body,
-        headers: msg.headers,
     })
 }
 

@@ -4,15 +4,15 @@
 
 use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
-use crate::actors::forwarder::{Forward, ForwardError, Forwarded};
+use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwarded};
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
-use crate::actors::verifier::{Verify, VerifyFailure};
+use crate::actors::verifier::{Presented, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
 use crate::domain::RouteMode;
 use crate::verify::VerifyError;
 use actix::Addr;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -27,23 +27,20 @@ pub struct ForwardLimits {
     pub timeout_secs: u64,
 }
 
-/// Registered before every other route, under a static scope: the router
-/// tries routes in order and every dynamic pattern costs a regex match, so
-/// the route every webhook takes must not wait behind the admin routes.
+/// Registered before every other route, as the default service of a static
+/// scope: the router tries routes in order and every dynamic pattern costs a
+/// regex match, so the route every webhook takes matches on a prefix alone
+/// and splits the agent name from the path itself.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let methods = |pattern: &str| {
-        web::resource(pattern)
-            .route(web::get().to(forward))
-            .route(web::post().to(forward))
-            .route(web::put().to(forward))
-            .route(web::patch().to(forward))
-            .route(web::delete().to(forward))
-    };
-    cfg.service(
-        web::scope("/agents/forward/name")
-            .service(methods("/{agent_name}/{path:.*}"))
-            .service(methods("/{agent_name}")),
-    );
+    cfg.service(web::scope("/agents/forward/name").default_service(web::to(forward)));
+}
+
+/// The methods a provider may call with; anything else is answered 405.
+fn is_forwarded_method(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,11 +107,19 @@ pub async fn forward(
     dispatcher: web::Data<Addr<DispatcherActor>>,
 ) -> Result<HttpResponse, ForwardRouteError> {
     let started = Instant::now();
+    if !is_forwarded_method(req.method()) {
+        return Ok(HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "GET, POST, PUT, PATCH, DELETE"))
+            .finish());
+    }
     let (agent_name, path) = split_path(req.uri().path());
+    if agent_name.is_empty() {
+        return Err(VerifyError::AgentNotFound(String::new()).into());
+    }
     let body = read_body(&req, payload, limits.max_body_bytes).await?;
     let verify = Verify {
         agent_name: agent_name.to_owned(),
-        headers: req.headers().clone(),
+        presented: Presented::from_headers(req.headers()),
         body,
     };
     let verified = match verifier.send(verify).await {
@@ -150,7 +155,7 @@ pub async fn forward(
             method: req.method().as_str(),
             sub_path,
             path_and_query,
-            headers: &verified.headers,
+            headers: req.headers(),
             body: &verified.body,
         };
         return accept(&inbound, &intake, &dispatcher).await;
@@ -161,7 +166,7 @@ pub async fn forward(
         .send(Forward {
             method: req.method().clone(),
             path_and_query,
-            headers: verified.headers,
+            headers: forwardable_headers(req.headers()),
             body: verified.body,
         })
         .await
@@ -253,12 +258,11 @@ async fn read_body(
     Ok(body.freeze())
 }
 
+/// The agent's answer as is: its headers are moved, not copied.
 fn respond(answer: Forwarded) -> HttpResponse {
-    let mut response = HttpResponse::build(answer.status);
-    for (name, value) in answer.headers.iter() {
-        response.append_header((name.clone(), value.clone()));
-    }
-    response.body(answer.body)
+    let mut response = HttpResponse::build(answer.status).body(answer.body);
+    *response.headers_mut() = answer.headers;
+    response
 }
 
 #[cfg(test)]

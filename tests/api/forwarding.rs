@@ -178,6 +178,31 @@ async fn methods_paths_and_query_strings_are_kept(backend: Backend) {
         405,
         "only GET, POST, PUT, PATCH and DELETE are forwarded"
     );
+    assert_eq!(head.header("allow"), Some("GET, POST, PUT, PATCH, DELETE"));
+    let bare = app
+        .send(
+            Method::POST,
+            &app.url("/agents/forward/name/agent-a"),
+            &auth,
+            Bytes::from_static(b"x"),
+        )
+        .await;
+    assert_eq!(bare.status, 200, "no sub-path at all: {}", bare.text());
+    assert_eq!(
+        upstream.received().last().map(|r| r.uri.clone()),
+        Some("/".into())
+    );
+    let nameless = app.forward(Method::POST, "", "x", &auth, "body").await;
+    assert_eq!(nameless.status, 404, "{}", nameless.text());
+    assert_eq!(
+        nameless.json()["detail"],
+        "Agent  not found or has no ACP URL."
+    );
+    assert_eq!(
+        upstream.received().len(),
+        8,
+        "nothing else reached the agent"
+    );
 }
 
 async fn binary_and_large_bodies_arrive_byte_for_byte(backend: Backend) {

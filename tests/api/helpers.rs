@@ -220,7 +220,7 @@ impl TestApp {
         self.send(method, &self.url(path), &all, body.into()).await
     }
 
-    async fn send(
+    pub async fn send(
         &self,
         method: Method,
         url: &str,
