@@ -9,9 +9,9 @@ mod secret;
 mod template;
 
 pub use agent_name::AgentName;
-pub use key_kind::{AcpType, KeyKind};
+pub use key_kind::{AcpType, KeyKind, KeyLookup};
 pub use route::{RouteMode, RoutePath};
-pub use secret::{digest_hex, generate_key, Secret};
+pub use secret::{digest_hex, generate_key, generate_value, LiveUntil, Secret, TimedSecret};
 pub use template::{MissingField, Template, TemplateInput};
 
 /// A value that failed validation; the message names the field.

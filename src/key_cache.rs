@@ -10,7 +10,7 @@
 
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{KeyKind, Secret};
+use crate::domain::{KeyKind, LiveUntil, TimedSecret};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,15 +19,23 @@ use std::sync::{Arc, Mutex};
 /// An agent as verification needs it.
 pub type AgentEntry = Arc<(Agent, Vec<Route>)>;
 
+/// Secret versions as read, each with its expiry (checked at use, so an
+/// expired version stops verifying at once even while cached).
+pub type Secrets = Arc<[TimedSecret]>;
+
+type SecretsKey = (String, KeyKind, Option<String>);
+
 /// The cache; share it as `Arc<KeyCache>`.
 pub struct KeyCache {
     generation: AtomicU64,
     enabled: AtomicBool,
     capacity: usize,
     agents: Mutex<HashMap<String, Option<AgentEntry>>>,
-    /// (agent id, hex digest of a presented key) → is it a live external key.
-    external: Mutex<HashMap<(String, String), bool>>,
-    secrets: Mutex<HashMap<(String, KeyKind, String), Option<Secret>>>,
+    /// (agent id, kind, hex digest of a presented value) → until when it
+    /// verifies, or `None`: no such key.
+    digests: Mutex<HashMap<(String, KeyKind, String), Option<LiveUntil>>>,
+    /// (agent id, kind, key name or all of that kind) → live versions.
+    secrets: Mutex<HashMap<SecretsKey, Secrets>>,
 }
 
 impl KeyCache {
@@ -38,7 +46,7 @@ impl KeyCache {
             enabled: AtomicBool::new(true),
             capacity,
             agents: Mutex::default(),
-            external: Mutex::default(),
+            digests: Mutex::default(),
             secrets: Mutex::default(),
         }
     }
@@ -52,7 +60,7 @@ impl KeyCache {
     pub fn invalidate_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.agents.lock().expect("cache lock").clear();
-        self.external.lock().expect("cache lock").clear();
+        self.digests.lock().expect("cache lock").clear();
         self.secrets.lock().expect("cache lock").clear();
     }
 
@@ -71,29 +79,42 @@ impl KeyCache {
         self.put(&self.agents, generation, name.to_owned(), entry);
     }
 
-    pub fn external_key(&self, agent_id: &str, digest: &str) -> Option<bool> {
-        self.get(&self.external, &(agent_id.to_owned(), digest.to_owned()))
+    pub fn digest(&self, agent_id: &str, kind: KeyKind, digest: &str) -> Option<Option<LiveUntil>> {
+        self.get(
+            &self.digests,
+            &(agent_id.to_owned(), kind, digest.to_owned()),
+        )
     }
 
-    pub fn put_external_key(&self, generation: u64, agent_id: &str, digest: &str, live: bool) {
-        let key = (agent_id.to_owned(), digest.to_owned());
-        self.put(&self.external, generation, key, live);
-    }
-
-    pub fn secret(&self, agent_id: &str, kind: KeyKind, name: &str) -> Option<Option<Secret>> {
-        self.get(&self.secrets, &(agent_id.to_owned(), kind, name.to_owned()))
-    }
-
-    pub fn put_secret(
+    pub fn put_digest(
         &self,
         generation: u64,
         agent_id: &str,
         kind: KeyKind,
-        name: &str,
-        secret: Option<Secret>,
+        digest: &str,
+        until: Option<LiveUntil>,
     ) {
-        let key = (agent_id.to_owned(), kind, name.to_owned());
-        self.put(&self.secrets, generation, key, secret);
+        let key = (agent_id.to_owned(), kind, digest.to_owned());
+        self.put(&self.digests, generation, key, until);
+    }
+
+    pub fn secrets(&self, agent_id: &str, kind: KeyKind, name: Option<&str>) -> Option<Secrets> {
+        self.get(
+            &self.secrets,
+            &(agent_id.to_owned(), kind, name.map(str::to_owned)),
+        )
+    }
+
+    pub fn put_secrets(
+        &self,
+        generation: u64,
+        agent_id: &str,
+        kind: KeyKind,
+        name: Option<&str>,
+        secrets: Secrets,
+    ) {
+        let key = (agent_id.to_owned(), kind, name.map(str::to_owned));
+        self.put(&self.secrets, generation, key, secrets);
     }
 
     fn get<K, Q, V>(&self, map: &Mutex<HashMap<K, V>>, key: &Q) -> Option<V>
@@ -134,25 +155,38 @@ mod tests {
         let cache = KeyCache::new(10);
         let before = cache.generation();
         cache.invalidate_all(); // e.g. the key was deleted meanwhile
-        cache.put_external_key(before, "a", "d", true);
-        assert_eq!(cache.external_key("a", "d"), None);
-        cache.put_external_key(cache.generation(), "a", "d", false);
+        let live = Some(LiveUntil(None));
+        cache.put_digest(before, "a", KeyKind::External, "d", live);
+        assert_eq!(cache.digest("a", KeyKind::External, "d"), None);
+        cache.put_digest(cache.generation(), "a", KeyKind::External, "d", None);
         assert_eq!(
-            cache.external_key("a", "d"),
-            Some(false),
+            cache.digest("a", KeyKind::External, "d"),
+            Some(None),
             "misses are cached too"
+        );
+        assert_eq!(
+            cache.digest("a", KeyKind::Gitlab, "d"),
+            None,
+            "kinds are apart"
         );
     }
 
     #[test]
     fn disabled_cache_stores_and_serves_nothing_and_size_is_bounded() {
         let cache = KeyCache::new(2);
+        let live = Some(LiveUntil(None));
         for i in 0..5 {
-            cache.put_external_key(cache.generation(), "a", &i.to_string(), true);
+            cache.put_digest(
+                cache.generation(),
+                "a",
+                KeyKind::External,
+                &i.to_string(),
+                live,
+            );
         }
-        assert!(cache.external.lock().unwrap().len() <= 2);
+        assert!(cache.digests.lock().unwrap().len() <= 2);
         cache.set_enabled(false);
-        cache.put_external_key(cache.generation(), "a", "x", true);
-        assert_eq!(cache.external_key("a", "x"), None);
+        cache.put_digest(cache.generation(), "a", KeyKind::External, "x", live);
+        assert_eq!(cache.digest("a", KeyKind::External, "x"), None);
     }
 }

@@ -3,8 +3,13 @@
 
 pub mod api_key;
 pub mod github;
+pub mod gitlab;
 mod hmac_sha256;
+pub mod linear;
+pub mod shopify;
 pub mod slack;
+pub mod standard_webhooks;
+pub mod stripe;
 
 /// Why a forward call was refused. The messages are the contract's, exactly.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +44,40 @@ pub enum VerifyError {
     SlackNoKey(String),
     #[error("Invalid Slack webhook signature")]
     SlackBadSignature,
+    #[error("Missing {0} header.")]
+    MissingHeader(String),
+    #[error("Invalid {0} header value.")]
+    InvalidTimestampHeader(String),
+    #[error("Standard Webhooks request has bad timestamp.")]
+    StandardWebhooksStaleTimestamp,
+    #[error("No Standard Webhooks key found for agent ID {0}.")]
+    StandardWebhooksNoKey(String),
+    #[error("Invalid Standard Webhooks signature")]
+    StandardWebhooksBadSignature,
+    #[error("Invalid Stripe-Signature header.")]
+    StripeInvalidHeader,
+    #[error("Stripe webhook request has bad timestamp.")]
+    StripeStaleTimestamp,
+    #[error("No Stripe key found for agent ID {0}.")]
+    StripeNoKey(String),
+    #[error("Invalid Stripe webhook signature")]
+    StripeBadSignature,
+    #[error("No API key found for Shopify shop {0}.")]
+    ShopifyNoKey(String),
+    #[error("Invalid Shopify webhook signature")]
+    ShopifyBadSignature,
+    #[error("Invalid GitLab token for agent ID {0}.")]
+    GitlabInvalidToken(String),
+    #[error("Failed to parse Linear webhook payload as JSON.")]
+    LinearNotJson,
+    #[error("Linear webhook payload missing webhookTimestamp.")]
+    LinearMissingTimestamp,
+    #[error("Linear webhook request has bad timestamp.")]
+    LinearStaleTimestamp,
+    #[error("No Linear key found for agent ID {0}.")]
+    LinearNoKey(String),
+    #[error("Invalid Linear webhook signature")]
+    LinearBadSignature,
     #[error("Missing authentication for forward request.")]
     MissingAuthentication,
 }
@@ -48,10 +87,22 @@ impl VerifyError {
     pub fn status(&self) -> u16 {
         use VerifyError::*;
         match self {
-            AgentNotFound(_) | GithubNoKey(_) | SlackNoKey(_) => 404,
-            InvalidApiKey(_) | GithubBadSignature | SlackMissingTimestamp | SlackBadSignature => {
-                401
-            }
+            AgentNotFound(_)
+            | GithubNoKey(_)
+            | SlackNoKey(_)
+            | StandardWebhooksNoKey(_)
+            | StripeNoKey(_)
+            | ShopifyNoKey(_)
+            | LinearNoKey(_) => 404,
+            InvalidApiKey(_)
+            | GithubBadSignature
+            | SlackMissingTimestamp
+            | SlackBadSignature
+            | StandardWebhooksBadSignature
+            | StripeBadSignature
+            | ShopifyBadSignature
+            | GitlabInvalidToken(_)
+            | LinearBadSignature => 401,
             MissingAuthentication => 403,
             GithubEmptyPayload
             | GithubNotJson
@@ -60,7 +111,15 @@ impl VerifyError {
             | SlackInvalidTimestamp
             | SlackStaleTimestamp
             | SlackInvalidRequest
-            | SlackMissingAppId => 400,
+            | SlackMissingAppId
+            | MissingHeader(_)
+            | InvalidTimestampHeader(_)
+            | StandardWebhooksStaleTimestamp
+            | StripeInvalidHeader
+            | StripeStaleTimestamp
+            | LinearNotJson
+            | LinearMissingTimestamp
+            | LinearStaleTimestamp => 400,
         }
     }
 }
@@ -78,6 +137,19 @@ pub enum Scheme {
         signature: String,
         timestamp: Option<String>,
     },
+    /// `webhook-signature` (or Svix's `svix-signature`) with its id and timestamp.
+    StandardWebhooks(standard_webhooks::Presented),
+    /// `Stripe-Signature`.
+    Stripe { header: String },
+    /// `X-Shopify-Hmac-Sha256` with the shop that names the secret.
+    Shopify {
+        signature: String,
+        shop: Option<String>,
+    },
+    /// `X-Gitlab-Token`.
+    Gitlab { token: String },
+    /// `Linear-Signature`.
+    Linear { signature: String },
 }
 
 impl Scheme {
@@ -95,6 +167,30 @@ impl Scheme {
             return Ok(Self::Slack {
                 signature: signature.to_owned(),
                 timestamp: text(slack::TIMESTAMP_HEADER).map(str::to_owned),
+            });
+        }
+        if let Some(presented) = standard_webhooks::Presented::from_headers(headers) {
+            return Ok(Self::StandardWebhooks(presented));
+        }
+        if let Some(header) = text(stripe::SIGNATURE_HEADER) {
+            return Ok(Self::Stripe {
+                header: header.to_owned(),
+            });
+        }
+        if let Some(signature) = text(shopify::SIGNATURE_HEADER) {
+            return Ok(Self::Shopify {
+                signature: signature.to_owned(),
+                shop: text(shopify::SHOP_HEADER).map(str::to_owned),
+            });
+        }
+        if let Some(token) = text(gitlab::TOKEN_HEADER) {
+            return Ok(Self::Gitlab {
+                token: token.to_owned(),
+            });
+        }
+        if let Some(signature) = text(linear::SIGNATURE_HEADER) {
+            return Ok(Self::Linear {
+                signature: signature.to_owned(),
             });
         }
         Err(VerifyError::MissingAuthentication)

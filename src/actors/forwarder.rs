@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::db::agents::Agent;
-use crate::verify::api_key;
+use crate::verify::{api_key, gitlab};
 
 pub struct ForwarderActor {
     pub(super) client: awc::Client,
@@ -154,7 +154,8 @@ fn listed_in_connection(name: &HeaderName, headers: &HeaderMap) -> bool {
 }
 
 /// What never leaves hookgate towards the agent: hop-by-hop headers and the
-/// caller's hookgate credentials.
+/// caller's credentials (hookgate API keys, GitLab's token). Signatures go
+/// on: they prove nothing without the secret, and agents may re-verify.
 pub fn is_stripped_request_header(
     name: &HeaderName,
     value: &actix_web::http::header::HeaderValue,
@@ -163,6 +164,7 @@ pub fn is_stripped_request_header(
     is_hop_by_hop(name)
         || listed_in_connection(name, all)
         || name.as_str() == api_key::HEADER
+        || name.as_str() == gitlab::TOKEN_HEADER
         || (name == AUTHORIZATION && api_key::agent_key_of_authorization(value).is_some())
 }
 

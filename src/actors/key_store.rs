@@ -3,7 +3,7 @@
 
 use crate::db::routes::{self, Route};
 use crate::db::{agents, agents::Agent, api_keys, DbError, DbPool};
-use crate::domain::{KeyKind, Secret};
+use crate::domain::{KeyKind, LiveUntil, TimedSecret};
 use actix::prelude::*;
 
 pub struct KeyStoreActor {
@@ -41,46 +41,50 @@ impl Handler<LookupAgent> for KeyStoreActor {
     }
 }
 
-/// Whether `digest` (of a presented key) is that of a live external key of the agent.
+/// Until when the agent's key of digest-only `kind` with this `digest` (of
+/// a presented value) verifies; `None` when it does not.
 #[derive(Message)]
-#[rtype(result = "Result<bool, DbError>")]
-pub struct CheckExternalKey {
+#[rtype(result = "Result<Option<LiveUntil>, DbError>")]
+pub struct CheckKeyDigest {
     pub agent_id: String,
+    pub kind: KeyKind,
     pub digest: String,
 }
 
-impl Handler<CheckExternalKey> for KeyStoreActor {
-    type Result = Result<bool, DbError>;
+impl Handler<CheckKeyDigest> for KeyStoreActor {
+    type Result = Result<Option<LiveUntil>, DbError>;
 
-    fn handle(&mut self, msg: CheckExternalKey, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: CheckKeyDigest, _: &mut Self::Context) -> Self::Result {
         let mut conn = self.pool.get()?;
-        Ok(api_keys::external_digest_matches(
+        Ok(api_keys::digest_live_until(
             &mut conn,
             &msg.agent_id,
+            msg.kind,
             &msg.digest,
         )?)
     }
 }
 
-/// The agent's signing secret of `kind` named `name`.
+/// The live secret versions of the agent's keys of `kind` (of the key
+/// `name`, when the payload names one).
 #[derive(Message)]
-#[rtype(result = "Result<Option<Secret>, DbError>")]
-pub struct FindSigningSecret {
+#[rtype(result = "Result<Vec<TimedSecret>, DbError>")]
+pub struct FindSecrets {
     pub agent_id: String,
     pub kind: KeyKind,
-    pub name: String,
+    pub name: Option<String>,
 }
 
-impl Handler<FindSigningSecret> for KeyStoreActor {
-    type Result = Result<Option<Secret>, DbError>;
+impl Handler<FindSecrets> for KeyStoreActor {
+    type Result = Result<Vec<TimedSecret>, DbError>;
 
-    fn handle(&mut self, msg: FindSigningSecret, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: FindSecrets, _: &mut Self::Context) -> Self::Result {
         let mut conn = self.pool.get()?;
-        Ok(api_keys::find_secret(
+        Ok(api_keys::live_secrets(
             &mut conn,
             &msg.agent_id,
             msg.kind,
-            &msg.name,
+            msg.name.as_deref(),
         )?)
     }
 }

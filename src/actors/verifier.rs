@@ -3,12 +3,15 @@
 //! It reads through the shared [`KeyCache`] and asks the `KeyStoreActor`
 //! only on a miss.
 
-use super::key_store::{CheckExternalKey, FindSigningSecret, KeyStoreActor, LookupAgent};
+use super::key_store::{CheckKeyDigest, FindSecrets, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
+use crate::db::now;
 use crate::db::routes::Route;
 use crate::domain::{digest_hex, KeyKind, Secret};
-use crate::key_cache::{AgentEntry, KeyCache};
-use crate::verify::{github, slack, Scheme, VerifyError};
+use crate::key_cache::{AgentEntry, KeyCache, Secrets};
+use crate::verify::{
+    github, linear, shopify, slack, standard_webhooks, stripe, Scheme, VerifyError,
+};
 use actix::prelude::*;
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
@@ -146,46 +149,70 @@ impl Lookup {
         Ok(entry)
     }
 
-    async fn external_key_is_live(
-        &self,
-        agent_id: &str,
-        presented: &str,
-    ) -> Result<bool, VerifyFailure> {
-        let digest = digest_hex(presented);
-        if let Some(hit) = self.cache.external_key(agent_id, &digest) {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let check = CheckExternalKey {
-            agent_id: agent_id.to_owned(),
-            digest: digest.clone(),
-        };
-        let live = self.ask(check).await?.map_err(internal)?;
-        self.cache
-            .put_external_key(generation, agent_id, &digest, live);
-        Ok(live)
-    }
-
-    async fn secret(
+    /// Whether the value presented for a digest-only `kind` is a live key.
+    async fn digest_is_live(
         &self,
         agent_id: &str,
         kind: KeyKind,
-        name: &str,
-    ) -> Result<Option<Secret>, VerifyFailure> {
-        if let Some(hit) = self.cache.secret(agent_id, kind, name) {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let msg = FindSigningSecret {
-            agent_id: agent_id.to_owned(),
-            kind,
-            name: name.to_owned(),
+        presented: &str,
+    ) -> Result<bool, VerifyFailure> {
+        let digest = digest_hex(presented);
+        let until = match self.cache.digest(agent_id, kind, &digest) {
+            Some(hit) => hit,
+            None => {
+                let generation = self.cache.generation();
+                let check = CheckKeyDigest {
+                    agent_id: agent_id.to_owned(),
+                    kind,
+                    digest: digest.clone(),
+                };
+                let until = self.ask(check).await?.map_err(internal)?;
+                self.cache
+                    .put_digest(generation, agent_id, kind, &digest, until);
+                until
+            }
         };
-        let secret = self.ask(msg).await?.map_err(internal)?;
-        self.cache
-            .put_secret(generation, agent_id, kind, name, secret.clone());
-        Ok(secret)
+        Ok(until.is_some_and(|u| u.is_live(now())))
     }
+
+    /// The live secret versions of the agent's `kind` keys (of the key
+    /// `name`, when the payload names one), newest first; expiry is checked
+    /// here, at use, so a cached version stops the moment it expires.
+    async fn secrets(
+        &self,
+        agent_id: &str,
+        kind: KeyKind,
+        name: Option<&str>,
+    ) -> Result<Vec<Secret>, VerifyFailure> {
+        let versions = match self.cache.secrets(agent_id, kind, name) {
+            Some(hit) => hit,
+            None => {
+                let generation = self.cache.generation();
+                let msg = FindSecrets {
+                    agent_id: agent_id.to_owned(),
+                    kind,
+                    name: name.map(str::to_owned),
+                };
+                let found: Secrets = self.ask(msg).await?.map_err(internal)?.into();
+                self.cache
+                    .put_secrets(generation, agent_id, kind, name, found.clone());
+                found
+            }
+        };
+        let at = now();
+        Ok(versions
+            .iter()
+            .filter(|v| v.until.is_live(at))
+            .map(|v| v.secret.clone())
+            .collect())
+    }
+}
+
+/// True when any secret passes `check`; each is tried (constant time each).
+fn any_secret(secrets: &[Secret], check: impl Fn(&[u8]) -> bool) -> bool {
+    secrets
+        .iter()
+        .fold(false, |any, s| check(s.expose().as_bytes()) | any)
 }
 
 async fn verify(
@@ -201,21 +228,27 @@ async fn verify(
         .clone()
         .filter(|u| !u.is_empty())
         .ok_or_else(not_found)?;
+    let body = &msg.body;
 
     let mut slack_challenge = None;
     match msg.presented.scheme? {
         Scheme::ApiKey(key) => {
-            if !lookup.external_key_is_live(&agent.id, &key).await? {
+            if !lookup
+                .digest_is_live(&agent.id, KeyKind::External, &key)
+                .await?
+            {
                 return Err(VerifyError::InvalidApiKey(agent.id.clone()).into());
             }
         }
         Scheme::Github { signature } => {
-            let repo = github::repository_name(&msg.body)?;
-            let secret = lookup
-                .secret(&agent.id, KeyKind::Github, &repo)
-                .await?
-                .ok_or(VerifyError::GithubNoKey(repo))?;
-            if !github::check_signature(secret.expose().as_bytes(), &msg.body, &signature) {
+            let repo = github::repository_name(body)?;
+            let secrets = lookup
+                .secrets(&agent.id, KeyKind::Github, Some(&repo))
+                .await?;
+            if secrets.is_empty() {
+                return Err(VerifyError::GithubNoKey(repo).into());
+            }
+            if !any_secret(&secrets, |s| github::check_signature(s, body, &signature)) {
                 return Err(VerifyError::GithubBadSignature.into());
             }
         }
@@ -226,20 +259,79 @@ async fn verify(
             let now = chrono::Utc::now().timestamp();
             slack::check_timestamp(timestamp.as_deref(), now, slack_tolerance_secs)?;
             let timestamp = timestamp.unwrap_or_default();
-            let payload = slack::parse_payload(&msg.body, msg.presented.is_form)?;
-            let secret = lookup
-                .secret(&agent.id, KeyKind::Slack, &payload.api_app_id)
-                .await?
-                .ok_or(VerifyError::SlackNoKey(payload.api_app_id))?;
-            if !slack::check_signature(
-                secret.expose().as_bytes(),
-                &timestamp,
-                &msg.body,
-                &signature,
-            ) {
+            let payload = slack::parse_payload(body, msg.presented.is_form)?;
+            let app = payload.api_app_id;
+            let secrets = lookup
+                .secrets(&agent.id, KeyKind::Slack, Some(&app))
+                .await?;
+            if secrets.is_empty() {
+                return Err(VerifyError::SlackNoKey(app).into());
+            }
+            if !any_secret(&secrets, |s| {
+                slack::check_signature(s, &timestamp, body, &signature)
+            }) {
                 return Err(VerifyError::SlackBadSignature.into());
             }
             slack_challenge = payload.challenge;
+        }
+        Scheme::StandardWebhooks(presented) => {
+            let (id, timestamp) = presented.check(chrono::Utc::now().timestamp())?;
+            let secrets = lookup
+                .secrets(&agent.id, KeyKind::StandardWebhooks, None)
+                .await?;
+            if secrets.is_empty() {
+                return Err(VerifyError::StandardWebhooksNoKey(agent.id.clone()).into());
+            }
+            let header = &presented.signature;
+            let ok = secrets.iter().fold(false, |any, s| {
+                let key = standard_webhooks::key_bytes(s.expose()).unwrap_or_default();
+                standard_webhooks::check_signature(&key, id, timestamp, body, header) | any
+            });
+            if !ok {
+                return Err(VerifyError::StandardWebhooksBadSignature.into());
+            }
+        }
+        Scheme::Stripe { header } => {
+            let parsed = stripe::parse(&header, chrono::Utc::now().timestamp())?;
+            let secrets = lookup.secrets(&agent.id, KeyKind::Stripe, None).await?;
+            if secrets.is_empty() {
+                return Err(VerifyError::StripeNoKey(agent.id.clone()).into());
+            }
+            if !any_secret(&secrets, |s| stripe::check_signature(s, &parsed, body)) {
+                return Err(VerifyError::StripeBadSignature.into());
+            }
+        }
+        Scheme::Shopify { signature, shop } => {
+            let shop =
+                shop.ok_or_else(|| VerifyError::MissingHeader("X-Shopify-Shop-Domain".into()))?;
+            let secrets = lookup
+                .secrets(&agent.id, KeyKind::Shopify, Some(&shop))
+                .await?;
+            if secrets.is_empty() {
+                return Err(VerifyError::ShopifyNoKey(shop).into());
+            }
+            if !any_secret(&secrets, |s| shopify::check_signature(s, body, &signature)) {
+                return Err(VerifyError::ShopifyBadSignature.into());
+            }
+        }
+        Scheme::Gitlab { token } => {
+            if !lookup
+                .digest_is_live(&agent.id, KeyKind::Gitlab, &token)
+                .await?
+            {
+                return Err(VerifyError::GitlabInvalidToken(agent.id.clone()).into());
+            }
+        }
+        Scheme::Linear { signature } => {
+            let timestamp = linear::webhook_timestamp(body)?;
+            let secrets = lookup.secrets(&agent.id, KeyKind::Linear, None).await?;
+            if secrets.is_empty() {
+                return Err(VerifyError::LinearNoKey(agent.id.clone()).into());
+            }
+            if !any_secret(&secrets, |s| linear::check_signature(s, body, &signature)) {
+                return Err(VerifyError::LinearBadSignature.into());
+            }
+            linear::check_timestamp(timestamp, chrono::Utc::now().timestamp_millis())?;
         }
     }
     Ok(Verified {

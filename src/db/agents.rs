@@ -75,7 +75,7 @@ pub fn register(conn: &mut DbConnection, reg: Registration) -> DbResult<(Agent, 
             Some(key) => key,
             None => {
                 let key = generate_key();
-                api_keys::insert(conn, &agent.id, &agent.name, KeyKind::Internal, &key)?;
+                api_keys::insert(conn, &agent.id, &agent.name, KeyKind::Internal, &key, None)?;
                 key
             }
         };

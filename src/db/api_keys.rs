@@ -1,9 +1,12 @@
-//! Queries on `agent_api_keys`. External keys are stored and found by digest;
-//! the other kinds keep their secret so hookgate can sign or verify with it.
+//! Queries on `agent_api_keys` and their values, `agent_key_versions`.
+//! A key holds one version until it is rotated; then the new version and the
+//! old ones (until their `expires_at`) all verify. Digest-only kinds
+//! (`external`, `gitlab`) are stored and found by digest; the other kinds
+//! keep their secret so hookgate can sign or verify with it.
 
-use super::schema::agent_api_keys;
+use super::schema::{agent_api_keys, agent_key_versions};
 use super::{now, DbConnection, DbResult};
-use crate::domain::{digest_hex, KeyKind, Secret};
+use crate::domain::{digest_hex, KeyKind, LiveUntil, Secret, TimedSecret};
 use diesel::prelude::*;
 use subtle::ConstantTimeEq;
 
@@ -16,6 +19,8 @@ pub struct KeyInfo {
     pub name: String,
     pub api_key_type: String,
     pub created_at: chrono::NaiveDateTime,
+    /// The `hmac` type's settings, as JSON.
+    pub config: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -25,93 +30,224 @@ struct NewKey<'a> {
     agent_id: &'a str,
     name: &'a str,
     api_key_type: &'a str,
+    created_at: chrono::NaiveDateTime,
+    config: Option<&'a str>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = agent_key_versions)]
+struct NewVersion<'a> {
+    id: String,
+    key_id: &'a str,
+    agent_id: &'a str,
+    api_key_type: &'a str,
     key_digest: Option<String>,
     secret: Option<&'a str>,
     created_at: chrono::NaiveDateTime,
+    expires_at: Option<chrono::NaiveDateTime>,
 }
 
-/// Stores a key; a duplicate (agent, name, kind) surfaces as a unique violation.
+/// At most this many versions are read per lookup (newest first).
+const MAX_VERSIONS_READ: i64 = 64;
+
+/// Stores a key with its first version; a duplicate (agent, name, kind)
+/// surfaces as a unique violation.
 pub fn insert(
     conn: &mut DbConnection,
     agent_id: &str,
     name: &str,
     kind: KeyKind,
     value: &Secret,
+    config: Option<&str>,
 ) -> QueryResult<KeyInfo> {
     let id = uuid::Uuid::new_v4().to_string();
-    let (key_digest, secret) = if kind.stores_digest_only() {
-        (Some(digest_hex(value.expose())), None)
-    } else {
-        (None, Some(value.expose()))
-    };
+    let created_at = now();
     let row = NewKey {
         id: &id,
         agent_id,
         name,
         api_key_type: kind.as_str(),
-        key_digest,
-        secret,
-        created_at: now(),
+        created_at,
+        config,
     };
     diesel::insert_into(agent_api_keys::table)
         .values(&row)
         .execute(conn)?;
-    Ok(KeyInfo {
-        id: id.clone(),
+    let info = KeyInfo {
+        id,
         agent_id: agent_id.to_owned(),
         name: name.to_owned(),
         api_key_type: kind.as_str().to_owned(),
-        created_at: row.created_at,
-    })
+        created_at,
+        config: config.map(str::to_owned),
+    };
+    add_version(conn, &info, kind, value, created_at)?;
+    Ok(info)
 }
 
-/// True when `digest` (hex SHA-256 of a presented key) is that of a live
-/// external key of the agent. The index finds candidates by digest; the
-/// digests are then compared in constant time.
-pub fn external_digest_matches(
+fn add_version(
     conn: &mut DbConnection,
-    agent_id: &str,
-    digest: &str,
-) -> QueryResult<bool> {
-    let stored: Vec<Option<String>> = agent_api_keys::table
-        .filter(agent_api_keys::agent_id.eq(agent_id))
-        .filter(agent_api_keys::api_key_type.eq(KeyKind::External.as_str()))
-        .filter(agent_api_keys::key_digest.eq(digest))
-        .select(agent_api_keys::key_digest)
-        .load(conn)?;
-    Ok(stored
-        .iter()
-        .flatten()
-        .any(|d| bool::from(d.as_bytes().ct_eq(digest.as_bytes()))))
+    key: &KeyInfo,
+    kind: KeyKind,
+    value: &Secret,
+    created_at: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    let (key_digest, secret) = if kind.stores_digest_only() {
+        (Some(digest_hex(value.expose())), None)
+    } else {
+        (None, Some(value.expose()))
+    };
+    diesel::insert_into(agent_key_versions::table)
+        .values(NewVersion {
+            id: uuid::Uuid::new_v4().to_string(),
+            key_id: &key.id,
+            agent_id: &key.agent_id,
+            api_key_type: kind.as_str(),
+            key_digest,
+            secret,
+            created_at,
+            expires_at: None,
+        })
+        .execute(conn)?;
+    Ok(())
 }
 
-/// The secret of the agent's key of `kind` named `name` (GitHub repo, Slack app).
-pub fn find_secret(
+/// Adds `value` as the key's newest version and limits every other version
+/// to `old_until` (never lengthening an earlier expiry). Versions already
+/// expired are removed. Call inside a transaction.
+pub fn rotate(
+    conn: &mut DbConnection,
+    key: &KeyInfo,
+    kind: KeyKind,
+    value: &Secret,
+    old_until: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    let at = now();
+    diesel::delete(
+        agent_key_versions::table
+            .filter(agent_key_versions::key_id.eq(&key.id))
+            .filter(agent_key_versions::expires_at.le(at)),
+    )
+    .execute(conn)?;
+    diesel::update(
+        agent_key_versions::table
+            .filter(agent_key_versions::key_id.eq(&key.id))
+            .filter(
+                agent_key_versions::expires_at
+                    .is_null()
+                    .or(agent_key_versions::expires_at.gt(old_until)),
+            ),
+    )
+    .set(agent_key_versions::expires_at.eq(old_until))
+    .execute(conn)?;
+    add_version(conn, key, kind, value, at)
+}
+
+/// Until when the agent's key of a digest-only `kind` whose value hashes to
+/// `digest` verifies; `None` when no live version has that digest. The index
+/// finds candidates by digest; the digests are then compared in constant time.
+pub fn digest_live_until(
     conn: &mut DbConnection,
     agent_id: &str,
     kind: KeyKind,
-    name: &str,
-) -> QueryResult<Option<Secret>> {
-    let secret: Option<Option<String>> = agent_api_keys::table
-        .filter(agent_api_keys::agent_id.eq(agent_id))
-        .filter(agent_api_keys::api_key_type.eq(kind.as_str()))
-        .filter(agent_api_keys::name.eq(name))
-        .select(agent_api_keys::secret)
-        .first(conn)
-        .optional()?;
-    Ok(secret.flatten().map(Secret::new))
+    digest: &str,
+) -> QueryResult<Option<LiveUntil>> {
+    let at = now();
+    let stored: Vec<(Option<String>, Option<chrono::NaiveDateTime>)> = agent_key_versions::table
+        .filter(agent_key_versions::agent_id.eq(agent_id))
+        .filter(agent_key_versions::api_key_type.eq(kind.as_str()))
+        .filter(agent_key_versions::key_digest.eq(digest))
+        .select((
+            agent_key_versions::key_digest,
+            agent_key_versions::expires_at,
+        ))
+        .load(conn)?;
+    Ok(stored
+        .into_iter()
+        .filter(|(d, _)| {
+            d.as_ref()
+                .is_some_and(|d| bool::from(d.as_bytes().ct_eq(digest.as_bytes())))
+        })
+        .map(|(_, until)| LiveUntil(until))
+        .filter(|until| until.is_live(at))
+        .reduce(LiveUntil::longest))
 }
 
-/// The agent's internal key (the oldest, should several have been created).
+/// The live secret versions of the agent's keys of `kind`: of the key
+/// named `name` when given, else of every key of that kind; newest first.
+pub fn live_secrets(
+    conn: &mut DbConnection,
+    agent_id: &str,
+    kind: KeyKind,
+    name: Option<&str>,
+) -> QueryResult<Vec<TimedSecret>> {
+    let at = now();
+    let mut query = agent_key_versions::table
+        .inner_join(agent_api_keys::table)
+        .filter(agent_key_versions::agent_id.eq(agent_id))
+        .filter(agent_key_versions::api_key_type.eq(kind.as_str()))
+        .filter(
+            agent_key_versions::expires_at
+                .is_null()
+                .or(agent_key_versions::expires_at.gt(at)),
+        )
+        .select((agent_key_versions::secret, agent_key_versions::expires_at))
+        .order((
+            agent_key_versions::created_at.desc(),
+            agent_key_versions::id.desc(),
+        ))
+        .limit(MAX_VERSIONS_READ)
+        .into_boxed();
+    if let Some(name) = name {
+        query = query.filter(agent_api_keys::name.eq(name.to_owned()));
+    }
+    let rows: Vec<(Option<String>, Option<chrono::NaiveDateTime>)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(secret, until)| {
+            secret.map(|s| TimedSecret {
+                secret: Secret::new(s),
+                until: LiveUntil(until),
+            })
+        })
+        .collect())
+}
+
+/// How many keys of `kind` the agent has.
+pub fn count_of_kind(conn: &mut DbConnection, agent_id: &str, kind: KeyKind) -> QueryResult<i64> {
+    agent_api_keys::table
+        .filter(agent_api_keys::agent_id.eq(agent_id))
+        .filter(agent_api_keys::api_key_type.eq(kind.as_str()))
+        .count()
+        .get_result(conn)
+}
+
+/// The agent's internal key (the oldest key, should several have been
+/// created; its newest live version, should it have been rotated).
 pub fn find_internal_secret(
     conn: &mut DbConnection,
     agent_id: &str,
 ) -> QueryResult<Option<Secret>> {
-    let secret: Option<Option<String>> = agent_api_keys::table
+    let at = now();
+    let key_id: Option<String> = agent_api_keys::table
         .filter(agent_api_keys::agent_id.eq(agent_id))
         .filter(agent_api_keys::api_key_type.eq(KeyKind::Internal.as_str()))
         .order(agent_api_keys::created_at.asc())
-        .select(agent_api_keys::secret)
+        .select(agent_api_keys::id)
+        .first(conn)
+        .optional()?;
+    let Some(key_id) = key_id else {
+        return Ok(None);
+    };
+    let secret: Option<Option<String>> = agent_key_versions::table
+        .filter(agent_key_versions::key_id.eq(key_id))
+        .filter(
+            agent_key_versions::expires_at
+                .is_null()
+                .or(agent_key_versions::expires_at.gt(at)),
+        )
+        .order(agent_key_versions::created_at.desc())
+        .select(agent_key_versions::secret)
         .first(conn)
         .optional()?;
     Ok(secret.flatten().map(Secret::new))

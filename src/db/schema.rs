@@ -23,9 +23,21 @@ diesel::table! {
         agent_id -> Text,
         name -> Text,
         api_key_type -> Text,
+        created_at -> Timestamp,
+        config -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    agent_key_versions (id) {
+        id -> Text,
+        key_id -> Text,
+        agent_id -> Text,
+        api_key_type -> Text,
         key_digest -> Nullable<Text>,
         secret -> Nullable<Text>,
         created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 
@@ -93,12 +105,14 @@ diesel::table! {
 }
 
 diesel::joinable!(agent_api_keys -> agents (agent_id));
+diesel::joinable!(agent_key_versions -> agent_api_keys (key_id));
 diesel::joinable!(agent_routes -> agents (agent_id));
 diesel::joinable!(deliveries -> agents (agent_id));
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(
     agents,
     agent_api_keys,
+    agent_key_versions,
     agent_routes,
     agent_tasks,
     deliveries,

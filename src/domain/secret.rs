@@ -1,3 +1,6 @@
+use super::KeyKind;
+use base64::Engine;
+use chrono::NaiveDateTime;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -32,9 +35,52 @@ impl fmt::Debug for Secret {
 
 /// 32 random bytes from the OS CSPRNG, as 64 lowercase hex characters.
 pub fn generate_key() -> Secret {
+    Secret(hex::encode(random_bytes()))
+}
+
+/// A new value in the form the key type expects: `whsec_` + base64 for
+/// Standard Webhooks, 64 hex characters for everything else.
+pub fn generate_value(kind: KeyKind) -> Secret {
+    match kind {
+        KeyKind::StandardWebhooks => Secret(format!(
+            "{}{}",
+            crate::verify::standard_webhooks::SECRET_PREFIX,
+            base64::engine::general_purpose::STANDARD.encode(random_bytes())
+        )),
+        _ => generate_key(),
+    }
+}
+
+fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    Secret(hex::encode(bytes))
+    bytes
+}
+
+/// Until when a stored key version verifies: `None` until it is deleted or
+/// rotated away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveUntil(pub Option<NaiveDateTime>);
+
+impl LiveUntil {
+    pub fn is_live(self, now: NaiveDateTime) -> bool {
+        self.0.is_none_or(|until| until > now)
+    }
+
+    /// The longer-lived of two versions that both match.
+    pub fn longest(self, other: Self) -> Self {
+        match (self.0, other.0) {
+            (Some(a), Some(b)) => Self(Some(a.max(b))),
+            _ => Self(None),
+        }
+    }
+}
+
+/// One version of a signing secret, with its expiry.
+#[derive(Debug, Clone)]
+pub struct TimedSecret {
+    pub secret: Secret,
+    pub until: LiveUntil,
 }
 
 /// Hex SHA-256 of a key: how `external` keys are stored and looked up.

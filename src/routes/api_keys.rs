@@ -8,7 +8,8 @@ use crate::db::agents::utc;
 use crate::db::agents::Agent;
 use crate::db::api_keys::{self, KeyInfo};
 use crate::db::{is_unique_violation, DbConnection};
-use crate::domain::{generate_key, KeyKind, Secret};
+use crate::domain::{generate_value, KeyKind, KeyLookup, Secret};
+use crate::verify::standard_webhooks;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -20,9 +21,11 @@ pub struct CreateKeyRequest {
     pub agent_id: Option<String>,
     pub agent_name: Option<String>,
     pub name: String,
-    /// `external` (default), `internal`, `github` or `slack`.
+    /// `external` (default), `internal`, `github`, `slack`,
+    /// `standard_webhooks`, `stripe`, `shopify`, `gitlab`, `linear` or `hmac`.
     pub api_key_type: Option<String>,
-    /// The value to store; generated (64 hex chars) when omitted.
+    /// The value to store; generated when omitted (64 hex chars;
+    /// `whsec_` + base64 for `standard_webhooks`).
     pub api_key: Option<String>,
 }
 
@@ -100,7 +103,17 @@ pub fn create_key(
 ) -> Result<(Agent, KeyInfo), AdminError> {
     conn.transaction(|conn| {
         let agent = find(conn, which)?;
-        match api_keys::insert(conn, &agent.id, name, kind, value) {
+        if kind.lookup() == KeyLookup::AllOfType
+            && api_keys::count_of_kind(conn, &agent.id, kind)? >= KeyKind::MAX_TRIED_KEYS as i64
+        {
+            return Err(AdminError::Conflict(format!(
+                "Agent '{}' already has {} keys of type '{}', the most hookgate tries per call; delete one first.",
+                agent.name,
+                KeyKind::MAX_TRIED_KEYS,
+                kind.as_str()
+            )));
+        }
+        match api_keys::insert(conn, &agent.id, name, kind, value, None) {
             Ok(info) => Ok((agent, info)),
             Err(e) if is_unique_violation(&e) => Err(AdminError::Conflict(format!(
                 "Agent API key '{name}' of type '{}' already exists for agent '{}'.",
@@ -110,6 +123,25 @@ pub fn create_key(
             Err(e) => Err(e.into()),
         }
     })
+}
+
+/// The value to store for a key of `kind`: the one given (checked to suit
+/// the type) or, when omitted, a new one in the type's format.
+pub fn key_value(kind: KeyKind, given: Option<String>, field: &str) -> Result<Secret, AdminError> {
+    match given {
+        None => Ok(generate_value(kind)),
+        Some(v) if v.is_empty() => Err(AdminError::Unprocessable(format!(
+            "Field '{field}' must not be empty; omit it to have one generated."
+        ))),
+        Some(v)
+            if kind == KeyKind::StandardWebhooks && standard_webhooks::key_bytes(&v).is_none() =>
+        {
+            Err(AdminError::Unprocessable(format!(
+                "Field '{field}' must be a Standard Webhooks secret: 'whsec_' followed by base64."
+            )))
+        }
+        Some(v) => Ok(Secret::new(v)),
+    }
 }
 
 #[utoipa::path(operation_id = "create_agent_api_key", post, path = "/agent_api_keys", tag = "agent_api_keys", request_body = CreateKeyRequest,
@@ -129,15 +161,7 @@ pub async fn create(
     let which = selector.resolve("create an agent api_key")?;
     let name = parse_key_name(&req.name)?;
     let kind = KeyKind::parse(req.api_key_type.as_deref().unwrap_or("external"))?;
-    let value = match req.api_key {
-        Some(v) if v.is_empty() => {
-            return Err(AdminError::Unprocessable(
-                "Field 'api_key' must not be empty; omit it to have one generated.".into(),
-            ))
-        }
-        Some(v) => Secret::new(v),
-        None => generate_key(),
-    };
+    let value = key_value(kind, req.api_key, "api_key")?;
     let shown = value.clone();
     let (agent, info) = run_change(&state, move |conn| {
         create_key(conn, &which, &name, kind, &value)

@@ -152,6 +152,8 @@ fn event_headers(headers: &HeaderMap) -> Value {
         let name = name.as_str();
         let wanted = name.starts_with("x-")
             || name.starts_with("webhook-")
+            || name.starts_with("svix-")
+            || name.starts_with("linear-")
             || name == "content-type"
             || name == "user-agent";
         if !wanted || SECRET_HINTS.iter().any(|hint| name.contains(hint)) {
@@ -175,12 +177,27 @@ fn dedup_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
     if let Some(id) = header("x-github-delivery") {
         return Some(format!("github:{id}"));
     }
-    if let Some(id) = header("webhook-id") {
+    if let Some(id) = header("webhook-id").or_else(|| header("svix-id")) {
         return Some(format!("webhook:{id}"));
     }
+    if let Some(id) = header("x-gitlab-event-uuid") {
+        return Some(format!("gitlab:{id}"));
+    }
+    if let Some(id) = header("x-shopify-webhook-id") {
+        return Some(format!("shopify:{id}"));
+    }
+    if let Some(id) = header("linear-delivery") {
+        return Some(format!("linear:{id}"));
+    }
+    let body_id = |field: &str| body.and_then(|b| b.get(field)).and_then(Value::as_str);
     if headers.contains_key("x-slack-signature") {
-        if let Some(id) = body.and_then(|b| b.get("event_id")).and_then(Value::as_str) {
+        if let Some(id) = body_id("event_id") {
             return Some(format!("slack:{id}"));
+        }
+    }
+    if headers.contains_key("stripe-signature") {
+        if let Some(id) = body_id("id").filter(|id| id.starts_with("evt_")) {
+            return Some(format!("stripe:{id}"));
         }
     }
     None

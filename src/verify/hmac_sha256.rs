@@ -1,27 +1,41 @@
-//! HMAC-SHA256 over several parts, compared in constant time with a hex tag.
+//! HMAC-SHA256 over several parts, compared in constant time with a tag.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+
+/// HMAC-SHA256(secret, parts joined).
+pub(crate) fn tag(secret: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// True when `presented` is HMAC-SHA256(secret, parts joined).
+pub(crate) fn matches(secret: &[u8], parts: &[&[u8]], presented: &[u8]) -> bool {
+    tag(secret, parts).as_slice().ct_eq(presented).into()
+}
 
 /// True when `hex_tag` (either case) is HMAC-SHA256(secret, parts joined).
 pub(crate) fn matches_hex(secret: &[u8], parts: &[&[u8]], hex_tag: &str) -> bool {
     let Ok(presented) = hex::decode(hex_tag) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    for part in parts {
-        mac.update(part);
-    }
-    let expected = mac.finalize().into_bytes();
-    expected.as_slice().ct_eq(&presented).into()
+    matches(secret, parts, &presented)
+}
+
+/// True when `b64_tag` (standard base64) is HMAC-SHA256(secret, parts joined).
+pub(crate) fn matches_base64(secret: &[u8], parts: &[&[u8]], b64_tag: &str) -> bool {
+    use base64::Engine;
+    let Ok(presented) = base64::engine::general_purpose::STANDARD.decode(b64_tag.trim()) else {
+        return false;
+    };
+    matches(secret, parts, &presented)
 }
 
 /// Lowercase hex HMAC-SHA256 of the parts: how test clients and docs sign.
 pub fn sign_hex(secret: &[u8], parts: &[&[u8]]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    for part in parts {
-        mac.update(part);
-    }
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(tag(secret, parts))
 }

@@ -74,7 +74,7 @@ async fn create_requires_exactly_one_agent_selector(backend: Backend) {
     let bad_type = app
         .post_json(
             "/agent_api_keys",
-            json!({"name": "k", "agent_name": "agent-a", "api_key_type": "gitlab"}),
+            json!({"name": "k", "agent_name": "agent-a", "api_key_type": "bitbucket"}),
         )
         .await;
     assert_eq!(bad_type.status, 422);
@@ -340,7 +340,7 @@ async fn webhook_trigger_sets_up_github_and_slack(backend: Backend) {
     assert_eq!(unknown.status, 404);
     let bad_source = app
         .post_json("/agent_api_keys/webhook-trigger",
-            json!({"agent_name": "agent-a", "source": "gitlab", "name": "o/r", "forward_path": "x"}))
+            json!({"agent_name": "agent-a", "source": "external", "name": "o/r", "forward_path": "x"}))
         .await;
     assert_eq!(bad_source.status, 422);
     assert!(bad_source.json()["message"]
@@ -351,7 +351,7 @@ async fn webhook_trigger_sets_up_github_and_slack(backend: Backend) {
 
 async fn external_keys_are_stored_only_as_digests(backend: Backend) {
     use diesel::prelude::*;
-    use hookgate::db::schema::agent_api_keys as keys;
+    use hookgate::db::schema::agent_key_versions as keys;
     let app = spawn_app(backend).await;
     app.register("agent-a", "http://127.0.0.1:8000").await;
     let external = app.create_key("agent-a", "caller", "external", None).await;

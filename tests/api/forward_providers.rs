@@ -1,0 +1,466 @@
+//! Standard Webhooks (and Svix), Stripe, Shopify, GitLab and Linear: a
+//! genuine delivery, signed by the provider's library where one exists, is
+//! forwarded; each kind of wrong delivery gets its own 4xx and reaches
+//! nobody.
+
+use crate::helpers::*;
+use crate::vectors::{self, with};
+use actix_web::http::Method;
+use serde_json::json;
+
+db_tests!(
+    standard_webhooks_and_svix_deliveries,
+    stripe_deliveries,
+    shopify_deliveries,
+    gitlab_deliveries,
+    linear_deliveries,
+);
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Forwards and checks the status and `detail`.
+async fn refused(app: &TestApp, headers: &[(&str, &str)], body: &str, status: u16, detail: &str) {
+    let reply = app
+        .forward(Method::POST, "agent-a", "hook", headers, body.to_owned())
+        .await;
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(reply.json()["detail"], detail);
+}
+
+async fn standard_webhooks_and_svix_deliveries(backend: Backend) {
+    vectors::ready(); // first, before any connection can sit idle meanwhile
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    let agent = app.register("agent-a", &upstream.url).await;
+    let agent_id = agent["id"].as_str().unwrap();
+    let body = json!({"type": "invoice.paid", "data": {"id": "in_1"}}).to_string();
+    let signed = vectors::sign(
+        "standard_webhooks",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        &body,
+        now(),
+        "msg_1",
+    );
+    refused(
+        &app,
+        &with(&signed, &[]),
+        &body,
+        404,
+        &format!("No Standard Webhooks key found for agent ID {agent_id}."),
+    )
+    .await;
+
+    let created = app
+        .create_key("agent-a", "openai", "standard_webhooks", None)
+        .await;
+    let secret = created["api_key"].as_str().unwrap();
+    assert!(
+        secret.starts_with("whsec_"),
+        "generated in the spec's format"
+    );
+    let other = app
+        .create_key(
+            "agent-a",
+            "svix",
+            "standard_webhooks",
+            Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        )
+        .await;
+    assert_eq!(other["api_key"], "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+
+    for (library, key) in [
+        ("standard_webhooks", secret),
+        ("svix", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ] {
+        let signed = vectors::sign(library, key, &body, now(), &format!("msg_{library}"));
+        let reply = app
+            .forward(
+                Method::POST,
+                "agent-a",
+                "hook",
+                &with(&signed, &[("content-type", "application/json")]),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{library}: {}", reply.text());
+    }
+    let got = upstream.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].body, body.as_bytes());
+    assert_eq!(got[0].header("webhook-id"), Some("msg_standard_webhooks"));
+    assert_eq!(got[1].header("svix-id"), Some("msg_svix"));
+
+    let wrong = vectors::sign(
+        "standard_webhooks",
+        "whsec_c2VjcmV0LW5vYm9keS1rbm93cw==",
+        &body,
+        now(),
+        "msg_2",
+    );
+    refused(
+        &app,
+        &with(&wrong, &[]),
+        &body,
+        401,
+        "Invalid Standard Webhooks signature",
+    )
+    .await;
+    let genuine = vectors::sign("standard_webhooks", secret, &body, now(), "msg_3");
+    refused(
+        &app,
+        &with(&genuine, &[]),
+        &body.replace("in_1", "in_2"),
+        401,
+        "Invalid Standard Webhooks signature",
+    )
+    .await;
+    let stale = vectors::sign_stale("standard_webhooks", secret, &body, now() - 600, "msg_4");
+    refused(
+        &app,
+        &with(&stale, &[]),
+        &body,
+        400,
+        "Standard Webhooks request has bad timestamp.",
+    )
+    .await;
+    let no_id: Vec<(String, String)> = genuine
+        .iter()
+        .filter(|(k, _)| k != "webhook-id")
+        .cloned()
+        .collect();
+    refused(
+        &app,
+        &with(&no_id, &[]),
+        &body,
+        400,
+        "Missing webhook-id header.",
+    )
+    .await;
+    let no_ts: Vec<(String, String)> = genuine
+        .iter()
+        .filter(|(k, _)| k != "webhook-timestamp")
+        .cloned()
+        .collect();
+    refused(
+        &app,
+        &with(&no_ts, &[]),
+        &body,
+        400,
+        "Missing webhook-timestamp header.",
+    )
+    .await;
+    let bad_ts: Vec<(String, String)> = genuine
+        .iter()
+        .map(|(k, v)| {
+            if k == "webhook-timestamp" {
+                (k.clone(), "soon".into())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    refused(
+        &app,
+        &with(&bad_ts, &[]),
+        &body,
+        400,
+        "Invalid webhook-timestamp header value.",
+    )
+    .await;
+    assert_eq!(
+        upstream.received().len(),
+        2,
+        "no refused call reached the agent"
+    );
+
+    let bad_secret = app
+        .post_json("/agent_api_keys", json!({"agent_name": "agent-a", "name": "x", "api_key_type": "standard_webhooks", "api_key": "whsec_not base64!"}))
+        .await;
+    assert_eq!(bad_secret.status, 422);
+    assert!(bad_secret.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("'api_key'"));
+}
+
+async fn stripe_deliveries(backend: Backend) {
+    vectors::ready(); // first, before any connection can sit idle meanwhile
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    let agent = app.register("agent-a", &upstream.url).await;
+    let agent_id = agent["id"].as_str().unwrap();
+    let secret = "whsec_stripe_endpoint_secret";
+    let body =
+        json!({"id": "evt_1", "object": "event", "type": "payment_intent.succeeded"}).to_string();
+    let signed = vectors::sign("stripe", secret, &body, now(), "");
+    refused(
+        &app,
+        &with(&signed, &[]),
+        &body,
+        404,
+        &format!("No Stripe key found for agent ID {agent_id}."),
+    )
+    .await;
+    app.create_key("agent-a", "payments", "stripe", Some(secret))
+        .await;
+    let reply = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            "hook",
+            &with(&signed, &[("content-type", "application/json")]),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let got = upstream.single();
+    assert_eq!(got.body, body.as_bytes());
+    assert!(
+        got.header("stripe-signature").is_some(),
+        "agents may re-verify"
+    );
+
+    let wrong = vectors::sign("stripe", "whsec_someone_else", &body, now(), "");
+    refused(
+        &app,
+        &with(&wrong, &[]),
+        &body,
+        401,
+        "Invalid Stripe webhook signature",
+    )
+    .await;
+    refused(
+        &app,
+        &with(&signed, &[]),
+        &body.replace("evt_1", "evt_2"),
+        401,
+        "Invalid Stripe webhook signature",
+    )
+    .await;
+    let stale = vectors::sign_stale("stripe", secret, &body, now() - 600, "");
+    refused(
+        &app,
+        &with(&stale, &[]),
+        &body,
+        400,
+        "Stripe webhook request has bad timestamp.",
+    )
+    .await;
+    refused(
+        &app,
+        &[("stripe-signature", "v1=abc")],
+        &body,
+        400,
+        "Invalid Stripe-Signature header.",
+    )
+    .await;
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "no refused call reached the agent"
+    );
+}
+
+async fn shopify_deliveries(backend: Backend) {
+    vectors::ready(); // first, before any connection can sit idle meanwhile
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    let secret = "shpss_app_client_secret";
+    let shop = "hookgate-test.myshopify.com";
+    let body = json!({"id": 820982911946154508u64, "email": "jon@example.com"}).to_string();
+    let signed = vectors::sign("shopify", secret, &body, now(), "");
+    let shop_header = [
+        ("x-shopify-shop-domain", shop),
+        ("x-shopify-topic", "orders/create"),
+    ];
+    refused(
+        &app,
+        &with(&signed, &shop_header),
+        &body,
+        404,
+        &format!("No API key found for Shopify shop {shop}."),
+    )
+    .await;
+    app.create_key("agent-a", shop, "shopify", Some(secret))
+        .await;
+    let reply = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            "hook",
+            &with(&signed, &shop_header),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        upstream.single().header("x-shopify-topic"),
+        Some("orders/create")
+    );
+
+    let wrong = vectors::sign("shopify", "shpss_other", &body, now(), "");
+    refused(
+        &app,
+        &with(&wrong, &shop_header),
+        &body,
+        401,
+        "Invalid Shopify webhook signature",
+    )
+    .await;
+    refused(
+        &app,
+        &with(&signed, &shop_header),
+        &body.replace("jon", "eve"),
+        401,
+        "Invalid Shopify webhook signature",
+    )
+    .await;
+    refused(
+        &app,
+        &with(&signed, &[]),
+        &body,
+        400,
+        "Missing X-Shopify-Shop-Domain header.",
+    )
+    .await;
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "no refused call reached the agent"
+    );
+}
+
+async fn gitlab_deliveries(backend: Backend) {
+    vectors::ready(); // first, before any connection can sit idle meanwhile
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    let agent = app.register("agent-a", &upstream.url).await;
+    let agent_id = agent["id"].as_str().unwrap();
+    let body =
+        json!({"object_kind": "push", "project": {"path_with_namespace": "group/app"}}).to_string();
+    let created = app.create_key("agent-a", "group/app", "gitlab", None).await;
+    let token = created["api_key"].as_str().unwrap();
+    let headers = [("x-gitlab-token", token), ("x-gitlab-event", "Push Hook")];
+    let reply = app
+        .forward(Method::POST, "agent-a", "hook", &headers, body.clone())
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let got = upstream.single();
+    assert_eq!(got.header("x-gitlab-event"), Some("Push Hook"));
+    assert_eq!(
+        got.header("x-gitlab-token"),
+        None,
+        "the token is a credential: it stops here"
+    );
+
+    let invalid = format!("Invalid GitLab token for agent ID {agent_id}.");
+    refused(
+        &app,
+        &[("x-gitlab-token", "not-the-token")],
+        &body,
+        401,
+        &invalid,
+    )
+    .await;
+    app.call(
+        Method::DELETE,
+        &format!("/agent_api_keys/{}", created["id"].as_str().unwrap()),
+        &[],
+        bytes::Bytes::new(),
+    )
+    .await;
+    refused(&app, &headers, &body, 401, &invalid).await;
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "no refused call reached the agent"
+    );
+}
+
+async fn linear_deliveries(backend: Backend) {
+    vectors::ready(); // first, before any connection can sit idle meanwhile
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    let agent = app.register("agent-a", &upstream.url).await;
+    let agent_id = agent["id"].as_str().unwrap();
+    let secret = "lin_wh_signing_secret";
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let body = json!({"action": "create", "type": "Issue", "data": {"id": "i1"}, "webhookTimestamp": now_ms}).to_string();
+    let signed = vectors::sign("linear", secret, &body, now(), "");
+    refused(
+        &app,
+        &with(&signed, &[]),
+        &body,
+        404,
+        &format!("No Linear key found for agent ID {agent_id}."),
+    )
+    .await;
+    app.create_key("agent-a", "workspace", "linear", Some(secret))
+        .await;
+    let reply = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            "hook",
+            &with(&signed, &[("linear-event", "Issue")]),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(upstream.single().body, body.as_bytes());
+
+    let wrong = vectors::sign("linear", "lin_wh_other", &body, now(), "");
+    refused(
+        &app,
+        &with(&wrong, &[]),
+        &body,
+        401,
+        "Invalid Linear webhook signature",
+    )
+    .await;
+    let altered = body.replace("i1", "i2");
+    refused(
+        &app,
+        &with(&signed, &[]),
+        &altered,
+        401,
+        "Invalid Linear webhook signature",
+    )
+    .await;
+    let stale_body = json!({"action": "create", "webhookTimestamp": now_ms - 120_000}).to_string();
+    let stale = vectors::sign("linear", secret, &stale_body, now(), "");
+    refused(
+        &app,
+        &with(&stale, &[]),
+        &stale_body,
+        400,
+        "Linear webhook request has bad timestamp.",
+    )
+    .await;
+    let no_ts_body = json!({"action": "create"}).to_string();
+    let no_ts = vectors::sign("linear", secret, &no_ts_body, now(), "");
+    refused(
+        &app,
+        &with(&no_ts, &[]),
+        &no_ts_body,
+        400,
+        "Linear webhook payload missing webhookTimestamp.",
+    )
+    .await;
+    refused(
+        &app,
+        &with(&signed, &[]),
+        "not json",
+        400,
+        "Failed to parse Linear webhook payload as JSON.",
+    )
+    .await;
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "no refused call reached the agent"
+    );
+}
