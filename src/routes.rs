@@ -60,6 +60,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/agent_api_keys/name/{name}",
             web::delete().to(api_keys::delete_by_name),
         )
+        .route(
+            "/agent_api_keys/{id}/rotate",
+            web::post().to(api_keys::rotate),
+        )
         .route("/agent_api_keys/{id}", web::get().to(api_keys::get))
         .route("/agent_api_keys/{id}", web::delete().to(api_keys::delete))
         .route("/agent_routes", web::post().to(agent_routes::create))

@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         api_keys::get_by_name,
         api_keys::delete,
         api_keys::delete_by_name,
+        api_keys::rotate,
         webhook_trigger::create,
         forward::forward,
         agent_routes::create,
