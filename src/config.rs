@@ -2,6 +2,7 @@
 //! environment variable, defaults, and validation into [`Settings`].
 
 use crate::domain::Secret;
+use crate::master_key::MasterKeySetting;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ pub struct ServeArgs {
     pub bind: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub master_key: MasterKeyArgs,
     /// Seconds to wait for an agent's answer before replying 504.
     #[arg(long, env = "HOOKGATE_FORWARD_TIMEOUT_SECS", default_value_t = 30)]
     pub forward_timeout_secs: u64,
@@ -53,11 +56,49 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
+/// `hookgate rekey` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RekeyArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The master key in use now.
+    #[command(flatten)]
+    pub master_key: MasterKeyArgs,
+    /// The new master key, 32 bytes as base64 or hex.
+    #[arg(long, env = "HOOKGATE_NEW_MASTER_KEY", hide_env_values = true)]
+    pub new_master_key: Option<String>,
+    /// A file with the new master key; made (with a new random key, mode
+    /// 0600) when it does not exist.
+    #[arg(long, env = "HOOKGATE_NEW_MASTER_KEY_FILE")]
+    pub new_master_key_file: Option<std::path::PathBuf>,
+}
+
+/// The master key that encrypts stored secrets (see `master_key.rs`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct MasterKeyArgs {
+    /// The master key, 32 bytes as base64 or hex. Prefer the environment
+    /// variable or a key file to a flag other users can see.
+    #[arg(long, env = "HOOKGATE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// A file holding the master key. Without either, a SQLite database gets
+    /// a key file beside it (`<database>.key`, mode 0600) on its first start.
+    #[arg(long, env = "HOOKGATE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<std::path::PathBuf>,
+}
+
+impl MasterKeyArgs {
+    pub fn setting(self) -> Result<MasterKeySetting, ConfigError> {
+        MasterKeySetting::from_args(self.master_key, self.master_key_file)
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+}
+
 /// Validated settings the application is built from.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
     pub database_url: String,
+    pub master_key: MasterKeySetting,
     pub forward_timeout: Duration,
     pub max_body_bytes: usize,
     pub slack_tolerance_secs: u64,
@@ -82,6 +123,7 @@ impl Default for Settings {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 5003)),
             database_url: "hookgate.db".to_owned(),
+            master_key: MasterKeySetting::Auto,
             forward_timeout: Duration::from_secs(30),
             max_body_bytes: 26_214_400,
             slack_tolerance_secs: 300,
@@ -121,6 +163,7 @@ impl Settings {
         let settings = Self {
             bind,
             database_url: args.database.database_url,
+            master_key: args.master_key.setting()?,
             forward_timeout: Duration::from_secs(args.forward_timeout_secs),
             max_body_bytes: args.max_body_bytes,
             slack_tolerance_secs: args.slack_tolerance_secs,

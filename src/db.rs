@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod api_keys;
 pub mod deliveries;
+pub mod keyring;
 pub mod notify;
 mod pool;
 pub mod routes;
@@ -21,6 +22,8 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("database task did not finish: {0}")]
     Canceled(String),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
 }
 
 pub type DbResult<T> = Result<T, DbError>;

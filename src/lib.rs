@@ -8,9 +8,11 @@
 pub mod acp;
 pub mod actors;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod key_cache;
+pub mod master_key;
 pub mod routes;
 pub mod startup;
 pub mod verify;

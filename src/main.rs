@@ -1,7 +1,7 @@
-//! The `hookgate` command: `serve` (the daemon) and `migrate`.
+//! The `hookgate` command: `serve` (the daemon), `migrate` and `rekey`.
 
 use clap::{Parser, Subcommand};
-use hookgate::config::{DatabaseArgs, ServeArgs, Settings};
+use hookgate::config::{DatabaseArgs, RekeyArgs, ServeArgs, Settings};
 use hookgate::startup::Application;
 use std::process::ExitCode;
 
@@ -18,6 +18,9 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Encrypt the stored secrets under a new master key; running instances
+    /// go on verifying, and need the new key only when they restart.
+    Rekey(RekeyArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(db) => {
             let applied = hookgate::db::migrate(&db.database_url)?;
             println!("{applied} migration(s) applied");
+            Ok(())
+        }
+        Command::Rekey(args) => {
+            let url = args.database.database_url;
+            let current = args.master_key.setting()?;
+            let (pool, backend) = hookgate::db::connect(&url, 1)?;
+            let mut conn = pool.get()?;
+            let done = hookgate::master_key::rekey(
+                &mut conn,
+                &current,
+                args.new_master_key
+                    .filter(|k| !k.is_empty())
+                    .map(hookgate::domain::Secret::new),
+                args.new_master_key_file,
+                &url,
+                backend,
+            )?;
+            println!("{done}");
             Ok(())
         }
     }

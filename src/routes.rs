@@ -26,6 +26,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Cleared by every admin change (see `errors::run_change`).
     pub cache: std::sync::Arc<crate::key_cache::KeyCache>,
+    /// Seals new secrets before they are stored.
+    pub data_key: std::sync::Arc<crate::crypto::DataKey>,
 }
 
 /// Registers every route. The forward route comes first: the router tries

@@ -46,7 +46,16 @@ impl Application {
                 );
             }
         }
-        let key_store = KeyStoreActor::start(pool.clone(), threads * 2);
+        let data_key = {
+            let mut conn = pool.get()?;
+            Arc::new(crate::master_key::open_keyring(
+                &mut conn,
+                &settings.master_key,
+                &settings.database_url,
+                backend,
+            )?)
+        };
+        let key_store = KeyStoreActor::start(pool.clone(), data_key.clone(), threads * 2);
         let cache = Arc::new(KeyCache::new(100_000));
         if backend == Backend::Postgres {
             // Other instances may change keys: cache only while we hear them.
@@ -66,7 +75,8 @@ impl Application {
             timeout: settings.forward_timeout,
             max_body_bytes: settings.max_body_bytes,
         };
-        let (dispatcher, in_flight) = DispatcherActor::start(pool.clone(), delivery);
+        let (dispatcher, in_flight) =
+            DispatcherActor::start(pool.clone(), data_key.clone(), delivery);
         let drain_limit = delivery.lease;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -76,6 +86,7 @@ impl Application {
             pool,
             public_url: settings.public_url.clone(),
             cache: cache.clone(),
+            data_key,
         });
         let auth = web::Data::new(AdminAuth {
             token: settings.admin_token.clone(),

@@ -5,6 +5,7 @@
 
 use super::delivery::{Deliver, RetryPolicy};
 use super::forwarder::ForwarderRegistry;
+use crate::crypto::DataKey;
 use crate::db::deliveries::{self, AttemptRecord, Claimed};
 use crate::db::{now, DbPool};
 use actix::prelude::*;
@@ -30,6 +31,8 @@ pub struct DeliveryConfig {
 
 pub struct DispatcherActor {
     pool: DbPool,
+    /// Opens the agents' internal keys, sent with every delivery.
+    data_key: Arc<DataKey>,
     owner: String,
     config: DeliveryConfig,
     registry: ForwarderRegistry,
@@ -50,11 +53,16 @@ const MIN_POLL_GAP: Duration = Duration::from_millis(10);
 impl DispatcherActor {
     /// Starts the dispatcher on an arbiter of its own; the counter tells how
     /// many attempts are in flight (for draining at shutdown).
-    pub fn start(pool: DbPool, config: DeliveryConfig) -> (Addr<Self>, Arc<AtomicUsize>) {
+    pub fn start(
+        pool: DbPool,
+        data_key: Arc<DataKey>,
+        config: DeliveryConfig,
+    ) -> (Addr<Self>, Arc<AtomicUsize>) {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let counter = in_flight.clone();
         let addr = Self::start_in_arbiter(&Arbiter::new().handle(), move |_| Self {
             pool,
+            data_key,
             owner: uuid::Uuid::new_v4().to_string(),
             registry: ForwarderRegistry::new(config.timeout, config.max_body_bytes),
             config,
@@ -102,6 +110,7 @@ impl DispatcherActor {
         }
         self.polling = true;
         let pool = self.pool.clone();
+        let data_key = self.data_key.clone();
         let owner = self.owner.clone();
         let busy = self.per_agent.clone();
         let per_agent = self.config.per_agent;
@@ -110,7 +119,7 @@ impl DispatcherActor {
             let mut conn = pool.get()?;
             let room =
                 |agent: &str| per_agent.saturating_sub(busy.get(agent).copied().unwrap_or(0));
-            deliveries::claim(&mut conn, &owner, lease_until, free, &room)
+            deliveries::claim(&mut conn, &data_key, &owner, lease_until, free, &room)
         });
         ctx.spawn(claim.into_actor(self).map(|result, act, ctx| {
             act.polling = false;

@@ -1,19 +1,25 @@
 //! `KeyStoreActor`: the verifier's window on the database. Runs on a
 //! `SyncArbiter`, so blocking Diesel calls never touch the async workers.
 
+use crate::crypto::DataKey;
 use crate::db::routes::{self, Route};
 use crate::db::{agents, agents::Agent, api_keys, DbError, DbPool};
 use crate::domain::{KeyKind, LiveUntil, TimedSecret};
 use actix::prelude::*;
+use std::sync::Arc;
 
 pub struct KeyStoreActor {
     pool: DbPool,
+    data_key: Arc<DataKey>,
 }
 
 impl KeyStoreActor {
     /// Starts `threads` actors sharing the pool; the address balances between them.
-    pub fn start(pool: DbPool, threads: usize) -> Addr<Self> {
-        SyncArbiter::start(threads, move || Self { pool: pool.clone() })
+    pub fn start(pool: DbPool, data_key: Arc<DataKey>, threads: usize) -> Addr<Self> {
+        SyncArbiter::start(threads, move || Self {
+            pool: pool.clone(),
+            data_key: data_key.clone(),
+        })
     }
 }
 
@@ -80,11 +86,12 @@ impl Handler<FindSecrets> for KeyStoreActor {
 
     fn handle(&mut self, msg: FindSecrets, _: &mut Self::Context) -> Self::Result {
         let mut conn = self.pool.get()?;
-        Ok(api_keys::live_secrets(
+        api_keys::live_secrets(
             &mut conn,
+            &self.data_key,
             &msg.agent_id,
             msg.kind,
             msg.name.as_deref(),
-        )?)
+        )
     }
 }

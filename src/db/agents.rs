@@ -2,6 +2,7 @@
 
 use super::schema::{agent_api_keys, agents};
 use super::{api_keys, now, DbConnection, DbResult};
+use crate::crypto::DataKey;
 use crate::domain::{generate_key, AcpType, AgentName, KeyKind, Secret};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -39,7 +40,11 @@ pub struct Registration {
 
 /// Creates or updates the agent named in `reg` (keeping its id) and returns
 /// it with its internal key, creating that key the first time.
-pub fn register(conn: &mut DbConnection, reg: Registration) -> DbResult<(Agent, Secret)> {
+pub fn register(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    reg: Registration,
+) -> DbResult<(Agent, Secret)> {
     conn.transaction(|conn| {
         let now = now();
         let existing = find_by_name(conn, reg.name.as_str())?;
@@ -71,11 +76,19 @@ pub fn register(conn: &mut DbConnection, reg: Registration) -> DbResult<(Agent, 
                 .values(&agent)
                 .execute(conn)?;
         }
-        let key = match api_keys::find_internal_secret(conn, &agent.id)? {
+        let key = match api_keys::find_internal_secret(conn, data_key, &agent.id)? {
             Some(key) => key,
             None => {
                 let key = generate_key();
-                api_keys::insert(conn, &agent.id, &agent.name, KeyKind::Internal, &key, None)?;
+                api_keys::insert(
+                    conn,
+                    data_key,
+                    &agent.id,
+                    &agent.name,
+                    KeyKind::Internal,
+                    &key,
+                    None,
+                )?;
                 key
             }
         };

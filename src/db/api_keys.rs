@@ -6,6 +6,7 @@
 
 use super::schema::{agent_api_keys, agent_key_versions};
 use super::{now, DbConnection, DbResult};
+use crate::crypto::DataKey;
 use crate::domain::{digest_hex, KeyKind, LiveUntil, Secret, TimedSecret};
 use diesel::prelude::*;
 use subtle::ConstantTimeEq;
@@ -42,7 +43,7 @@ struct NewVersion<'a> {
     agent_id: &'a str,
     api_key_type: &'a str,
     key_digest: Option<String>,
-    secret: Option<&'a str>,
+    secret: Option<String>,
     created_at: chrono::NaiveDateTime,
     expires_at: Option<chrono::NaiveDateTime>,
 }
@@ -54,6 +55,7 @@ const MAX_VERSIONS_READ: i64 = 64;
 /// surfaces as a unique violation.
 pub fn insert(
     conn: &mut DbConnection,
+    data_key: &DataKey,
     agent_id: &str,
     name: &str,
     kind: KeyKind,
@@ -81,25 +83,28 @@ pub fn insert(
         created_at,
         config: config.map(str::to_owned),
     };
-    add_version(conn, &info, kind, value, created_at)?;
+    add_version(conn, data_key, &info, kind, value, created_at)?;
     Ok(info)
 }
 
 fn add_version(
     conn: &mut DbConnection,
+    data_key: &DataKey,
     key: &KeyInfo,
     kind: KeyKind,
     value: &Secret,
     created_at: chrono::NaiveDateTime,
 ) -> QueryResult<()> {
+    let id = uuid::Uuid::new_v4().to_string();
+    // Sealed for its row: only digests and sealed values reach the database.
     let (key_digest, secret) = if kind.stores_digest_only() {
         (Some(digest_hex(value.expose())), None)
     } else {
-        (None, Some(value.expose()))
+        (None, Some(data_key.seal(value.expose(), &id)))
     };
     diesel::insert_into(agent_key_versions::table)
         .values(NewVersion {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             key_id: &key.id,
             agent_id: &key.agent_id,
             api_key_type: kind.as_str(),
@@ -117,6 +122,7 @@ fn add_version(
 /// expired are removed. Call inside a transaction.
 pub fn rotate(
     conn: &mut DbConnection,
+    data_key: &DataKey,
     key: &KeyInfo,
     kind: KeyKind,
     value: &Secret,
@@ -140,7 +146,7 @@ pub fn rotate(
     )
     .set(agent_key_versions::expires_at.eq(old_until))
     .execute(conn)?;
-    add_version(conn, key, kind, value, at)
+    add_version(conn, data_key, key, kind, value, at)
 }
 
 /// Until when the agent's key of a digest-only `kind` whose value hashes to
@@ -177,10 +183,11 @@ pub fn digest_live_until(
 /// named `name` when given, else of every key of that kind; newest first.
 pub fn live_secrets(
     conn: &mut DbConnection,
+    data_key: &DataKey,
     agent_id: &str,
     kind: KeyKind,
     name: Option<&str>,
-) -> QueryResult<Vec<TimedSecret>> {
+) -> DbResult<Vec<TimedSecret>> {
     let at = now();
     let mut query = agent_key_versions::table
         .inner_join(agent_api_keys::table)
@@ -191,7 +198,11 @@ pub fn live_secrets(
                 .is_null()
                 .or(agent_key_versions::expires_at.gt(at)),
         )
-        .select((agent_key_versions::secret, agent_key_versions::expires_at))
+        .select((
+            agent_key_versions::id,
+            agent_key_versions::secret,
+            agent_key_versions::expires_at,
+        ))
         .order((
             agent_key_versions::created_at.desc(),
             agent_key_versions::id.desc(),
@@ -201,16 +212,18 @@ pub fn live_secrets(
     if let Some(name) = name {
         query = query.filter(agent_api_keys::name.eq(name.to_owned()));
     }
-    let rows: Vec<(Option<String>, Option<chrono::NaiveDateTime>)> = query.load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(secret, until)| {
-            secret.map(|s| TimedSecret {
-                secret: Secret::new(s),
+    type Row = (String, Option<String>, Option<chrono::NaiveDateTime>);
+    let rows: Vec<Row> = query.load(conn)?;
+    let mut secrets = Vec::with_capacity(rows.len());
+    for (id, sealed, until) in rows {
+        if let Some(sealed) = sealed {
+            secrets.push(TimedSecret {
+                secret: data_key.open(&sealed, &id)?,
                 until: LiveUntil(until),
-            })
-        })
-        .collect())
+            });
+        }
+    }
+    Ok(secrets)
 }
 
 /// How many keys of `kind` the agent has.
@@ -226,8 +239,9 @@ pub fn count_of_kind(conn: &mut DbConnection, agent_id: &str, kind: KeyKind) -> 
 /// created; its newest live version, should it have been rotated).
 pub fn find_internal_secret(
     conn: &mut DbConnection,
+    data_key: &DataKey,
     agent_id: &str,
-) -> QueryResult<Option<Secret>> {
+) -> DbResult<Option<Secret>> {
     let at = now();
     let key_id: Option<String> = agent_api_keys::table
         .filter(agent_api_keys::agent_id.eq(agent_id))
@@ -239,7 +253,7 @@ pub fn find_internal_secret(
     let Some(key_id) = key_id else {
         return Ok(None);
     };
-    let secret: Option<Option<String>> = agent_key_versions::table
+    let version: Option<(String, Option<String>)> = agent_key_versions::table
         .filter(agent_key_versions::key_id.eq(key_id))
         .filter(
             agent_key_versions::expires_at
@@ -247,10 +261,13 @@ pub fn find_internal_secret(
                 .or(agent_key_versions::expires_at.gt(at)),
         )
         .order(agent_key_versions::created_at.desc())
-        .select(agent_key_versions::secret)
+        .select((agent_key_versions::id, agent_key_versions::secret))
         .first(conn)
         .optional()?;
-    Ok(secret.flatten().map(Secret::new))
+    match version {
+        Some((id, Some(sealed))) => Ok(Some(data_key.open(&sealed, &id)?)),
+        _ => Ok(None),
+    }
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<KeyInfo>> {

@@ -6,6 +6,7 @@
 use super::agents::{self, Agent};
 use super::schema::{agent_tasks, deliveries, delivery_attempts};
 use super::{api_keys, is_unique_violation, now, DbConnection, DbResult};
+use crate::crypto::DataKey;
 use crate::domain::Secret;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -278,6 +279,7 @@ fn unclaimed_at(at: NaiveDateTime) -> _ {
 /// pending event.
 pub fn claim(
     conn: &mut DbConnection,
+    data_key: &DataKey,
     owner: &str,
     lease_until: NaiveDateTime,
     limit: usize,
@@ -354,10 +356,14 @@ pub fn claim(
         }
         Ok(won)
     })?;
-    load_claimed(conn, &won)
+    load_claimed(conn, data_key, &won)
 }
 
-fn load_claimed(conn: &mut DbConnection, ids: &[String]) -> DbResult<Vec<Claimed>> {
+fn load_claimed(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    ids: &[String],
+) -> DbResult<Vec<Claimed>> {
     let rows: Vec<Delivery> = deliveries::table
         .filter(deliveries::id.eq_any(ids))
         .select(Delivery::as_select())
@@ -369,7 +375,7 @@ fn load_claimed(conn: &mut DbConnection, ids: &[String]) -> DbResult<Vec<Claimed
             let Some(agent) = agents::find_by_id(conn, &delivery.agent_id)? else {
                 continue; // deleted since: its deliveries went with it
             };
-            let key = api_keys::find_internal_secret(conn, &agent.id)?;
+            let key = api_keys::find_internal_secret(conn, data_key, &agent.id)?;
             agents_by_id.insert(agent.id.clone(), (agent, key));
         }
         let (agent, internal_key) = agents_by_id[&delivery.agent_id].clone();

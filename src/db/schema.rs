@@ -104,6 +104,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hookgate_keyring (id) {
+        id -> Text,
+        wrapped_key -> Text,
+        created_at -> Timestamp,
+        rewrapped_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(agent_api_keys -> agents (agent_id));
 diesel::joinable!(agent_key_versions -> agent_api_keys (key_id));
 diesel::joinable!(agent_routes -> agents (agent_id));
@@ -113,6 +122,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     agents,
     agent_api_keys,
     agent_key_versions,
+    hookgate_keyring,
     agent_routes,
     agent_tasks,
     deliveries,

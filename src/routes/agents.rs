@@ -104,11 +104,12 @@ pub async fn register(
     body: web::Json<RegisterAgentRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let registration = body.into_inner().parse()?;
+    let data_key = state.data_key.clone();
     let (agent, key) = run_change(&state, move |conn| {
         // Two first registrations of one name can race; the loser retries as an update.
-        match agents::register(conn, registration.clone()) {
+        match agents::register(conn, &data_key, registration.clone()) {
             Err(crate::db::DbError::Query(e)) if is_unique_violation(&e) => {
-                Ok(agents::register(conn, registration)?)
+                Ok(agents::register(conn, &data_key, registration)?)
             }
             other => Ok(other?),
         }

@@ -4,6 +4,7 @@
 use super::agents::{find, AgentRef, Page};
 use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
+use crate::crypto::DataKey;
 use crate::db::agents::utc;
 use crate::db::agents::Agent;
 use crate::db::api_keys::{self, KeyInfo};
@@ -96,6 +97,7 @@ pub fn parse_key_name(name: &str) -> Result<String, AdminError> {
 /// Stores a key for the agent, mapping a duplicate to the contract's 409.
 pub fn create_key(
     conn: &mut DbConnection,
+    data_key: &DataKey,
     which: &AgentRef,
     name: &str,
     kind: KeyKind,
@@ -113,7 +115,7 @@ pub fn create_key(
                 kind.as_str()
             )));
         }
-        match api_keys::insert(conn, &agent.id, name, kind, value, None) {
+        match api_keys::insert(conn, data_key, &agent.id, name, kind, value, None) {
             Ok(info) => Ok((agent, info)),
             Err(e) if is_unique_violation(&e) => Err(AdminError::Conflict(format!(
                 "Agent API key '{name}' of type '{}' already exists for agent '{}'.",
@@ -163,8 +165,9 @@ pub async fn create(
     let kind = KeyKind::parse(req.api_key_type.as_deref().unwrap_or("external"))?;
     let value = key_value(kind, req.api_key, "api_key")?;
     let shown = value.clone();
+    let data_key = state.data_key.clone();
     let (agent, info) = run_change(&state, move |conn| {
-        create_key(conn, &which, &name, kind, &value)
+        create_key(conn, &data_key, &which, &name, kind, &value)
     })
     .await?;
     tracing::info!(agent.name = %agent.name, key.id = %info.id, key.kind = kind.as_str(), "key created");
@@ -279,6 +282,7 @@ pub async fn rotate(
         )));
     }
     let given = req.api_key;
+    let data_key = state.data_key.clone();
     let (key, value, until) = run_change(&state, move |conn| {
         conn.transaction(|conn| {
             let key = api_keys::find_by_id(conn, &id)?.ok_or_else(|| no_such_id(&id))?;
@@ -290,7 +294,7 @@ pub async fn rotate(
             }
             let value = key_value(kind, given, "api_key")?;
             let until = crate::db::now() + chrono::Duration::seconds(overlap);
-            api_keys::rotate(conn, &key, kind, &value, until)?;
+            api_keys::rotate(conn, &data_key, &key, kind, &value, until)?;
             Ok((key, value, until))
         })
     })

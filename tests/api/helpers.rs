@@ -7,6 +7,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::Bytes;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use hookgate::config::Settings;
+use hookgate::master_key::MasterKeySetting;
 use hookgate::startup::Application;
 use serde_json::{json, Value};
 use std::net::TcpListener;
@@ -151,6 +152,7 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Test
     let mut settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
+        master_key: test_master_key(&db.url),
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -164,6 +166,25 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Test
         db,
         admin_token,
     }
+}
+
+/// The master key tests use: a SQLite database gets its key file made beside
+/// it, as in production; a PostgreSQL one a key derived from its URL, so
+/// every instance a test starts on one database shares it.
+pub fn test_master_key(db_url: &str) -> MasterKeySetting {
+    match test_master_key_value(db_url) {
+        Some(key) => MasterKeySetting::Value(hookgate::domain::Secret::new(key)),
+        None => MasterKeySetting::Auto,
+    }
+}
+
+pub fn test_master_key_value(db_url: &str) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    db_url.starts_with("postgres").then(|| {
+        let digest = sha2::Sha256::digest(format!("hookgate test master key {db_url}"));
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    })
 }
 
 pub fn client() -> awc::Client {

@@ -24,4 +24,5 @@ mod openapi;
 mod process;
 mod restarts;
 mod rotation;
+mod secrets_at_rest;
 mod vectors;

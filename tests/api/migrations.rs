@@ -86,4 +86,9 @@ async fn keys_stored_before_key_versions_still_verify(backend: Backend) {
         .collect();
     assert_eq!(ids, ["k1", "k2"], "the keys keep their ids");
     assert_eq!(upstream.received().len(), 2);
+    let stored = crate::secrets_at_rest::database_bytes(&app.db.url);
+    assert!(
+        !crate::secrets_at_rest::contains(&stored, "old-gh-secret"),
+        "the old plaintext secret was encrypted, and no copy of it is left"
+    );
 }

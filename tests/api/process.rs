@@ -23,7 +23,15 @@ pub fn free_port() -> u16 {
 impl Process {
     /// Starts hookgate on `db_url` with fast delivery settings and waits until ready.
     pub async fn start(db_url: &str, port: u16) -> Self {
+        Self::start_with(db_url, port, &[]).await
+    }
+
+    /// As [`Process::start`], with more (or overriding) environment.
+    pub async fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Self {
         let mut cmd = crate::helpers::hookgate_command();
+        if let Some(key) = crate::helpers::test_master_key_value(db_url) {
+            cmd.env("HOOKGATE_MASTER_KEY", key);
+        }
         let child = cmd
             .arg("serve")
             .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))
@@ -34,6 +42,7 @@ impl Process {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
+            .envs(env.iter().copied())
             .spawn()
             .expect("hookgate starts");
         let process = Self { child, port };

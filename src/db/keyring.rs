@@ -1,0 +1,109 @@
+//! The data key, wrapped under the master key in `hookgate_keyring`, and the
+//! sealing of plaintext secrets left by releases before encryption at rest.
+
+use super::schema::{agent_key_versions, hookgate_keyring};
+use super::{is_unique_violation, now, DbConnection};
+use crate::crypto::{self, CryptoError, DataKey, MasterKey};
+use diesel::prelude::*;
+
+const ROW: &str = "data";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+/// True once the database holds a data key (its secrets are sealed).
+pub fn exists(conn: &mut DbConnection) -> QueryResult<bool> {
+    Ok(wrapped(conn)?.is_some())
+}
+
+fn wrapped(conn: &mut DbConnection) -> QueryResult<Option<String>> {
+    hookgate_keyring::table
+        .find(ROW)
+        .select(hookgate_keyring::wrapped_key)
+        .first(conn)
+        .optional()
+}
+
+/// The data key under `master`, made on the first start; then every
+/// plaintext secret left by an earlier release is sealed. Returns the key
+/// and how many rows were sealed now.
+pub fn open(conn: &mut DbConnection, master: &MasterKey) -> Result<(DataKey, usize), KeyringError> {
+    // Two instances starting together on one new database both try to make
+    // the key; the loser reads the winner's.
+    for _ in 0..3 {
+        let made = conn.transaction(|conn| {
+            if wrapped(conn)?.is_none() {
+                diesel::insert_into(hookgate_keyring::table)
+                    .values((
+                        hookgate_keyring::id.eq(ROW),
+                        hookgate_keyring::wrapped_key.eq(master.wrap(&DataKey::generate())),
+                        hookgate_keyring::created_at.eq(now()),
+                    ))
+                    .execute(conn)?;
+            }
+            QueryResult::Ok(())
+        });
+        match made {
+            Ok(()) => break,
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (data_key, sealed) = conn.transaction(|conn| {
+        let stored = wrapped(conn)?.ok_or(diesel::result::Error::NotFound)?;
+        let data_key = master.unwrap(&stored)?;
+        let sealed = seal_plaintext(conn, &data_key)?;
+        Ok::<_, KeyringError>((data_key, sealed))
+    })?;
+    if sealed > 0 && matches!(conn, DbConnection::Sqlite(_)) {
+        // The plaintext may linger in freed pages and in the WAL: rebuild
+        // the file and empty the WAL so no copy of it is left on disk.
+        diesel::sql_query("VACUUM").execute(conn)?;
+        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(conn)?;
+    }
+    Ok((data_key, sealed))
+}
+
+/// Seals every secret still stored in plaintext.
+fn seal_plaintext(conn: &mut DbConnection, data_key: &DataKey) -> QueryResult<usize> {
+    let rows: Vec<(String, Option<String>)> = agent_key_versions::table
+        .filter(agent_key_versions::secret.is_not_null())
+        .select((agent_key_versions::id, agent_key_versions::secret))
+        .load(conn)?;
+    let mut sealed = 0;
+    for (id, secret) in rows {
+        let Some(plain) = secret.filter(|s| !crypto::is_sealed(s)) else {
+            continue;
+        };
+        diesel::update(agent_key_versions::table.find(&id))
+            .set(agent_key_versions::secret.eq(data_key.seal(&plain, &id)))
+            .execute(conn)?;
+        sealed += 1;
+    }
+    Ok(sealed)
+}
+
+/// Wraps the data key under `new` instead of `current`, in one update.
+/// Sealed secrets do not change, so running instances go on verifying.
+pub fn rewrap(
+    conn: &mut DbConnection,
+    current: &MasterKey,
+    new: &MasterKey,
+) -> Result<(), KeyringError> {
+    conn.transaction(|conn| {
+        let stored = wrapped(conn)?.ok_or(diesel::result::Error::NotFound)?;
+        let data_key = current.unwrap(&stored)?;
+        diesel::update(hookgate_keyring::table.find(ROW))
+            .set((
+                hookgate_keyring::wrapped_key.eq(new.wrap(&data_key)),
+                hookgate_keyring::rewrapped_at.eq(Some(now())),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}

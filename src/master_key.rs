@@ -1,0 +1,256 @@
+//! Where the master key comes from, and opening the database's keyring with
+//! it: `HOOKGATE_MASTER_KEY`, a key file (`HOOKGATE_MASTER_KEY_FILE`), or, on
+//! SQLite with neither, a key file beside the database that hookgate makes
+//! (mode 0600) on the first start.
+
+use crate::crypto::{CryptoError, DataKey, MasterKey};
+use crate::db::keyring::{self, KeyringError};
+use crate::db::{Backend, DbConnection};
+use crate::domain::Secret;
+use anyhow::{anyhow, bail, Context};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// How the master key is given.
+#[derive(Debug, Clone, Default)]
+pub enum MasterKeySetting {
+    /// Neither given: a key file beside a SQLite database; an error on PostgreSQL.
+    #[default]
+    Auto,
+    /// `HOOKGATE_MASTER_KEY`.
+    Value(Secret),
+    /// `HOOKGATE_MASTER_KEY_FILE`.
+    File(PathBuf),
+}
+
+impl MasterKeySetting {
+    pub fn from_args(value: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Self> {
+        match (value.filter(|v| !v.is_empty()), file) {
+            (Some(_), Some(_)) => bail!(
+                "HOOKGATE_MASTER_KEY and HOOKGATE_MASTER_KEY_FILE are both set; give the master key one way"
+            ),
+            (Some(v), None) => Ok(Self::Value(Secret::new(v))),
+            (None, Some(f)) => Ok(Self::File(f)),
+            (None, None) => Ok(Self::Auto),
+        }
+    }
+}
+
+const POSTGRES_NEEDS_KEY: &str = "PostgreSQL needs a master key that every hookgate instance shares: \
+set HOOKGATE_MASTER_KEY (32 bytes as base64 or hex; `openssl rand -base64 32` makes one) or HOOKGATE_MASTER_KEY_FILE";
+
+/// The key file hookgate keeps beside a SQLite database, and where a
+/// `rekey` stages the next one.
+pub fn beside(database_url: &str) -> Option<(PathBuf, PathBuf)> {
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .unwrap_or(database_url);
+    if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
+        return None;
+    }
+    Some((
+        PathBuf::from(format!("{path}.key")),
+        PathBuf::from(format!("{path}.key.new")),
+    ))
+}
+
+/// The database's data key, opened with the configured master key (made on
+/// the first start). Plaintext secrets from earlier releases are sealed.
+pub fn open_keyring(
+    conn: &mut DbConnection,
+    setting: &MasterKeySetting,
+    database_url: &str,
+    backend: Backend,
+) -> anyhow::Result<DataKey> {
+    let (key, source) = match setting {
+        MasterKeySetting::Value(v) => (
+            MasterKey::parse(v.expose(), "HOOKGATE_MASTER_KEY")?,
+            "HOOKGATE_MASTER_KEY".to_owned(),
+        ),
+        MasterKeySetting::File(path) => (
+            read_key_file(path)?,
+            format!("the key file {}", path.display()),
+        ),
+        MasterKeySetting::Auto => return open_auto(conn, database_url, backend),
+    };
+    open_with(conn, &key, &source)
+}
+
+fn open_with(conn: &mut DbConnection, key: &MasterKey, source: &str) -> anyhow::Result<DataKey> {
+    match keyring::open(conn, key) {
+        Ok((data_key, sealed)) => {
+            if sealed > 0 {
+                tracing::info!(sealed, "encrypted secrets stored in plaintext by an earlier release");
+            }
+            Ok(data_key)
+        }
+        Err(KeyringError::Crypto(CryptoError::WrongMasterKey)) => Err(anyhow!(
+            "the master key from {source} does not open this database's secrets: they were encrypted under another key"
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn open_auto(
+    conn: &mut DbConnection,
+    database_url: &str,
+    backend: Backend,
+) -> anyhow::Result<DataKey> {
+    if backend == Backend::Postgres {
+        bail!(POSTGRES_NEEDS_KEY);
+    }
+    let Some((path, staged)) = beside(database_url) else {
+        // An in-memory database lives and dies with the process: so may its key.
+        return open_with(
+            conn,
+            &MasterKey::generate(),
+            "a key made for this in-memory database",
+        );
+    };
+    if staged.exists() {
+        // A rekey stopped between writing the new key and moving it into
+        // place: whichever of the two opens the database is the key.
+        let staged_key = read_key_file(&staged)?;
+        if path.exists() {
+            let current = read_key_file(&path)?;
+            if let Ok(data_key) = open_with(conn, &current, "") {
+                std::fs::remove_file(&staged).ok();
+                return Ok(data_key);
+            }
+        }
+        let data_key = open_with(
+            conn,
+            &staged_key,
+            &format!("the key file {}", staged.display()),
+        )?;
+        std::fs::rename(&staged, &path)
+            .with_context(|| format!("moving {} into place", staged.display()))?;
+        tracing::info!(key_file = %path.display(), "finished an interrupted rekey");
+        return Ok(data_key);
+    }
+    if path.exists() {
+        return open_with(
+            conn,
+            &read_key_file(&path)?,
+            &format!("the key file {}", path.display()),
+        );
+    }
+    if keyring::exists(conn)? {
+        bail!(
+            "the secrets in {database_url} are encrypted, but their key file {} is missing: restore it, or set HOOKGATE_MASTER_KEY / HOOKGATE_MASTER_KEY_FILE to the key",
+            path.display()
+        );
+    }
+    let key = MasterKey::generate();
+    write_key_file(&path, &key)?;
+    tracing::info!(key_file = %path.display(),
+        "created the master key file that encrypts this database's secrets; keep it with every backup of the database: without it the secrets cannot be read");
+    open_with(conn, &key, &format!("the key file {}", path.display()))
+}
+
+pub fn read_key_file(path: &Path) -> anyhow::Result<MasterKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(key_file = %path.display(), "the master key file is readable by other users; chmod 600 it");
+            }
+        }
+    }
+    Ok(MasterKey::parse(
+        &text,
+        &format!("the key file {}", path.display()),
+    )?)
+}
+
+/// Writes a new key file readable by its owner only; never overwrites one.
+pub fn write_key_file(path: &Path, key: &MasterKey) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create the master key file {}", path.display()))?;
+    writeln!(file, "{}", key.encoded())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// `hookgate rekey`: wraps the data key under a new master key. With the
+/// automatic key file, the new key is staged beside it first and moved into
+/// place once the database holds the rewrapped key, so a crash at any point
+/// leaves a key that opens the database.
+pub fn rekey(
+    conn: &mut DbConnection,
+    current: &MasterKeySetting,
+    new_value: Option<Secret>,
+    new_file: Option<PathBuf>,
+    database_url: &str,
+    backend: Backend,
+) -> anyhow::Result<String> {
+    if !keyring::exists(conn)? {
+        bail!("this database holds no encrypted secrets yet: `hookgate serve` encrypts them on its first start");
+    }
+    let new_key = match (&new_value, &new_file) {
+        (Some(_), Some(_)) => bail!("give the new master key one way: HOOKGATE_NEW_MASTER_KEY or --new-master-key-file"),
+        (Some(v), None) => MasterKey::parse(v.expose(), "HOOKGATE_NEW_MASTER_KEY")?,
+        (None, Some(path)) if path.exists() => read_key_file(path)?,
+        (None, Some(path)) => {
+            let key = MasterKey::generate();
+            write_key_file(path, &key)?;
+            key
+        }
+        (None, None) if matches!(current, MasterKeySetting::Auto) => MasterKey::generate(),
+        (None, None) => bail!("give the new master key: HOOKGATE_NEW_MASTER_KEY or --new-master-key-file PATH (made if missing)"),
+    };
+    let current_key = match current {
+        MasterKeySetting::Value(v) => MasterKey::parse(v.expose(), "HOOKGATE_MASTER_KEY")?,
+        MasterKeySetting::File(path) => read_key_file(path)?,
+        MasterKeySetting::Auto => {
+            if backend == Backend::Postgres {
+                bail!(POSTGRES_NEEDS_KEY);
+            }
+            let (path, staged) = beside(database_url)
+                .ok_or_else(|| anyhow!("an in-memory database has no key to change"))?;
+            let current_key = read_key_file(&path)?;
+            std::fs::remove_file(&staged).ok();
+            write_key_file(&staged, &new_key)?;
+            rewrap(conn, &current_key, &new_key, &path.display().to_string())?;
+            std::fs::rename(&staged, &path)?;
+            return Ok(format!(
+                "secrets now encrypted under a new master key, written to {}",
+                path.display()
+            ));
+        }
+    };
+    rewrap(conn, &current_key, &new_key, "the current master key")?;
+    Ok(match new_file {
+        Some(path) => format!(
+            "secrets now encrypted under the master key in {}: restart every instance with HOOKGATE_MASTER_KEY_FILE={}",
+            path.display(),
+            path.display()
+        ),
+        None => "secrets now encrypted under HOOKGATE_NEW_MASTER_KEY: restart every instance with it as HOOKGATE_MASTER_KEY".to_owned(),
+    })
+}
+
+fn rewrap(
+    conn: &mut DbConnection,
+    current: &MasterKey,
+    new: &MasterKey,
+    source: &str,
+) -> anyhow::Result<()> {
+    keyring::rewrap(conn, current, new).map_err(|e| match e {
+        KeyringError::Crypto(CryptoError::WrongMasterKey) => {
+            anyhow!("{source} does not open this database's secrets: nothing was changed")
+        }
+        other => other.into(),
+    })
+}

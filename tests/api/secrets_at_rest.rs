@@ -1,0 +1,271 @@
+//! Encryption at rest: no secret is readable in the database (the SQLite
+//! file, a `pg_dump`), a wrong or missing master key stops start-up with a
+//! clear error, and `hookgate rekey` changes the master key while a running
+//! instance goes on verifying.
+
+use crate::helpers::*;
+use crate::process::{free_port, Process};
+use actix_web::http::Method;
+use hookgate::verify::github;
+use serde_json::json;
+use std::process::Command;
+
+db_tests!(
+    the_database_holds_no_secret_in_plaintext,
+    a_wrong_or_missing_master_key_stops_start_up,
+    rekey_changes_the_master_key_while_verification_goes_on,
+);
+
+/// Everything the database holds, as bytes: the SQLite file with its WAL,
+/// or a `pg_dump` of the PostgreSQL database.
+pub fn database_bytes(db_url: &str) -> Vec<u8> {
+    if db_url.starts_with("postgres") {
+        let out = Command::new("pg_dump")
+            .arg(db_url)
+            .output()
+            .expect("pg_dump (PostgreSQL's client tools) runs");
+        assert!(
+            out.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stdout.is_empty());
+        return out.stdout;
+    }
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        if let Ok(mut b) = std::fs::read(format!("{db_url}{suffix}")) {
+            bytes.append(&mut b);
+        }
+    }
+    assert!(!bytes.is_empty(), "the SQLite file exists");
+    bytes
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn github_call(secret: &str) -> (String, String) {
+    let body = json!({"repository": {"full_name": "octo/app"}}).to_string();
+    let signature = github::sign(secret.as_bytes(), body.as_bytes());
+    (body, signature)
+}
+
+async fn github_status(app: &TestApp, secret: &str) -> u16 {
+    let (body, signature) = github_call(secret);
+    app.forward(
+        Method::POST,
+        "agent-a",
+        "gh",
+        &[("x-hub-signature-256", signature.as_str())],
+        body,
+    )
+    .await
+    .status
+    .as_u16()
+}
+
+async fn the_database_holds_no_secret_in_plaintext(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    let registered = app.register("agent-a", &upstream.url).await;
+    let mut values = vec![registered["agent_api_key"].as_str().unwrap().to_owned()];
+    let given = [
+        ("github", "octo/app", "github-secret-value-1"),
+        ("slack", "A0SLACK", "slack-signing-secret-value-2"),
+        ("stripe", "payments", "whsec_stripe_secret_value_3"),
+        ("shopify", "shop.myshopify.com", "shopify-secret-value-4"),
+        ("linear", "workspace", "linear-secret-value-5"),
+        ("gitlab", "group/app", "gitlab-token-value-6"),
+    ];
+    for (kind, name, value) in given {
+        app.create_key("agent-a", name, kind, Some(value)).await;
+        values.push(value.to_owned());
+    }
+    for kind in ["external", "standard_webhooks"] {
+        let created = app.create_key("agent-a", kind, kind, None).await;
+        values.push(created["api_key"].as_str().unwrap().to_owned());
+    }
+    let rotated = app
+        .post_json(
+            &format!(
+                "/agent_api_keys/{}/rotate",
+                app.get("/agent_api_keys/name/octo%2Fapp?agent_name=agent-a&api_key_type=github")
+                    .await
+                    .json()["id"]
+                    .as_str()
+                    .unwrap()
+            ),
+            json!({"api_key": "github-secret-value-7"}),
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+    values.push("github-secret-value-7".into());
+    // Still usable: verification opens them.
+    assert_eq!(github_status(&app, "github-secret-value-1").await, 200);
+    assert_eq!(github_status(&app, "github-secret-value-7").await, 200);
+
+    let stored = database_bytes(&app.db.url);
+    assert!(
+        contains(&stored, "octo/app"),
+        "the dump is readable: key names are there"
+    );
+    for value in &values {
+        assert!(!contains(&stored, value), "{value} is stored in plaintext");
+    }
+    if !app.db.url.starts_with("postgres") {
+        let key_file = format!("{}.key", app.db.url);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&key_file).unwrap().permissions(),
+        );
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the key file made beside the database is the owner's alone"
+        );
+    }
+}
+
+/// Runs `hookgate serve` on the database and returns its stderr, expecting
+/// it to exit at once with an error.
+fn failed_start(db_url: &str, master_key: Option<&str>) -> String {
+    let mut cmd = hookgate_command();
+    cmd.arg("serve")
+        .env("HOOKGATE_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("HOOKGATE_DATABASE_URL", db_url)
+        .env_remove("HOOKGATE_MASTER_KEY");
+    if let Some(key) = master_key {
+        cmd.env("HOOKGATE_MASTER_KEY", key);
+    }
+    let out = cmd.output().expect("hookgate runs");
+    assert!(!out.status.success(), "hookgate must refuse to start");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error: ")).count(),
+        1,
+        "{stderr}"
+    );
+    stderr
+}
+
+async fn a_wrong_or_missing_master_key_stops_start_up(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("agent-a", "http://127.0.0.1:9").await;
+    app.create_key("agent-a", "octo/app", "github", Some("the-secret"))
+        .await;
+    let other = hookgate::crypto::MasterKey::generate().encoded();
+    let wrong = failed_start(&app.db.url, Some(&other));
+    assert!(
+        wrong.contains("does not open this database's secrets"),
+        "{wrong}"
+    );
+    assert!(!wrong.contains(&other), "the key is never printed");
+    let malformed = failed_start(&app.db.url, Some("too-short"));
+    assert!(
+        malformed.contains("HOOKGATE_MASTER_KEY must hold 32 bytes"),
+        "{malformed}"
+    );
+    if app.db.url.starts_with("postgres") {
+        let missing = failed_start(&app.db.url, None);
+        assert!(
+            missing.contains("PostgreSQL needs a master key"),
+            "{missing}"
+        );
+    } else {
+        let key_file = format!("{}.key", app.db.url);
+        std::fs::rename(&key_file, format!("{key_file}.moved")).unwrap();
+        let missing = failed_start(&app.db.url, None);
+        assert!(missing.contains("is missing"), "{missing}");
+        std::fs::rename(format!("{key_file}.moved"), &key_file).unwrap();
+    }
+    // Nothing was harmed: the running instance still verifies.
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    assert_eq!(github_status(&app, "the-secret").await, 200);
+}
+
+async fn rekey_changes_the_master_key_while_verification_goes_on(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    app.create_key("agent-a", "octo/app", "github", Some("before-rekey"))
+        .await;
+    assert_eq!(github_status(&app, "before-rekey").await, 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let new_key_file = dir.path().join("new.key");
+    let postgres = app.db.url.starts_with("postgres");
+    let mut rekey = hookgate_command();
+    rekey
+        .arg("rekey")
+        .env("HOOKGATE_DATABASE_URL", &app.db.url)
+        .env_remove("HOOKGATE_MASTER_KEY");
+    if postgres {
+        rekey
+            .env(
+                "HOOKGATE_MASTER_KEY",
+                test_master_key_value(&app.db.url).unwrap(),
+            )
+            .arg("--new-master-key-file")
+            .arg(&new_key_file);
+    }
+    let out = rekey.output().expect("hookgate rekey runs");
+    assert!(
+        out.status.success(),
+        "rekey: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("new master key"), "{said}");
+
+    // The running instance never needed the master key again.
+    assert_eq!(github_status(&app, "before-rekey").await, 200);
+    app.create_key("agent-a", "octo/other", "github", Some("after-rekey"))
+        .await;
+    let body = json!({"repository": {"full_name": "octo/other"}}).to_string();
+    let signature = github::sign(b"after-rekey", body.as_bytes());
+    let reply = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            "gh",
+            &[("x-hub-signature-256", signature.as_str())],
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    // A restart needs the new key: the old one no longer opens the database.
+    let new_key = if postgres {
+        std::fs::read_to_string(&new_key_file)
+            .unwrap()
+            .trim()
+            .to_owned()
+    } else {
+        std::fs::read_to_string(format!("{}.key", app.db.url))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    if postgres {
+        let old = failed_start(&app.db.url, test_master_key_value(&app.db.url).as_deref());
+        assert!(old.contains("does not open"), "{old}");
+    }
+    let second = Process::start_with(
+        &app.db.url,
+        free_port(),
+        &[("HOOKGATE_MASTER_KEY", &new_key)],
+    )
+    .await;
+    let second_app = second.app(TestDb::shared(&app.db.url));
+    assert_eq!(github_status(&second_app, "before-rekey").await, 200);
+    assert_eq!(
+        github_status(&second_app, "after-rekey").await,
+        401,
+        "signed for octo/app, whose secret is before-rekey"
+    );
+    second.crash();
+}
