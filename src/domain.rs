@@ -2,6 +2,7 @@
 //! the field it rejects.
 
 mod agent_name;
+mod hmac_config;
 mod key_kind;
 pub mod payload;
 mod route;
@@ -9,6 +10,7 @@ mod secret;
 mod template;
 
 pub use agent_name::AgentName;
+pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
 pub use key_kind::{AcpType, KeyKind, KeyLookup};
 pub use route::{RouteMode, RoutePath};
 pub use secret::{digest_hex, generate_key, generate_value, LiveUntil, Secret, TimedSecret};

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod github;
 pub mod gitlab;
+pub mod hmac;
 mod hmac_sha256;
 pub mod linear;
 pub mod shopify;
@@ -78,6 +79,10 @@ pub enum VerifyError {
     LinearNoKey(String),
     #[error("Invalid Linear webhook signature")]
     LinearBadSignature,
+    #[error("HMAC webhook request has bad timestamp.")]
+    HmacStaleTimestamp,
+    #[error("Invalid HMAC webhook signature")]
+    HmacBadSignature,
     #[error("Missing authentication for forward request.")]
     MissingAuthentication,
 }
@@ -102,7 +107,8 @@ impl VerifyError {
             | StripeBadSignature
             | ShopifyBadSignature
             | GitlabInvalidToken(_)
-            | LinearBadSignature => 401,
+            | LinearBadSignature
+            | HmacBadSignature => 401,
             MissingAuthentication => 403,
             GithubEmptyPayload
             | GithubNotJson
@@ -119,7 +125,8 @@ impl VerifyError {
             | StripeStaleTimestamp
             | LinearNotJson
             | LinearMissingTimestamp
-            | LinearStaleTimestamp => 400,
+            | LinearStaleTimestamp
+            | HmacStaleTimestamp => 400,
         }
     }
 }

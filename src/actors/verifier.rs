@@ -7,10 +7,10 @@ use super::key_store::{CheckKeyDigest, FindSecrets, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
 use crate::db::now;
 use crate::db::routes::Route;
-use crate::domain::{digest_hex, KeyKind, Secret};
+use crate::domain::{digest_hex, KeyKind, Secret, TimedSecret};
 use crate::key_cache::{AgentEntry, KeyCache, Secrets};
 use crate::verify::{
-    github, linear, shopify, slack, standard_webhooks, stripe, Scheme, VerifyError,
+    github, hmac, linear, shopify, slack, standard_webhooks, stripe, Scheme, VerifyError,
 };
 use actix::prelude::*;
 use actix_web::http::header::HeaderMap;
@@ -56,13 +56,19 @@ pub struct Presented {
     pub scheme: Result<Scheme, VerifyError>,
     /// `application/x-www-form-urlencoded` (Slack slash commands).
     pub is_form: bool,
+    /// Only for a call no built-in scheme claims: its headers, for the
+    /// agent's `hmac` keys, whose header names only the keys know.
+    pub headers: Option<HeaderMap>,
 }
 
 impl Presented {
     pub fn from_headers(headers: &HeaderMap) -> Self {
+        let scheme = Scheme::from_headers(headers);
+        let unclaimed = matches!(scheme, Err(VerifyError::MissingAuthentication));
         Self {
-            scheme: Scheme::from_headers(headers),
+            scheme,
             is_form: is_form(headers),
+            headers: unclaimed.then(|| headers.clone()),
         }
     }
 }
@@ -184,6 +190,21 @@ impl Lookup {
         kind: KeyKind,
         name: Option<&str>,
     ) -> Result<Vec<Secret>, VerifyFailure> {
+        Ok(self
+            .versions(agent_id, kind, name)
+            .await?
+            .into_iter()
+            .map(|v| v.secret)
+            .collect())
+    }
+
+    /// As [`Lookup::secrets`], with each version's expiry and settings.
+    async fn versions(
+        &self,
+        agent_id: &str,
+        kind: KeyKind,
+        name: Option<&str>,
+    ) -> Result<Vec<TimedSecret>, VerifyFailure> {
         let versions = match self.cache.secrets(agent_id, kind, name) {
             Some(hit) => hit,
             None => {
@@ -203,7 +224,7 @@ impl Lookup {
         Ok(versions
             .iter()
             .filter(|v| v.until.is_live(at))
-            .map(|v| v.secret.clone())
+            .cloned()
             .collect())
     }
 }
@@ -231,7 +252,20 @@ async fn verify(
     let body = &msg.body;
 
     let mut slack_challenge = None;
-    match msg.presented.scheme? {
+    let scheme = match msg.presented.scheme {
+        Err(VerifyError::MissingAuthentication) => {
+            let headers = msg.presented.headers.as_ref();
+            verify_hmac(lookup, agent, headers, body).await?;
+            return Ok(Verified {
+                entry: entry.clone(),
+                acp_url,
+                slack_challenge,
+                body: msg.body,
+            });
+        }
+        other => other?,
+    };
+    match scheme {
         Scheme::ApiKey(key) => {
             if !lookup
                 .digest_is_live(&agent.id, KeyKind::External, &key)
@@ -340,6 +374,44 @@ async fn verify(
         slack_challenge,
         body: msg.body,
     })
+}
+
+/// The agent's `hmac` keys whose signature header the call carries: one
+/// must match. With none present the call presents no authentication.
+async fn verify_hmac(
+    lookup: &Lookup,
+    agent: &Agent,
+    headers: Option<&HeaderMap>,
+    body: &[u8],
+) -> Result<(), VerifyFailure> {
+    let headers = headers.ok_or(VerifyError::MissingAuthentication)?;
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let keys = lookup.versions(&agent.id, KeyKind::Hmac, None).await?;
+    let now = chrono::Utc::now().timestamp();
+    let mut refusal = None;
+    let mut presented_any = false;
+    let mut passed = false;
+    for key in &keys {
+        let Some(config) = &key.hmac else { continue };
+        let Some(signature) = text(&config.header) else {
+            continue;
+        };
+        presented_any = true;
+        let timestamp_header = config.timestamp_header.as_deref();
+        match hmac::check_timestamp(config, timestamp_header.and_then(text), now) {
+            Ok(timestamp) => {
+                let secret = key.secret.expose().as_bytes();
+                passed |= hmac::check_signature(config, secret, timestamp, body, signature);
+            }
+            Err(e) => refusal = refusal.or(Some(e)),
+        }
+    }
+    match (passed, presented_any, refusal) {
+        (true, _, _) => Ok(()),
+        (false, false, _) => Err(VerifyError::MissingAuthentication.into()),
+        (false, true, Some(e)) => Err(e.into()),
+        (false, true, None) => Err(VerifyError::HmacBadSignature.into()),
+    }
 }
 
 fn internal(e: crate::db::DbError) -> VerifyFailure {

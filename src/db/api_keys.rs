@@ -7,8 +7,9 @@
 use super::schema::{agent_api_keys, agent_key_versions};
 use super::{now, DbConnection, DbResult};
 use crate::crypto::DataKey;
-use crate::domain::{digest_hex, KeyKind, LiveUntil, Secret, TimedSecret};
+use crate::domain::{digest_hex, HmacConfig, KeyKind, LiveUntil, Secret, TimedSecret};
 use diesel::prelude::*;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// A key row without its value: all that may ever be listed or logged.
@@ -202,6 +203,7 @@ pub fn live_secrets(
             agent_key_versions::id,
             agent_key_versions::secret,
             agent_key_versions::expires_at,
+            agent_api_keys::config,
         ))
         .order((
             agent_key_versions::created_at.desc(),
@@ -212,16 +214,31 @@ pub fn live_secrets(
     if let Some(name) = name {
         query = query.filter(agent_api_keys::name.eq(name.to_owned()));
     }
-    type Row = (String, Option<String>, Option<chrono::NaiveDateTime>);
+    type Row = (
+        String,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+        Option<String>,
+    );
     let rows: Vec<Row> = query.load(conn)?;
     let mut secrets = Vec::with_capacity(rows.len());
-    for (id, sealed, until) in rows {
-        if let Some(sealed) = sealed {
-            secrets.push(TimedSecret {
-                secret: data_key.open(&sealed, &id)?,
-                until: LiveUntil(until),
-            });
-        }
+    for (id, sealed, until, config) in rows {
+        let Some(sealed) = sealed else { continue };
+        // Settings were validated when the key was made; a row that no
+        // longer parses is skipped (and said), not fatal to its neighbours.
+        let hmac = match config.map(|c| serde_json::from_str::<HmacConfig>(&c)) {
+            Some(Ok(c)) => Some(Arc::new(c)),
+            Some(Err(e)) => {
+                tracing::error!(key.version = %id, error = %e, "unreadable hmac settings; key skipped");
+                continue;
+            }
+            None => None,
+        };
+        secrets.push(TimedSecret {
+            secret: data_key.open(&sealed, &id)?,
+            until: LiveUntil(until),
+            hmac,
+        });
     }
     Ok(secrets)
 }

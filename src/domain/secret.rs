@@ -76,11 +76,13 @@ impl LiveUntil {
     }
 }
 
-/// One version of a signing secret, with its expiry.
+/// One version of a signing secret, with its expiry (and, for an `hmac`
+/// key, the key's settings).
 #[derive(Debug, Clone)]
 pub struct TimedSecret {
     pub secret: Secret,
     pub until: LiveUntil,
+    pub hmac: Option<std::sync::Arc<super::HmacConfig>>,
 }
 
 /// Hex SHA-256 of a key: how `external` keys are stored and looked up.

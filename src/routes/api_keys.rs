@@ -9,7 +9,7 @@ use crate::db::agents::utc;
 use crate::db::agents::Agent;
 use crate::db::api_keys::{self, KeyInfo};
 use crate::db::{is_unique_violation, DbConnection};
-use crate::domain::{generate_value, KeyKind, KeyLookup, Secret};
+use crate::domain::{generate_value, HmacConfig, KeyKind, KeyLookup, Secret};
 use crate::verify::standard_webhooks;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -28,6 +28,8 @@ pub struct CreateKeyRequest {
     /// The value to store; generated when omitted (64 hex chars;
     /// `whsec_` + base64 for `standard_webhooks`).
     pub api_key: Option<String>,
+    /// Required for (and only for) `api_key_type` `hmac`: how the provider signs.
+    pub hmac: Option<HmacConfig>,
 }
 
 /// A key without its value.
@@ -38,6 +40,9 @@ pub struct KeyResponse {
     pub created_at: DateTime<Utc>,
     pub name: String,
     pub api_key_type: String,
+    /// The settings of an `hmac` key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<HmacConfig>,
 }
 
 /// The creation answer: the only one that carries the value.
@@ -56,6 +61,7 @@ impl From<KeyInfo> for KeyResponse {
             created_at: utc(k.created_at),
             name: k.name,
             api_key_type: k.api_key_type,
+            hmac: k.config.and_then(|c| serde_json::from_str(&c).ok()),
         }
     }
 }
@@ -102,6 +108,7 @@ pub fn create_key(
     name: &str,
     kind: KeyKind,
     value: &Secret,
+    config: Option<&str>,
 ) -> Result<(Agent, KeyInfo), AdminError> {
     conn.transaction(|conn| {
         let agent = find(conn, which)?;
@@ -115,7 +122,7 @@ pub fn create_key(
                 kind.as_str()
             )));
         }
-        match api_keys::insert(conn, data_key, &agent.id, name, kind, value, None) {
+        match api_keys::insert(conn, data_key, &agent.id, name, kind, value, config) {
             Ok(info) => Ok((agent, info)),
             Err(e) if is_unique_violation(&e) => Err(AdminError::Conflict(format!(
                 "Agent API key '{name}' of type '{}' already exists for agent '{}'.",
@@ -164,10 +171,33 @@ pub async fn create(
     let name = parse_key_name(&req.name)?;
     let kind = KeyKind::parse(req.api_key_type.as_deref().unwrap_or("external"))?;
     let value = key_value(kind, req.api_key, "api_key")?;
+    let config = match (kind, req.hmac) {
+        (KeyKind::Hmac, Some(config)) => Some(config.validated()?),
+        (KeyKind::Hmac, None) => {
+            return Err(AdminError::Unprocessable(
+                "Field 'hmac' is required for api_key_type 'hmac': it says which header carries the signature and how it is made.".into(),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(AdminError::Unprocessable(
+                "Field 'hmac' applies only to api_key_type 'hmac'.".into(),
+            ))
+        }
+        (_, None) => None,
+    };
+    let config = config.map(|c| serde_json::to_string(&c).expect("settings serialise"));
     let shown = value.clone();
     let data_key = state.data_key.clone();
     let (agent, info) = run_change(&state, move |conn| {
-        create_key(conn, &data_key, &which, &name, kind, &value)
+        create_key(
+            conn,
+            &data_key,
+            &which,
+            &name,
+            kind,
+            &value,
+            config.as_deref(),
+        )
     })
     .await?;
     tracing::info!(agent.name = %agent.name, key.id = %info.id, key.kind = kind.as_str(), "key created");

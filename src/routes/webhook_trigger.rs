@@ -108,7 +108,7 @@ pub async fn create(
     let key_name = name.clone();
     let data_key = state.data_key.clone();
     let (agent, info) = run_change(&state, move |conn| {
-        create_key(conn, &data_key, &which, &key_name, kind, &stored)
+        create_key(conn, &data_key, &which, &key_name, kind, &stored, None)
     })
     .await?;
     let webhook_path = format!("/agents/forward/name/{}/{forward_path}", agent.name);

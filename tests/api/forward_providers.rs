@@ -14,6 +14,7 @@ db_tests!(
     shopify_deliveries,
     gitlab_deliveries,
     linear_deliveries,
+    generic_hmac_deliveries,
 );
 
 fn now() -> i64 {
@@ -463,4 +464,140 @@ async fn linear_deliveries(backend: Backend) {
         1,
         "no refused call reached the agent"
     );
+}
+
+async fn generic_hmac_deliveries(backend: Backend) {
+    vectors::ready();
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    let legacy = json!({"header": "X-Hub-Signature", "algorithm": "sha1", "prefix": "sha1="});
+    let created = app
+        .post_json(
+            "/agent_api_keys",
+            json!({"agent_name": "agent-a", "name": "legacy", "api_key_type": "hmac",
+            "api_key": "legacy-secret", "hmac": legacy}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    assert_eq!(
+        created.json()["hmac"]["header"],
+        "x-hub-signature",
+        "normalised"
+    );
+    let timed = json!({"header": "X-Webhook-Signature", "algorithm": "sha512", "encoding": "base64",
+        "signed_content": "{timestamp}.{body}", "timestamp_header": "X-Webhook-Timestamp", "tolerance_secs": 60});
+    let created = app
+        .post_json("/agent_api_keys", json!({"agent_name": "agent-a", "name": "timed", "api_key_type": "hmac", "hmac": timed}))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let timed_secret = created.json()["api_key"].as_str().unwrap().to_owned();
+    let listed = app.get("/agent_api_keys?agent_name=agent-a").await.json();
+    let shown: Vec<&serde_json::Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["api_key_type"] == "hmac")
+        .collect();
+    assert_eq!(shown.len(), 2);
+    assert!(shown
+        .iter()
+        .all(|k| k["hmac"]["header"].is_string() && k.get("api_key").is_none()));
+
+    let body = json!({"event": "thing.happened", "id": 7}).to_string();
+    let legacy_spec = json!({"algorithm": "sha1", "encoding": "hex", "content": "{body}", "header": "x-hub-signature", "prefix": "sha1="});
+    let timed_spec = json!({"algorithm": "sha512", "encoding": "base64", "content": "{timestamp}.{body}",
+        "header": "x-webhook-signature", "timestamp_header": "x-webhook-timestamp"});
+    let signed_legacy = vectors::sign_hmac(legacy_spec.clone(), "legacy-secret", &body, now());
+    let signed_timed = vectors::sign_hmac(timed_spec.clone(), &timed_secret, &body, now());
+    for signed in [&signed_legacy, &signed_timed] {
+        let reply = app
+            .forward(
+                Method::POST,
+                "agent-a",
+                "hook",
+                &with(signed, &[]),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert_eq!(upstream.received().len(), 2);
+
+    let wrong = vectors::sign_hmac(legacy_spec, "not-the-secret", &body, now());
+    refused(
+        &app,
+        &with(&wrong, &[]),
+        &body,
+        401,
+        "Invalid HMAC webhook signature",
+    )
+    .await;
+    refused(
+        &app,
+        &with(&signed_timed, &[]),
+        &body.replace('7', "8"),
+        401,
+        "Invalid HMAC webhook signature",
+    )
+    .await;
+    let stale = vectors::sign_hmac(timed_spec, &timed_secret, &body, now() - 120);
+    refused(
+        &app,
+        &with(&stale, &[]),
+        &body,
+        400,
+        "HMAC webhook request has bad timestamp.",
+    )
+    .await;
+    let no_ts: Vec<(String, String)> = signed_timed
+        .iter()
+        .filter(|(k, _)| k != "x-webhook-timestamp")
+        .cloned()
+        .collect();
+    refused(
+        &app,
+        &with(&no_ts, &[]),
+        &body,
+        400,
+        "Missing x-webhook-timestamp header.",
+    )
+    .await;
+    refused(
+        &app,
+        &[("x-other", "1")],
+        &body,
+        403,
+        "Missing authentication for forward request.",
+    )
+    .await;
+    assert_eq!(
+        upstream.received().len(),
+        2,
+        "no refused call reached the agent"
+    );
+
+    for (request, field) in [
+        (
+            json!({"agent_name": "agent-a", "name": "n1", "api_key_type": "hmac"}),
+            "'hmac'",
+        ),
+        (
+            json!({"agent_name": "agent-a", "name": "n2", "api_key_type": "hmac", "hmac": {"header": "x-hub-signature-256"}}),
+            "'github'",
+        ),
+        (
+            json!({"agent_name": "agent-a", "name": "n3", "api_key_type": "github", "hmac": {"header": "x-sig"}}),
+            "'hmac'",
+        ),
+        (
+            json!({"agent_name": "agent-a", "name": "n4", "api_key_type": "hmac", "hmac": {"header": "x-sig", "algorithm": "md5"}}),
+            "md5",
+        ),
+    ] {
+        let reply = app.post_json("/agent_api_keys", request.clone()).await;
+        assert_eq!(reply.status, 422, "{request}: {}", reply.text());
+        let message = reply.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(field), "{request}: {message}");
+    }
 }

@@ -113,6 +113,17 @@ fn sign_with(request: Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A generic HMAC signature, computed by Python's `hmac` from `spec`
+/// (`algorithm`, `encoding`, `content`, `header`, `prefix`?, `timestamp_header`?).
+pub fn sign_hmac(spec: Value, secret: &str, body: &str, timestamp: i64) -> Vec<(String, String)> {
+    let mut request = spec;
+    request["provider"] = "hmac".into();
+    request["secret"] = secret.into();
+    request["body"] = body.into();
+    request["timestamp"] = timestamp.into();
+    sign_with(request)
+}
+
 /// Borrowed pairs for `TestApp::forward`, plus any extra headers.
 pub fn with<'a>(
     signed: &'a [(String, String)],

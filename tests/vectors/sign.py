@@ -4,6 +4,9 @@ library where one exists, and checks the result with that library's verifier.
 Reads one JSON object on stdin:
   {"provider": "standard_webhooks" | "svix" | "stripe" | "shopify" | "linear",
    "secret": "...", "body": "...", "timestamp": 1700000000, "id": "msg_..."}
+or, for a generic HMAC, "provider": "hmac" with "algorithm", "encoding",
+"content" (a template with {timestamp} and {body}), "header", and optionally
+"prefix" and "timestamp_header"
 and prints {"headers": {name: value}} on stdout.
 """
 
@@ -70,9 +73,21 @@ def linear(req):
     return {"linear-signature": mac.hexdigest()}
 
 
+def hmac_generic(req):
+    """A generic HMAC as the key's settings describe it."""
+    digest = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}[req["algorithm"]]
+    content = req["content"].replace("{timestamp}", str(req["timestamp"])).replace("{body}", req["body"])
+    mac = hmac.new(req["secret"].encode(), content.encode(), digest).digest()
+    encoded = mac.hex() if req["encoding"] == "hex" else base64.b64encode(mac).decode()
+    headers = {req["header"]: req.get("prefix", "") + encoded}
+    if req.get("timestamp_header"):
+        headers[req["timestamp_header"]] = str(req["timestamp"])
+    return headers
+
+
 def main():
     req = json.load(sys.stdin)
-    sign = globals()[req["provider"]]
+    sign = hmac_generic if req["provider"] == "hmac" else globals()[req["provider"]]
     json.dump({"headers": sign(req)}, sys.stdout)
 
 
