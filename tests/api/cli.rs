@@ -193,7 +193,26 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
             r#"{{"agent_name":"a","name":"o/r","api_key_type":"github","api_key":"{secret}"}}"#
         ),
     );
+    let created = call(
+        "POST",
+        "/agent_api_keys",
+        &json,
+        r#"{"agent_name":"a","name":"g","api_key_type":"gitlab","api_key":"GITLAB-TOKEN-9b3d"}"#,
+    );
+    let gitlab_id = created.split("\"id\":\"").nth(1).unwrap()[..36].to_owned();
+    call(
+        "POST",
+        &format!("/agent_api_keys/{gitlab_id}/rotate"),
+        &json,
+        r#"{"api_key":"ROTATED-TOKEN-4c1a"}"#,
+    );
     let body = r#"{"repository":{"full_name":"o/r"},"marker":"BODY-MARKER-51c2"}"#;
+    call(
+        "POST",
+        "/agents/forward/name/a/x",
+        &[("x-gitlab-token", "ROTATED-TOKEN-4c1a")],
+        body,
+    );
     let signature = hookgate::verify::github::sign(secret.as_bytes(), body.as_bytes());
     call(
         "POST",
@@ -223,7 +242,15 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
     let logs = String::from_utf8_lossy(&output.stderr);
     assert!(logs.contains("forward"), "trace logs were written");
     let sig_hex = signature.trim_start_matches("sha256=");
+    let master_key = std::fs::read_to_string(dir.path().join("hookgate.db.key")).unwrap();
+    assert!(
+        logs.contains("hookgate.db.key"),
+        "the key file's creation is said"
+    );
     for needle in [
+        master_key.trim(),
+        "GITLAB-TOKEN-9b3d",
+        "ROTATED-TOKEN-4c1a",
         api_key,
         secret,
         internal.as_str(),
