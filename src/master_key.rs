@@ -233,7 +233,7 @@ pub fn rekey(
     rewrap(conn, &current_key, &new_key, "the current master key")?;
     Ok(match new_file {
         Some(path) => format!(
-            "secrets now encrypted under the master key in {}: restart every instance with HOOKGATE_MASTER_KEY_FILE={}",
+            "secrets now encrypted under the new master key in {}: restart every instance with HOOKGATE_MASTER_KEY_FILE={}",
             path.display(),
             path.display()
         ),
