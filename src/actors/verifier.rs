@@ -5,9 +5,8 @@
 
 use super::key_store::{CheckKeyDigest, FindSecrets, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
-use crate::db::now;
 use crate::db::routes::Route;
-use crate::domain::{digest_hex, KeyKind, Secret, TimedSecret};
+use crate::domain::{digest_hex, KeyKind, TimedSecret};
 use crate::key_cache::{AgentEntry, KeyCache, Secrets};
 use crate::verify::{
     github, hmac, linear, shopify, slack, standard_webhooks, stripe, Scheme, VerifyError,
@@ -178,33 +177,18 @@ impl Lookup {
                 until
             }
         };
-        Ok(until.is_some_and(|u| u.is_live(now())))
+        Ok(until.is_some_and(|u| u.is_live(chrono::Utc::now().naive_utc())))
     }
 
-    /// The live secret versions of the agent's `kind` keys (of the key
-    /// `name`, when the payload names one), newest first; expiry is checked
-    /// here, at use, so a cached version stops the moment it expires.
+    /// The secret versions of the agent's `kind` keys (of the key `name`,
+    /// when the payload names one), newest first, judged live at the moment
+    /// of the call: a cached version stops the moment it expires.
     async fn secrets(
         &self,
         agent_id: &str,
         kind: KeyKind,
         name: Option<&str>,
-    ) -> Result<Vec<Secret>, VerifyFailure> {
-        Ok(self
-            .versions(agent_id, kind, name)
-            .await?
-            .into_iter()
-            .map(|v| v.secret)
-            .collect())
-    }
-
-    /// As [`Lookup::secrets`], with each version's expiry and settings.
-    async fn versions(
-        &self,
-        agent_id: &str,
-        kind: KeyKind,
-        name: Option<&str>,
-    ) -> Result<Vec<TimedSecret>, VerifyFailure> {
+    ) -> Result<LiveSecrets, VerifyFailure> {
         let versions = match self.cache.secrets(agent_id, kind, name) {
             Some(hit) => hit,
             None => {
@@ -220,20 +204,34 @@ impl Lookup {
                 found
             }
         };
-        let at = now();
-        Ok(versions
-            .iter()
-            .filter(|v| v.until.is_live(at))
-            .cloned()
-            .collect())
+        Ok(LiveSecrets {
+            versions,
+            at: chrono::Utc::now().naive_utc(),
+        })
     }
 }
 
-/// True when any secret passes `check`; each is tried (constant time each).
-fn any_secret(secrets: &[Secret], check: impl Fn(&[u8]) -> bool) -> bool {
-    secrets
-        .iter()
-        .fold(false, |any, s| check(s.expose().as_bytes()) | any)
+/// The versions read for one call (shared with the cache, not copied) and
+/// the moment they are judged live at.
+struct LiveSecrets {
+    versions: Secrets,
+    at: chrono::NaiveDateTime,
+}
+
+impl LiveSecrets {
+    fn iter(&self) -> impl Iterator<Item = &TimedSecret> {
+        self.versions.iter().filter(|v| v.until.is_live(self.at))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// True when any live secret passes `check`; each is tried (constant time each).
+    fn any(&self, check: impl Fn(&[u8]) -> bool) -> bool {
+        self.iter()
+            .fold(false, |any, v| check(v.secret.expose().as_bytes()) | any)
+    }
 }
 
 async fn verify(
@@ -282,7 +280,7 @@ async fn verify(
             if secrets.is_empty() {
                 return Err(VerifyError::GithubNoKey(repo).into());
             }
-            if !any_secret(&secrets, |s| github::check_signature(s, body, &signature)) {
+            if !secrets.any(|s| github::check_signature(s, body, &signature)) {
                 return Err(VerifyError::GithubBadSignature.into());
             }
         }
@@ -301,9 +299,7 @@ async fn verify(
             if secrets.is_empty() {
                 return Err(VerifyError::SlackNoKey(app).into());
             }
-            if !any_secret(&secrets, |s| {
-                slack::check_signature(s, &timestamp, body, &signature)
-            }) {
+            if !secrets.any(|s| slack::check_signature(s, &timestamp, body, &signature)) {
                 return Err(VerifyError::SlackBadSignature.into());
             }
             slack_challenge = payload.challenge;
@@ -318,7 +314,7 @@ async fn verify(
             }
             let header = &presented.signature;
             let ok = secrets.iter().fold(false, |any, s| {
-                let key = standard_webhooks::key_bytes(s.expose()).unwrap_or_default();
+                let key = standard_webhooks::key_bytes(s.secret.expose()).unwrap_or_default();
                 standard_webhooks::check_signature(&key, id, timestamp, body, header) | any
             });
             if !ok {
@@ -331,7 +327,7 @@ async fn verify(
             if secrets.is_empty() {
                 return Err(VerifyError::StripeNoKey(agent.id.clone()).into());
             }
-            if !any_secret(&secrets, |s| stripe::check_signature(s, &parsed, body)) {
+            if !secrets.any(|s| stripe::check_signature(s, &parsed, body)) {
                 return Err(VerifyError::StripeBadSignature.into());
             }
         }
@@ -344,7 +340,7 @@ async fn verify(
             if secrets.is_empty() {
                 return Err(VerifyError::ShopifyNoKey(shop).into());
             }
-            if !any_secret(&secrets, |s| shopify::check_signature(s, body, &signature)) {
+            if !secrets.any(|s| shopify::check_signature(s, body, &signature)) {
                 return Err(VerifyError::ShopifyBadSignature.into());
             }
         }
@@ -362,7 +358,7 @@ async fn verify(
             if secrets.is_empty() {
                 return Err(VerifyError::LinearNoKey(agent.id.clone()).into());
             }
-            if !any_secret(&secrets, |s| linear::check_signature(s, body, &signature)) {
+            if !secrets.any(|s| linear::check_signature(s, body, &signature)) {
                 return Err(VerifyError::LinearBadSignature.into());
             }
             linear::check_timestamp(timestamp, chrono::Utc::now().timestamp_millis())?;
@@ -386,12 +382,12 @@ async fn verify_hmac(
 ) -> Result<(), VerifyFailure> {
     let headers = headers.ok_or(VerifyError::MissingAuthentication)?;
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let keys = lookup.versions(&agent.id, KeyKind::Hmac, None).await?;
+    let keys = lookup.secrets(&agent.id, KeyKind::Hmac, None).await?;
     let now = chrono::Utc::now().timestamp();
     let mut refusal = None;
     let mut presented_any = false;
     let mut passed = false;
-    for key in &keys {
+    for key in keys.iter() {
         let Some(config) = &key.hmac else { continue };
         let Some(signature) = text(&config.header) else {
             continue;
