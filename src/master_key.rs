@@ -222,7 +222,10 @@ pub fn rekey(
             let current_key = read_key_file(&path)?;
             std::fs::remove_file(&staged).ok();
             write_key_file(&staged, &new_key)?;
-            rewrap(conn, &current_key, &new_key, &path.display().to_string())?;
+            if let Err(e) = rewrap(conn, &current_key, &new_key, &path.display().to_string()) {
+                std::fs::remove_file(&staged).ok();
+                return Err(e);
+            }
             std::fs::rename(&staged, &path)?;
             return Ok(format!(
                 "secrets now encrypted under a new master key, written to {}",

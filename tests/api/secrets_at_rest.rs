@@ -269,3 +269,51 @@ async fn rekey_changes_the_master_key_while_verification_goes_on(backend: Backen
     );
     second.crash();
 }
+
+/// A rekey that stopped half-way, on SQLite with the automatic key file:
+/// whichever of `<db>.key` and `<db>.key.new` opens the database is used,
+/// and the other is cleaned up.
+#[actix_rt::test]
+async fn an_interrupted_rekey_recovers_at_the_next_start() {
+    use hookgate::crypto::MasterKey;
+    use hookgate::master_key::{read_key_file, write_key_file};
+    for rewrapped in [true, false] {
+        let app = spawn_app(Backend::Sqlite).await;
+        let upstream = Upstream::start().await;
+        app.register("agent-a", &upstream.url).await;
+        app.create_key("agent-a", "octo/app", "github", Some("kept-secret"))
+            .await;
+        let key_file = std::path::PathBuf::from(format!("{}.key", app.db.url));
+        let staged = std::path::PathBuf::from(format!("{}.key.new", app.db.url));
+        let old = read_key_file(&key_file).unwrap();
+        let new = MasterKey::generate();
+        write_key_file(&staged, &new).unwrap();
+        if rewrapped {
+            // The crash came after the database update, before the rename.
+            let (pool, _) = hookgate::db::connect(&app.db.url, 1).unwrap();
+            hookgate::db::keyring::rewrap(&mut pool.get().unwrap(), &old, &new).unwrap();
+        }
+        let process = Process::start(&app.db.url, free_port()).await;
+        let second = process.app(TestDb::shared(&app.db.url));
+        assert_eq!(
+            github_status(&second, "kept-secret").await,
+            200,
+            "rewrapped: {rewrapped}"
+        );
+        assert!(
+            !staged.exists(),
+            "the staged key is gone (rewrapped: {rewrapped})"
+        );
+        let in_place = read_key_file(&key_file).unwrap().encoded();
+        let expected = if rewrapped {
+            new.encoded()
+        } else {
+            old.encoded()
+        };
+        assert!(
+            in_place == expected,
+            "the key that opens the database is in place (rewrapped: {rewrapped})"
+        );
+        process.crash();
+    }
+}
