@@ -168,6 +168,18 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Test
     }
 }
 
+/// The status hookgate answers to a GitHub delivery for `octo/app`, signed
+/// with `secret`, to `agent-a` (the agent and repository most tests use).
+pub async fn github_status(app: &TestApp, secret: &str) -> u16 {
+    let body = json!({"repository": {"full_name": "octo/app"}, "ref": "main"}).to_string();
+    let signature = hookgate::verify::github::sign(secret.as_bytes(), body.as_bytes());
+    let headers = [("x-hub-signature-256", signature.as_str())];
+    app.forward(Method::POST, "agent-a", "gh", &headers, body)
+        .await
+        .status
+        .as_u16()
+}
+
 /// The master key tests use: a SQLite database gets its key file made beside
 /// it, as in production; a PostgreSQL one a key derived from its URL, so
 /// every instance a test starts on one database shares it.

@@ -4,7 +4,6 @@
 use crate::helpers::*;
 use crate::vectors::{self, with};
 use actix_web::http::Method;
-use hookgate::verify::github;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -14,28 +13,9 @@ db_tests!(
     rotation_refusals,
 );
 
-fn push(repo: &str) -> String {
-    json!({"repository": {"full_name": repo}, "ref": "main"}).to_string()
-}
-
 async fn rotate(app: &TestApp, id: &str, body: Value) -> Reply {
     app.post_json(&format!("/agent_api_keys/{id}/rotate"), body)
         .await
-}
-
-async fn github_status(app: &TestApp, secret: &str) -> u16 {
-    let body = push("octo/app");
-    let signature = github::sign(secret.as_bytes(), body.as_bytes());
-    app.forward(
-        Method::POST,
-        "agent-a",
-        "gh",
-        &[("x-hub-signature-256", signature.as_str())],
-        body,
-    )
-    .await
-    .status
-    .as_u16()
 }
 
 async fn rotated_github_secrets_overlap_until_expiry(backend: Backend) {

@@ -48,26 +48,6 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-fn github_call(secret: &str) -> (String, String) {
-    let body = json!({"repository": {"full_name": "octo/app"}}).to_string();
-    let signature = github::sign(secret.as_bytes(), body.as_bytes());
-    (body, signature)
-}
-
-async fn github_status(app: &TestApp, secret: &str) -> u16 {
-    let (body, signature) = github_call(secret);
-    app.forward(
-        Method::POST,
-        "agent-a",
-        "gh",
-        &[("x-hub-signature-256", signature.as_str())],
-        body,
-    )
-    .await
-    .status
-    .as_u16()
-}
-
 async fn the_database_holds_no_secret_in_plaintext(backend: Backend) {
     let app = spawn_app(backend).await;
     let upstream = Upstream::start().await;

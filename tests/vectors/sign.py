@@ -18,36 +18,31 @@ import json
 import sys
 
 
-def standard_webhooks(req):
-    from standardwebhooks.webhooks import Webhook
-
+def _webhook(req, library, prefix):
+    """Standard Webhooks and Svix sign alike; Svix's headers say `svix-`."""
     ts = datetime.datetime.fromtimestamp(req["timestamp"], tz=datetime.timezone.utc)
-    hook = Webhook(req["secret"])
+    hook = library(req["secret"])
     signature = hook.sign(req["id"], ts, req["body"])
     headers = {
-        "webhook-id": req["id"],
-        "webhook-timestamp": str(req["timestamp"]),
-        "webhook-signature": signature,
+        f"{prefix}-id": req["id"],
+        f"{prefix}-timestamp": str(req["timestamp"]),
+        f"{prefix}-signature": signature,
     }
     if req.get("fresh", True):
         hook.verify(req["body"], headers)
     return headers
+
+
+def standard_webhooks(req):
+    from standardwebhooks.webhooks import Webhook
+
+    return _webhook(req, Webhook, "webhook")
 
 
 def svix(req):
     from svix.webhooks import Webhook
 
-    ts = datetime.datetime.fromtimestamp(req["timestamp"], tz=datetime.timezone.utc)
-    hook = Webhook(req["secret"])
-    signature = hook.sign(req["id"], ts, req["body"])
-    headers = {
-        "svix-id": req["id"],
-        "svix-timestamp": str(req["timestamp"]),
-        "svix-signature": signature,
-    }
-    if req.get("fresh", True):
-        hook.verify(req["body"], headers)
-    return headers
+    return _webhook(req, Webhook, "svix")
 
 
 def stripe(req):
