@@ -60,11 +60,18 @@ pub fn open(conn: &mut DbConnection, master: &MasterKey) -> Result<(DataKey, usi
         let sealed = seal_plaintext(conn, &data_key)?;
         Ok::<_, KeyringError>((data_key, sealed))
     })?;
-    if sealed > 0 && matches!(conn, DbConnection::Sqlite(_)) {
-        // The plaintext may linger in freed pages and in the WAL: rebuild
-        // the file and empty the WAL so no copy of it is left on disk.
-        diesel::sql_query("VACUUM").execute(conn)?;
-        diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(conn)?;
+    if sealed > 0 {
+        // The plaintext may linger on disk in freed pages (SQLite, and its
+        // WAL) or dead row versions (PostgreSQL): rewrite what held it.
+        match conn {
+            DbConnection::Sqlite(_) => {
+                diesel::sql_query("VACUUM").execute(conn)?;
+                diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(conn)?;
+            }
+            DbConnection::Postgres(_) => {
+                diesel::sql_query("VACUUM FULL agent_key_versions").execute(conn)?;
+            }
+        }
     }
     Ok((data_key, sealed))
 }
