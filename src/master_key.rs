@@ -62,18 +62,26 @@ pub fn open_keyring(
     database_url: &str,
     backend: Backend,
 ) -> anyhow::Result<DataKey> {
-    let (key, source) = match setting {
-        MasterKeySetting::Value(v) => (
+    match given_key(setting)? {
+        Some((key, source)) => open_with(conn, &key, &source),
+        None => open_auto(conn, database_url, backend),
+    }
+}
+
+/// The key given by `HOOKGATE_MASTER_KEY` or a key file, with where it came
+/// from (for error messages); `None` for the automatic key file.
+fn given_key(setting: &MasterKeySetting) -> anyhow::Result<Option<(MasterKey, String)>> {
+    Ok(match setting {
+        MasterKeySetting::Value(v) => Some((
             MasterKey::parse(v.expose(), "HOOKGATE_MASTER_KEY")?,
             "HOOKGATE_MASTER_KEY".to_owned(),
-        ),
-        MasterKeySetting::File(path) => (
+        )),
+        MasterKeySetting::File(path) => Some((
             read_key_file(path)?,
             format!("the key file {}", path.display()),
-        ),
-        MasterKeySetting::Auto => return open_auto(conn, database_url, backend),
-    };
-    open_with(conn, &key, &source)
+        )),
+        MasterKeySetting::Auto => None,
+    })
 }
 
 fn open_with(conn: &mut DbConnection, key: &MasterKey, source: &str) -> anyhow::Result<DataKey> {
@@ -210,10 +218,9 @@ pub fn rekey(
         (None, None) if matches!(current, MasterKeySetting::Auto) => MasterKey::generate(),
         (None, None) => bail!("give the new master key: HOOKGATE_NEW_MASTER_KEY or --new-master-key-file PATH (made if missing)"),
     };
-    let current_key = match current {
-        MasterKeySetting::Value(v) => MasterKey::parse(v.expose(), "HOOKGATE_MASTER_KEY")?,
-        MasterKeySetting::File(path) => read_key_file(path)?,
-        MasterKeySetting::Auto => {
+    let (current_key, source) = match given_key(current)? {
+        Some(given) => given,
+        None => {
             if backend == Backend::Postgres {
                 bail!(POSTGRES_NEEDS_KEY);
             }
@@ -233,7 +240,7 @@ pub fn rekey(
             ));
         }
     };
-    rewrap(conn, &current_key, &new_key, "the current master key")?;
+    rewrap(conn, &current_key, &new_key, &source)?;
     Ok(match new_file {
         Some(path) => format!(
             "secrets now encrypted under the new master key in {}: restart every instance with HOOKGATE_MASTER_KEY_FILE={}",

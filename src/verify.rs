@@ -160,6 +160,33 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The built-in type that reads `header` (lower case), if any: a
+    /// generic `hmac` key on it would never be consulted.
+    pub fn built_in_for(header: &str) -> Option<KeyKind> {
+        let claimed = [
+            (api_key::HEADER, KeyKind::External),
+            ("authorization", KeyKind::External),
+            (github::SIGNATURE_HEADER, KeyKind::Github),
+            (slack::SIGNATURE_HEADER, KeyKind::Slack),
+            (
+                standard_webhooks::SIGNATURE_HEADERS[0],
+                KeyKind::StandardWebhooks,
+            ),
+            (
+                standard_webhooks::SIGNATURE_HEADERS[1],
+                KeyKind::StandardWebhooks,
+            ),
+            (stripe::SIGNATURE_HEADER, KeyKind::Stripe),
+            (shopify::SIGNATURE_HEADER, KeyKind::Shopify),
+            (gitlab::TOKEN_HEADER, KeyKind::Gitlab),
+            (linear::SIGNATURE_HEADER, KeyKind::Linear),
+        ];
+        claimed
+            .into_iter()
+            .find(|(name, _)| *name == header)
+            .map(|(_, kind)| kind)
+    }
+
     pub fn from_headers(headers: &http::HeaderMap) -> Result<Self, VerifyError> {
         if let Some(key) = api_key::presented_key(headers) {
             return Ok(Self::ApiKey(key.to_owned()));
@@ -204,4 +231,5 @@ impl Scheme {
     }
 }
 
+use crate::domain::KeyKind;
 use actix_web::http::header as http;

@@ -227,10 +227,22 @@ impl LiveSecrets {
         self.iter().next().is_none()
     }
 
-    /// True when any live secret passes `check`; each is tried (constant time each).
-    fn any(&self, check: impl Fn(&[u8]) -> bool) -> bool {
-        self.iter()
-            .fold(false, |any, v| check(v.secret.expose().as_bytes()) | any)
+    /// Passes when a live secret passes `check` (each one is tried, each
+    /// check in constant time); else `no_key` when there is none, `bad` when
+    /// none passes.
+    fn require(
+        &self,
+        no_key: impl FnOnce() -> VerifyError,
+        bad: VerifyError,
+        check: impl Fn(&[u8]) -> bool,
+    ) -> Result<(), VerifyError> {
+        if self.is_empty() {
+            return Err(no_key());
+        }
+        let passed = self
+            .iter()
+            .fold(false, |any, v| check(v.secret.expose().as_bytes()) | any);
+        passed.then_some(()).ok_or(bad)
     }
 }
 
@@ -277,12 +289,11 @@ async fn verify(
             let secrets = lookup
                 .secrets(&agent.id, KeyKind::Github, Some(&repo))
                 .await?;
-            if secrets.is_empty() {
-                return Err(VerifyError::GithubNoKey(repo).into());
-            }
-            if !secrets.any(|s| github::check_signature(s, body, &signature)) {
-                return Err(VerifyError::GithubBadSignature.into());
-            }
+            secrets.require(
+                || VerifyError::GithubNoKey(repo),
+                VerifyError::GithubBadSignature,
+                |s| github::check_signature(s, body, &signature),
+            )?;
         }
         Scheme::Slack {
             signature,
@@ -296,12 +307,11 @@ async fn verify(
             let secrets = lookup
                 .secrets(&agent.id, KeyKind::Slack, Some(&app))
                 .await?;
-            if secrets.is_empty() {
-                return Err(VerifyError::SlackNoKey(app).into());
-            }
-            if !secrets.any(|s| slack::check_signature(s, &timestamp, body, &signature)) {
-                return Err(VerifyError::SlackBadSignature.into());
-            }
+            secrets.require(
+                || VerifyError::SlackNoKey(app),
+                VerifyError::SlackBadSignature,
+                |s| slack::check_signature(s, &timestamp, body, &signature),
+            )?;
             slack_challenge = payload.challenge;
         }
         Scheme::StandardWebhooks(presented) => {
@@ -309,27 +319,21 @@ async fn verify(
             let secrets = lookup
                 .secrets(&agent.id, KeyKind::StandardWebhooks, None)
                 .await?;
-            if secrets.is_empty() {
-                return Err(VerifyError::StandardWebhooksNoKey(agent.id.clone()).into());
-            }
             let header = &presented.signature;
-            let ok = secrets.iter().fold(false, |any, s| {
-                let key = standard_webhooks::key_bytes(s.secret.expose()).unwrap_or_default();
-                standard_webhooks::check_signature(&key, id, timestamp, body, header) | any
-            });
-            if !ok {
-                return Err(VerifyError::StandardWebhooksBadSignature.into());
-            }
+            secrets.require(
+                || VerifyError::StandardWebhooksNoKey(agent.id.clone()),
+                VerifyError::StandardWebhooksBadSignature,
+                |s| standard_webhooks::check_with_secret(s, id, timestamp, body, header),
+            )?;
         }
         Scheme::Stripe { header } => {
             let parsed = stripe::parse(&header, chrono::Utc::now().timestamp())?;
             let secrets = lookup.secrets(&agent.id, KeyKind::Stripe, None).await?;
-            if secrets.is_empty() {
-                return Err(VerifyError::StripeNoKey(agent.id.clone()).into());
-            }
-            if !secrets.any(|s| stripe::check_signature(s, &parsed, body)) {
-                return Err(VerifyError::StripeBadSignature.into());
-            }
+            secrets.require(
+                || VerifyError::StripeNoKey(agent.id.clone()),
+                VerifyError::StripeBadSignature,
+                |s| stripe::check_signature(s, &parsed, body),
+            )?;
         }
         Scheme::Shopify { signature, shop } => {
             let shop =
@@ -337,12 +341,11 @@ async fn verify(
             let secrets = lookup
                 .secrets(&agent.id, KeyKind::Shopify, Some(&shop))
                 .await?;
-            if secrets.is_empty() {
-                return Err(VerifyError::ShopifyNoKey(shop).into());
-            }
-            if !secrets.any(|s| shopify::check_signature(s, body, &signature)) {
-                return Err(VerifyError::ShopifyBadSignature.into());
-            }
+            secrets.require(
+                || VerifyError::ShopifyNoKey(shop),
+                VerifyError::ShopifyBadSignature,
+                |s| shopify::check_signature(s, body, &signature),
+            )?;
         }
         Scheme::Gitlab { token } => {
             if !lookup
@@ -355,12 +358,11 @@ async fn verify(
         Scheme::Linear { signature } => {
             let timestamp = linear::webhook_timestamp(body)?;
             let secrets = lookup.secrets(&agent.id, KeyKind::Linear, None).await?;
-            if secrets.is_empty() {
-                return Err(VerifyError::LinearNoKey(agent.id.clone()).into());
-            }
-            if !secrets.any(|s| linear::check_signature(s, body, &signature)) {
-                return Err(VerifyError::LinearBadSignature.into());
-            }
+            secrets.require(
+                || VerifyError::LinearNoKey(agent.id.clone()),
+                VerifyError::LinearBadSignature,
+                |s| linear::check_signature(s, body, &signature),
+            )?;
             linear::check_timestamp(timestamp, chrono::Utc::now().timestamp_millis())?;
         }
     }

@@ -65,21 +65,6 @@ fn default_content() -> String {
     "{body}".into()
 }
 
-/// Headers a built-in scheme reads first: an `hmac` key on one of them would
-/// never be consulted.
-const TAKEN: [(&str, &str); 10] = [
-    ("x-agent-api-key", "external"),
-    ("authorization", "external"),
-    ("x-hub-signature-256", "github"),
-    ("x-slack-signature", "slack"),
-    ("webhook-signature", "standard_webhooks"),
-    ("svix-signature", "standard_webhooks"),
-    ("stripe-signature", "stripe"),
-    ("x-shopify-hmac-sha256", "shopify"),
-    ("x-gitlab-token", "gitlab"),
-    ("linear-signature", "linear"),
-];
-
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
 const MAX_TOLERANCE_SECS: u64 = 86_400;
 
@@ -87,7 +72,8 @@ impl HmacConfig {
     /// Checks and normalises (header names lower-cased); errors name the field.
     pub fn validated(mut self) -> Result<Self, ParseError> {
         self.header = header_name(&self.header, "hmac.header")?;
-        if let Some((_, kind)) = TAKEN.iter().find(|(h, _)| *h == self.header) {
+        if let Some(kind) = crate::verify::Scheme::built_in_for(&self.header) {
+            let kind = kind.as_str();
             return Err(ParseError(format!(
                 "Field 'hmac.header' names {:?}, which the built-in '{kind}' type reads; use api_key_type '{kind}'.",
                 self.header

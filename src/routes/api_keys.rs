@@ -143,7 +143,8 @@ pub fn key_value(kind: KeyKind, given: Option<String>, field: &str) -> Result<Se
             "Field '{field}' must not be empty; omit it to have one generated."
         ))),
         Some(v)
-            if kind == KeyKind::StandardWebhooks && standard_webhooks::key_bytes(&v).is_none() =>
+            if kind == KeyKind::StandardWebhooks
+                && standard_webhooks::key_bytes(v.as_bytes()).is_none() =>
         {
             Err(AdminError::Unprocessable(format!(
                 "Field '{field}' must be a Standard Webhooks secret: 'whsec_' followed by base64."

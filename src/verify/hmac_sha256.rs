@@ -18,6 +18,14 @@ pub(crate) fn matches(secret: &[u8], parts: &[&[u8]], presented: &[u8]) -> bool 
     tag(secret, parts).as_slice().ct_eq(presented).into()
 }
 
+/// True when any of the presented tags is `expected`; every one is compared,
+/// each in constant time.
+pub(crate) fn any_equals(expected: &[u8], presented: impl IntoIterator<Item = Vec<u8>>) -> bool {
+    presented
+        .into_iter()
+        .fold(false, |any, tag| bool::from(expected.ct_eq(&tag)) | any)
+}
+
 /// True when `hex_tag` (either case) is HMAC-SHA256(secret, parts joined).
 pub(crate) fn matches_hex(secret: &[u8], parts: &[&[u8]], hex_tag: &str) -> bool {
     let Ok(presented) = hex::decode(hex_tag) else {

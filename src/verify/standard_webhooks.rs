@@ -58,8 +58,10 @@ impl Presented {
 
 /// The HMAC key of a `whsec_…` secret (the prefix is optional); `None` when
 /// the rest is not base64.
-pub fn key_bytes(secret: &str) -> Option<Vec<u8>> {
-    let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
+pub fn key_bytes(secret: &[u8]) -> Option<Vec<u8>> {
+    let encoded = secret
+        .strip_prefix(SECRET_PREFIX.as_bytes())
+        .unwrap_or(secret);
     base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()
@@ -69,19 +71,22 @@ pub fn key_bytes(secret: &str) -> Option<Vec<u8>> {
 /// True when one of the header's `v1,` signatures is that of the content.
 pub fn check_signature(key: &[u8], id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
     let parts: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body];
-    let expected = hmac_sha256::tag(key, &parts);
-    let mut any = false;
-    for signature in header.split_whitespace() {
-        if let Some(b64) = signature.strip_prefix("v1,") {
-            if let Ok(presented) = base64::engine::general_purpose::STANDARD.decode(b64) {
-                any |= bool::from(subtle::ConstantTimeEq::ct_eq(
-                    expected.as_slice(),
-                    presented.as_slice(),
-                ));
-            }
-        }
-    }
-    any
+    let presented = header
+        .split_whitespace()
+        .filter_map(|signature| signature.strip_prefix("v1,"))
+        .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
+    hmac_sha256::any_equals(&hmac_sha256::tag(key, &parts), presented)
+}
+
+/// As [`check_signature`], from the stored `whsec_…` secret.
+pub fn check_with_secret(
+    secret: &[u8],
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+    header: &str,
+) -> bool {
+    key_bytes(secret).is_some_and(|key| check_signature(&key, id, timestamp, body, header))
 }
 
 /// `v1,<base64>`: how a sender signs (for tests and examples).
@@ -106,8 +111,15 @@ mod tests {
 
     #[test]
     fn accepts_the_reference_example_among_other_signatures() {
-        let key = key_bytes(SECRET).unwrap();
+        let key = key_bytes(SECRET.as_bytes()).unwrap();
         assert!(check_signature(&key, ID, TS, BODY, SIGNATURE));
+        assert!(check_with_secret(
+            SECRET.as_bytes(),
+            ID,
+            TS,
+            BODY,
+            SIGNATURE
+        ));
         let several = format!("v1,Zm9v v2,abc {SIGNATURE}");
         assert!(check_signature(&key, ID, TS, BODY, &several));
         assert_eq!(sign(&key, ID, TS, BODY), SIGNATURE);
@@ -115,11 +127,11 @@ mod tests {
 
     #[test]
     fn refuses_altered_content_or_wrong_key() {
-        let key = key_bytes(SECRET).unwrap();
+        let key = key_bytes(SECRET.as_bytes()).unwrap();
         assert!(!check_signature(&key, ID, TS, br#"{"test": 1}"#, SIGNATURE));
         assert!(!check_signature(&key, "msg_other", TS, BODY, SIGNATURE));
         assert!(!check_signature(b"other", ID, TS, BODY, SIGNATURE));
         assert!(!check_signature(&key, ID, TS, BODY, "v2,g0hM9SsE"));
-        assert_eq!(key_bytes("whsec_!!"), None);
+        assert_eq!(key_bytes(b"whsec_!!"), None);
     }
 }

@@ -44,16 +44,11 @@ pub fn parse(header: &str, now: i64) -> Result<Parsed<'_>, VerifyError> {
 /// True when one of the `v1` signatures is that of `"{t}.{body}"`.
 pub fn check_signature(secret: &[u8], parsed: &Parsed<'_>, body: &[u8]) -> bool {
     let parts: [&[u8]; 3] = [parsed.timestamp.as_bytes(), b".", body];
-    let expected = hmac_sha256::tag(secret, &parts);
-    parsed.signatures.iter().fold(false, |any, sig| {
-        let ok = hex::decode(sig).is_ok_and(|p| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                expected.as_slice(),
-                p.as_slice(),
-            ))
-        });
-        any | ok
-    })
+    let presented = parsed
+        .signatures
+        .iter()
+        .filter_map(|sig| hex::decode(sig).ok());
+    hmac_sha256::any_equals(&hmac_sha256::tag(secret, &parts), presented)
 }
 
 #[cfg(test)]

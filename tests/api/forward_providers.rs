@@ -126,11 +126,7 @@ async fn standard_webhooks_and_svix_deliveries(backend: Backend) {
         "Standard Webhooks request has bad timestamp.",
     )
     .await;
-    let no_id: Vec<(String, String)> = genuine
-        .iter()
-        .filter(|(k, _)| k != "webhook-id")
-        .cloned()
-        .collect();
+    let no_id = vectors::without(&genuine, "webhook-id");
     refused(
         &app,
         &with(&no_id, &[]),
@@ -139,11 +135,7 @@ async fn standard_webhooks_and_svix_deliveries(backend: Backend) {
         "Missing webhook-id header.",
     )
     .await;
-    let no_ts: Vec<(String, String)> = genuine
-        .iter()
-        .filter(|(k, _)| k != "webhook-timestamp")
-        .cloned()
-        .collect();
+    let no_ts = vectors::without(&genuine, "webhook-timestamp");
     refused(
         &app,
         &with(&no_ts, &[]),
@@ -550,11 +542,7 @@ async fn generic_hmac_deliveries(backend: Backend) {
         "HMAC webhook request has bad timestamp.",
     )
     .await;
-    let no_ts: Vec<(String, String)> = signed_timed
-        .iter()
-        .filter(|(k, _)| k != "x-webhook-timestamp")
-        .cloned()
-        .collect();
+    let no_ts = vectors::without(&signed_timed, "x-webhook-timestamp");
     refused(
         &app,
         &with(&no_ts, &[]),

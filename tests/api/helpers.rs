@@ -168,16 +168,18 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Test
     }
 }
 
-/// The status hookgate answers to a GitHub delivery for `octo/app`, signed
-/// with `secret`, to `agent-a` (the agent and repository most tests use).
-pub async fn github_status(app: &TestApp, secret: &str) -> u16 {
-    let body = json!({"repository": {"full_name": "octo/app"}, "ref": "main"}).to_string();
+/// A GitHub push for `repo`, signed with `secret`, forwarded to `agent-a`.
+pub async fn github_push(app: &TestApp, repo: &str, secret: &str) -> Reply {
+    let body = json!({"repository": {"full_name": repo}, "ref": "main"}).to_string();
     let signature = hookgate::verify::github::sign(secret.as_bytes(), body.as_bytes());
     let headers = [("x-hub-signature-256", signature.as_str())];
     app.forward(Method::POST, "agent-a", "gh", &headers, body)
         .await
-        .status
-        .as_u16()
+}
+
+/// The status of [`github_push`] for `octo/app`, the repository most tests use.
+pub async fn github_status(app: &TestApp, secret: &str) -> u16 {
+    github_push(app, "octo/app", secret).await.status.as_u16()
 }
 
 /// The master key tests use: a SQLite database gets its key file made beside

@@ -7,7 +7,6 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use hookgate::domain::digest_hex;
-use hookgate::verify::github;
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -65,17 +64,7 @@ async fn keys_stored_before_key_versions_still_verify(backend: Backend) {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let body = r#"{"repository":{"full_name":"octo/old"}}"#;
-    let signature = github::sign(b"old-gh-secret", body.as_bytes());
-    let reply = app
-        .forward(
-            Method::POST,
-            "agent-a",
-            "x",
-            &[("x-hub-signature-256", signature.as_str())],
-            body,
-        )
-        .await;
+    let reply = github_push(&app, "octo/old", "old-gh-secret").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let keys = app.get("/agent_api_keys?agent_name=agent-a").await.json();
     let ids: Vec<&str> = keys

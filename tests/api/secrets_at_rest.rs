@@ -5,8 +5,6 @@
 
 use crate::helpers::*;
 use crate::process::{free_port, Process};
-use actix_web::http::Method;
-use hookgate::verify::github;
 use serde_json::json;
 use std::process::Command;
 
@@ -205,17 +203,7 @@ async fn rekey_changes_the_master_key_while_verification_goes_on(backend: Backen
     assert_eq!(github_status(&app, "before-rekey").await, 200);
     app.create_key("agent-a", "octo/other", "github", Some("after-rekey"))
         .await;
-    let body = json!({"repository": {"full_name": "octo/other"}}).to_string();
-    let signature = github::sign(b"after-rekey", body.as_bytes());
-    let reply = app
-        .forward(
-            Method::POST,
-            "agent-a",
-            "gh",
-            &[("x-hub-signature-256", signature.as_str())],
-            body,
-        )
-        .await;
+    let reply = github_push(&app, "octo/other", "after-rekey").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 
     // A restart needs the new key: the old one no longer opens the database.

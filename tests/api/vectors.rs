@@ -124,6 +124,11 @@ pub fn sign_hmac(spec: Value, secret: &str, body: &str, timestamp: i64) -> Vec<(
     sign_with(request)
 }
 
+/// The signed headers without `name` (to test a missing header).
+pub fn without(signed: &[(String, String)], name: &str) -> Vec<(String, String)> {
+    signed.iter().filter(|(k, _)| k != name).cloned().collect()
+}
+
 /// Borrowed pairs for `TestApp::forward`, plus any extra headers.
 pub fn with<'a>(
     signed: &'a [(String, String)],
