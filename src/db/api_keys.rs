@@ -224,9 +224,15 @@ pub fn live_secrets(
     let mut secrets = Vec::with_capacity(rows.len());
     for (id, sealed, until, config) in rows {
         let Some(sealed) = sealed else { continue };
-        // Settings were validated when the key was made; a row that no
-        // longer parses is skipped (and said), not fatal to its neighbours.
-        let hmac = match config.map(|c| serde_json::from_str::<HmacConfig>(&c)) {
+        // Settings were validated when the key was made; validating again
+        // parses the signed content once for every call that uses it. A row
+        // that no longer parses is skipped (and said), not fatal to its
+        // neighbours.
+        let parsed = config.map(|c| {
+            let config = serde_json::from_str::<HmacConfig>(&c).map_err(|e| e.to_string())?;
+            config.validated().map_err(|e| e.0)
+        });
+        let hmac = match parsed {
             Some(Ok(c)) => Some(Arc::new(c)),
             Some(Err(e)) => {
                 tracing::error!(key.version = %id, error = %e, "unreadable hmac settings; key skipped");

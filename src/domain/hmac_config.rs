@@ -53,6 +53,10 @@ pub struct HmacConfig {
     /// How far the timestamp may be from now, either way (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_secs: Option<u64>,
+    /// `signed_content`, parsed once by [`HmacConfig::validated`].
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub parts: Vec<ContentPart>,
 }
 
 fn default_algorithm() -> HmacAlgorithm {
@@ -80,6 +84,7 @@ impl HmacConfig {
             )));
         }
         let parts = self.content_parts()?;
+        self.parts = parts.clone();
         let uses_timestamp = parts.contains(&ContentPart::Timestamp);
         if !parts.contains(&ContentPart::Body) {
             return Err(ParseError(
@@ -111,7 +116,7 @@ impl HmacConfig {
     }
 
     /// The signed content as literal text, `{timestamp}` and `{body}`.
-    pub fn content_parts(&self) -> Result<Vec<ContentPart>, ParseError> {
+    fn content_parts(&self) -> Result<Vec<ContentPart>, ParseError> {
         let mut parts = Vec::new();
         let mut rest = self.signed_content.as_str();
         while let Some(open) = rest.find('{') {
@@ -176,10 +181,10 @@ mod tests {
             (c.algorithm, c.encoding),
             (HmacAlgorithm::Sha256, HmacEncoding::Hex)
         );
-        assert_eq!(c.content_parts().unwrap(), [ContentPart::Body]);
+        assert_eq!(c.parts, [ContentPart::Body]);
         let c = config(serde_json::json!({"header": "x-sig", "signed_content": "v1:{timestamp}:{body}", "timestamp_header": "X-TS"})).unwrap();
         assert_eq!(
-            c.content_parts().unwrap(),
+            c.parts,
             [
                 ContentPart::Text("v1:".into()),
                 ContentPart::Timestamp,
