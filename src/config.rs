@@ -1,7 +1,7 @@
 //! Every setting: flags of `hookgate serve`, each with its `HOOKGATE_*`
 //! environment variable, defaults, and validation into [`Settings`].
 
-use crate::domain::Secret;
+use crate::domain::{Secret, SqliteSync};
 use crate::master_key::MasterKeySetting;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -43,6 +43,21 @@ pub struct ServeArgs {
     /// Longest retry delay in seconds.
     #[arg(long, env = "HOOKGATE_RETRY_MAX_SECS", default_value_t = 600)]
     pub retry_max_secs: u64,
+    /// Seconds a delivery claim holds before another attempt may take the
+    /// delivery (default: twice the forward timeout plus 5 s, longer than
+    /// an attempt's task/create and event/send can take).
+    #[arg(long, env = "HOOKGATE_CLAIM_LEASE_SECS")]
+    pub claim_lease_secs: Option<u64>,
+    /// Days delivered, failed and cancelled deliveries are kept (decimals
+    /// allowed; 0 purges them as soon as they finish). Redelivery ids are
+    /// kept 7 days whatever this says.
+    #[arg(long, env = "HOOKGATE_RETENTION_DAYS", default_value_t = 7.0)]
+    pub retention_days: f64,
+    /// SQLite commit durability: `full` (each commit survives power loss)
+    /// or `normal` (faster; the last commits before a power loss may be
+    /// lost, a process crash loses nothing).
+    #[arg(long, env = "HOOKGATE_SQLITE_SYNCHRONOUS", default_value = "full")]
+    pub sqlite_synchronous: String,
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub open_registration: bool,
@@ -111,6 +126,11 @@ pub struct Settings {
     pub retry_max: Duration,
     /// How often the queue is polled when nothing wakes it.
     pub poll_interval: Duration,
+    /// How long a delivery claim holds; None: twice the forward timeout + 5 s.
+    pub claim_lease: Option<Duration>,
+    /// How long finished deliveries are kept.
+    pub retention: Duration,
+    pub sqlite_synchronous: SqliteSync,
 }
 
 /// A setting that cannot be used; the message names it and how to fix it.
@@ -135,6 +155,9 @@ impl Default for Settings {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(600),
             poll_interval: Duration::from_millis(500),
+            claim_lease: None,
+            retention: Duration::from_secs(7 * 86_400),
+            sqlite_synchronous: SqliteSync::Full,
         }
     }
 }
@@ -175,9 +198,19 @@ impl Settings {
             retry_base: Duration::from_millis(args.retry_base_ms),
             retry_max: Duration::from_secs(args.retry_max_secs),
             poll_interval: Duration::from_millis(500),
+            claim_lease: args.claim_lease_secs.map(Duration::from_secs),
+            retention: retention(args.retention_days)?,
+            sqlite_synchronous: SqliteSync::parse(&args.sqlite_synchronous)
+                .map_err(|e| ConfigError(e.0))?,
         };
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// How long a delivery claim holds.
+    pub fn lease(&self) -> Duration {
+        self.claim_lease
+            .unwrap_or(self.forward_timeout * 2 + Duration::from_secs(5))
     }
 
     /// Checks that apply however the settings were made.
@@ -186,6 +219,11 @@ impl Settings {
             return Err(ConfigError(
                 "HOOKGATE_DELIVERY_MAX_ATTEMPTS and HOOKGATE_DELIVERY_CONCURRENCY must be at least 1"
                     .into(),
+            ));
+        }
+        if self.claim_lease == Some(Duration::ZERO) {
+            return Err(ConfigError(
+                "HOOKGATE_CLAIM_LEASE_SECS / --claim-lease-secs must be at least 1".into(),
             ));
         }
         if !self.bind.ip().is_loopback() && self.admin_token.is_none() {
@@ -198,4 +236,14 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// The retention setting in days (decimals allowed) as a duration.
+fn retention(days: f64) -> Result<Duration, ConfigError> {
+    if !days.is_finite() || !(0.0..=36_500.0).contains(&days) {
+        return Err(ConfigError(format!(
+            "HOOKGATE_RETENTION_DAYS / --retention-days must be between 0 and 36500, got {days}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(days * 86_400.0))
 }

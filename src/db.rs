@@ -8,10 +8,11 @@ pub mod deliveries;
 pub mod keyring;
 pub mod notify;
 mod pool;
+pub mod raw;
 pub mod routes;
 pub mod schema;
 
-pub use pool::{connect, migrate, run_migrations, Backend, DbConnection, DbPool};
+pub use pool::{connect, migrate, open_pool, run_migrations, Backend, DbConnection, DbPool};
 
 /// A database failure, kept apart from "not found" and conflicts.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ mod key_kind;
 pub mod payload;
 mod route;
 mod secret;
+mod sqlite_sync;
 mod template;
 
 pub use agent_name::AgentName;
@@ -14,6 +15,7 @@ pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
 pub use key_kind::{AcpType, KeyKind, KeyLookup};
 pub use route::{RouteMode, RoutePath};
 pub use secret::{digest_hex, generate_key, generate_value, LiveUntil, Secret, TimedSecret};
+pub use sqlite_sync::SqliteSync;
 pub use template::{MissingField, Template, TemplateInput};
 
 /// A value that failed validation; the message names the field.

@@ -6,6 +6,7 @@ mod agent_routes;
 mod agents;
 mod api_keys;
 mod deliveries;
+mod delivery_actions;
 mod errors;
 pub mod forward;
 mod health;
@@ -46,6 +47,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/agents/name/{name}",
             web::delete().to(agents::delete_by_name),
         )
+        .route(
+            "/agents/{id}/pause",
+            web::post().to(delivery_actions::pause),
+        )
+        .route(
+            "/agents/{id}/resume",
+            web::post().to(delivery_actions::resume),
+        )
         .route("/agents/{id}", web::get().to(agents::get))
         .route("/agents/{id}", web::delete().to(agents::delete))
         .route("/agent_api_keys", web::post().to(api_keys::create))
@@ -73,6 +82,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/agent_routes/{id}", web::get().to(agent_routes::get))
         .route("/agent_routes/{id}", web::delete().to(agent_routes::delete))
         .route("/deliveries", web::get().to(deliveries::list))
+        .route(
+            "/deliveries/retry",
+            web::post().to(delivery_actions::retry_many),
+        )
         .route("/deliveries/{id}", web::get().to(deliveries::get))
-        .route("/deliveries/{id}/retry", web::post().to(deliveries::retry));
+        .route(
+            "/deliveries/{id}/payload",
+            web::get().to(deliveries::payload),
+        )
+        .route(
+            "/deliveries/{id}/retry",
+            web::post().to(delivery_actions::retry),
+        )
+        .route(
+            "/deliveries/{id}/cancel",
+            web::post().to(delivery_actions::cancel),
+        );
 }

@@ -4,9 +4,11 @@
 use crate::actors::delivery::RetryPolicy;
 use crate::actors::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
 use crate::actors::intake::IntakeWriter;
+use crate::actors::retention::RetentionActor;
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
 use crate::db::{self, Backend};
+use crate::domain::SqliteSync;
 use crate::key_cache::KeyCache;
 use crate::routes::{self, AdminAuth, AppState};
 use actix::Actor;
@@ -21,6 +23,8 @@ pub use crate::routes::forward::ForwardLimits;
 
 /// A bound, ready-to-run hookgate.
 pub struct Application {
+    /// Held while serving a SQLite database: one process owns its queue.
+    _sqlite_lock: Option<std::fs::File>,
     port: u16,
     server: Server,
     dispatcher: actix::Addr<DispatcherActor>,
@@ -34,7 +38,13 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (pool, backend) = db::connect(&settings.database_url, threads as u32 * 2 + 2)?;
+        db::migrate(&settings.database_url)?;
+        let sqlite_lock = lock_sqlite(&settings.database_url)?;
+        let (pool, backend) = db::open_pool(
+            &settings.database_url,
+            threads as u32 * 2 + 2,
+            settings.sqlite_synchronous,
+        )?;
         if backend == Backend::Sqlite {
             // One process owns a SQLite queue: claims left by a crash are stale.
             let mut conn = pool.get()?;
@@ -70,13 +80,16 @@ impl Application {
             per_agent: settings.delivery_concurrency,
             total: settings.delivery_concurrency * 16,
             poll_interval: settings.poll_interval,
-            // task/create and event/send may each take the whole timeout.
-            lease: settings.forward_timeout * 2 + Duration::from_secs(5),
+            lease: settings.lease(),
             timeout: settings.forward_timeout,
             max_body_bytes: settings.max_body_bytes,
         };
+        // Claims and attempt records may skip the fsync: losing one to a
+        // power cut only means an attempt is made again.
+        let (queue_pool, _) = db::open_pool(&settings.database_url, 2, SqliteSync::Normal)?;
         let (dispatcher, in_flight) =
-            DispatcherActor::start(pool.clone(), data_key.clone(), delivery);
+            DispatcherActor::start(queue_pool, data_key.clone(), delivery);
+        RetentionActor::new(pool.clone(), settings.retention, DEDUP_WINDOW).start();
         let drain_limit = delivery.lease;
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -105,7 +118,7 @@ impl Application {
         let intake = web::Data::new(IntakeWriter::start(
             state.pool.clone(),
             4096,
-            chrono::Duration::days(7),
+            chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
         ));
         let server = HttpServer::new(move || {
             // Built on each worker's thread: the verifier and forwarders (and
@@ -138,6 +151,7 @@ impl Application {
         tracing::info!(address = %settings.bind.ip(), port, database = db_kind,
             admin_token = settings.admin_token.is_some(), "hookgate listening");
         Ok(Self {
+            _sqlite_lock: sqlite_lock,
             port,
             server,
             dispatcher,
@@ -184,6 +198,34 @@ impl Application {
         }
         tracing::info!("hookgate stopped");
         Ok(())
+    }
+}
+
+/// How long a provider's redelivery id is remembered.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+
+/// Takes `<database>.lock` for a SQLite database, or says who has it: a
+/// second process would attempt the first one's claimed deliveries again.
+fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let (Backend::Sqlite, path) = Backend::from_url(url) else {
+        return Ok(None);
+    };
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file {lock_path}: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "another hookgate is already serving the SQLite database {path} (it holds {lock_path}); \
+             stop it first, or use PostgreSQL to run several instances"
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::anyhow!("cannot lock {lock_path}: {e}"))
+        }
     }
 }
 

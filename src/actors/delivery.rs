@@ -38,6 +38,27 @@ impl RetryPolicy {
 pub struct Deliver {
     pub claimed: Claimed,
     pub policy: RetryPolicy,
+    pub claim_token: String,
+}
+
+/// The record of an attempt whose forwarder went away before answering:
+/// retried like an outage, after the first backoff step.
+pub fn unfinished(claimed: &Claimed, claim_token: &str) -> AttemptRecord {
+    let d = &claimed.delivery;
+    AttemptRecord {
+        delivery_id: d.id.clone(),
+        claim_token: claim_token.to_owned(),
+        task_id: d.task_id.clone(),
+        attempt: d.attempts + 1,
+        started_at: now(),
+        outcome: Outcome::Retry {
+            at: now() + chrono::Duration::seconds(1),
+        },
+        status_code: None,
+        error: Some("the attempt was interrupted".into()),
+        task_created: None,
+        transient: true,
+    }
 }
 
 /// What one HTTP exchange said about the delivery.
@@ -66,31 +87,41 @@ impl Handler<Deliver> for ForwarderActor {
         let limit = self.max_body_bytes;
         Box::pin(async move {
             let started_at = now();
-            let Deliver { claimed, policy } = msg;
+            let Deliver {
+                claimed,
+                policy,
+                claim_token,
+            } = msg;
             let attempt = claimed.delivery.attempts + 1;
+            // A manual retry starts a fresh budget: count from there.
+            let budget_used = attempt - claimed.delivery.budget_base;
             let (exchange, task_created) = if claimed.delivery.mode == "acp_event" {
                 deliver_event(&client, &base_url, &claimed, limit).await
             } else {
                 (replay(&client, &base_url, &claimed, limit).await, None)
             };
+            let transient = matches!(exchange.verdict, Verdict::Retry { .. });
             let (outcome, error) = match exchange.verdict {
                 Verdict::Done => (Outcome::Delivered, None),
                 Verdict::Fail { error } => (Outcome::Failed, Some(error)),
-                Verdict::Retry { error, .. } if attempt >= policy.max_attempts => (
+                Verdict::Retry { error, .. } if budget_used >= policy.max_attempts => (
                     Outcome::Failed,
                     Some(format!(
-                        "{error} (attempt {attempt} of {}, giving up)",
+                        "{error} (attempt {budget_used} of {}, giving up)",
                         policy.max_attempts
                     )),
                 ),
                 Verdict::Retry { after, error } => {
-                    let wait = after.unwrap_or_else(|| policy.backoff(attempt));
+                    let wait = after.unwrap_or_else(|| policy.backoff(budget_used));
                     let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
                     (Outcome::Retry { at }, Some(error))
                 }
             };
             AttemptRecord {
+                task_id: claimed.delivery.task_id.clone(),
                 delivery_id: claimed.delivery.id,
+                claim_token,
+                transient,
                 attempt,
                 started_at,
                 outcome,

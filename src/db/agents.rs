@@ -23,6 +23,8 @@ pub struct Agent {
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
     pub registered_at: Option<chrono::NaiveDateTime>,
+    /// Set while an operator holds this agent's deliveries.
+    pub deliveries_paused_at: Option<chrono::NaiveDateTime>,
 }
 
 /// What a registration sets; everything else is kept or derived.
@@ -66,6 +68,7 @@ pub fn register(
             created_at: existing.as_ref().map_or(now, |e| e.created_at),
             updated_at: now,
             registered_at: Some(now),
+            deliveries_paused_at: existing.as_ref().and_then(|e| e.deliveries_paused_at),
         };
         if existing.is_some() {
             diesel::update(agents::table.find(&agent.id))
@@ -112,6 +115,28 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Agent
         .optional()
 }
 
+/// Agents whose deliveries may be attempted now: an ACP URL, not paused.
+pub fn deliverable(conn: &mut DbConnection) -> QueryResult<Vec<Agent>> {
+    agents::table
+        .filter(agents::acp_url.is_not_null())
+        .filter(agents::deliveries_paused_at.is_null())
+        .order(agents::id.asc())
+        .select(Agent::as_select())
+        .load(conn)
+}
+
+/// Holds (`Some(now)`) or releases (`None`) the agent's deliveries.
+pub fn set_deliveries_paused(
+    conn: &mut DbConnection,
+    id: &str,
+    paused_at: Option<NaiveDateTime>,
+) -> QueryResult<Option<Agent>> {
+    diesel::update(agents::table.find(id))
+        .set(agents::deliveries_paused_at.eq(paused_at))
+        .execute(conn)?;
+    find_by_id(conn, id)
+}
+
 pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> DbResult<Vec<Agent>> {
     Ok(agents::table
         .order((agents::created_at.asc(), agents::id.asc()))
@@ -147,6 +172,9 @@ pub struct AgentResponse {
     pub registered_at: Option<DateTime<Utc>>,
     pub registration_metadata: Option<serde_json::Value>,
     pub agent_input_type: Option<String>,
+    /// When an operator paused this agent's deliveries (absent when not paused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries_paused_at: Option<DateTime<Utc>>,
 }
 
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -171,6 +199,7 @@ impl From<Agent> for AgentResponse {
             updated_at: utc(a.updated_at),
             registered_at: a.registered_at.map(utc),
             agent_input_type: a.agent_input_type,
+            deliveries_paused_at: a.deliveries_paused_at.map(utc),
         }
     }
 }

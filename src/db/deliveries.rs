@@ -1,23 +1,43 @@
-//! The delivery queue: `deliveries` rows committed before the 202, claimed
-//! with a lease for each attempt, and every attempt kept in
-//! `delivery_attempts`. Claims are conditional updates, so several processes
-//! on one database never attempt one delivery at once.
+//! The delivery queue: `deliveries` rows committed before the 202, each
+//! task's head claimed with a fenced lease for an attempt, and every attempt
+//! kept in `delivery_attempts`.
+//!
+//! A delivery is deliverable when it is pending, due and its task's head
+//! (`is_head`; a `forward_async` delivery is its own head). Claims read only
+//! heads (`claim`), so their cost does not depend on the events queued
+//! behind them; outcomes are applied only while the claim's token still
+//! holds the row (`record`); when a head finishes, the task's next pending
+//! event becomes its head in the same transaction.
 
-use super::agents::{self, Agent};
+pub mod admin;
+mod claim;
+mod enqueue;
+mod listing;
+mod record;
+mod retention;
+
+pub use admin::{cancel, retry_matching, retry_one, RetryFilter};
+pub use claim::{claim, release_all_claims, Claimed, Room};
+pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
+pub use listing::{find, list, Cursor, ListFilter};
+pub use record::{record_batch, AttemptRecord, Outcome};
+pub use retention::{purge, PURGE_BATCH};
+
+use super::raw::{self, Param};
 use super::schema::{agent_tasks, deliveries, delivery_attempts};
-use super::{api_keys, is_unique_violation, now, DbConnection, DbResult};
-use crate::crypto::DataKey;
-use crate::domain::Secret;
+use super::DbConnection;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use std::collections::{HashMap, HashSet};
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
+pub const CANCELLED: &str = "cancelled";
+/// Every status a delivery can have.
+pub const STATUSES: [&str; 4] = [PENDING, DELIVERED, FAILED, CANCELLED];
 
 /// A stored delivery.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = deliveries, treat_none_as_default_value = false)]
 pub struct Delivery {
     pub id: String,
@@ -26,6 +46,7 @@ pub struct Delivery {
     pub mode: String,
     pub task_id: Option<String>,
     pub sequence_id: Option<i64>,
+    /// Kept in `delivery_dedup` since migration 000006; NULL here.
     pub dedup_key: Option<String>,
     pub method: String,
     pub path: String,
@@ -36,6 +57,7 @@ pub struct Delivery {
     pub content: Option<String>,
     pub status: String,
     pub attempts: i32,
+    /// When it is due; while claimed, when the claim's lease ends.
     pub next_attempt_at: NaiveDateTime,
     pub claimed_by: Option<String>,
     pub claimed_until: Option<NaiveDateTime>,
@@ -43,6 +65,10 @@ pub struct Delivery {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub delivered_at: Option<NaiveDateTime>,
+    pub is_head: bool,
+    pub claim_token: Option<String>,
+    /// `attempts` when the last manual retry gave it a fresh budget.
+    pub budget_base: i32,
 }
 
 /// One attempt at a delivery.
@@ -57,9 +83,11 @@ pub struct Attempt {
     pub outcome: String,
     pub status_code: Option<i32>,
     pub error: Option<String>,
+    /// The process that made it (its claim owner id).
+    pub instance: Option<String>,
 }
 
-/// A task key's row: its sequence counter and whether the agent knows it.
+/// A task key's row: its sequence counter, its head, whether the agent knows it.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = agent_tasks)]
 pub struct Task {
@@ -69,413 +97,50 @@ pub struct Task {
     pub last_sequence: i64,
     pub created_on_agent_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    pub head_sequence: Option<i64>,
 }
 
-/// What intake stores; ids, sequence and times are made by [`enqueue`].
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    pub agent_id: String,
-    pub route_id: String,
-    pub mode: String,
-    /// `(task id, task name)` for `acp_event`.
-    pub task: Option<(String, String)>,
-    pub dedup_key: Option<String>,
-    pub method: String,
-    pub path: String,
-    pub headers: String,
-    pub body: Vec<u8>,
-    pub content: Option<String>,
-}
-
-/// The answer intake gives: the first call's ids for a redelivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
-    pub event_id: String,
-    pub task_id: Option<String>,
-    pub duplicate: bool,
-}
-
-/// Commits a delivery (and its task's next sequence number) or, for a
-/// provider redelivery within `dedup_window`, returns the first one.
-pub fn enqueue(
-    conn: &mut DbConnection,
-    new: &NewDelivery,
-    dedup_window: chrono::Duration,
-) -> DbResult<Accepted> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let stored = conn.transaction(|conn| insert_delivery(conn, new));
-        let err = match stored {
-            Ok(accepted) => return Ok(accepted),
-            Err(e) if is_transient(&e) && tries < 5 => continue,
-            Err(e) if is_unique_violation(&e) && tries < 5 => e,
-            Err(e) => return Err(e.into()),
-        };
-        tracing::debug!(error = %err, "enqueue conflict, checking for a redelivery");
-        let Some(key) = &new.dedup_key else { continue };
-        let existing: Option<Delivery> = deliveries::table
-            .filter(deliveries::agent_id.eq(&new.agent_id))
-            .filter(deliveries::dedup_key.eq(key))
-            .select(Delivery::as_select())
-            .first(conn)
-            .optional()?;
-        match existing {
-            Some(first) if first.created_at > now() - dedup_window => {
-                return Ok(Accepted {
-                    event_id: first.id,
-                    task_id: first.task_id,
-                    duplicate: true,
-                })
-            }
-            Some(expired) => {
-                diesel::update(deliveries::table.find(&expired.id))
-                    .set(deliveries::dedup_key.eq(None::<String>))
-                    .execute(conn)?;
-            }
-            None => {}
-        }
+/// Locks task rows in id order on PostgreSQL. Intake, the recorder and the
+/// admin operations all take task rows in this order, so they never
+/// deadlock; and a head computed after the lock sees every event committed
+/// for the task. SQLite has one writer at a time and needs nothing.
+fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
+    if task_ids.is_empty() || matches!(conn, DbConnection::Sqlite(_)) {
+        return Ok(());
     }
+    let mut sorted: Vec<&String> = task_ids.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let sql = format!(
+        "SELECT id FROM agent_tasks WHERE id IN ({}) ORDER BY id FOR UPDATE",
+        raw::placeholders(sorted.len())
+    );
+    let params: Vec<Param> = sorted.into_iter().map(Param::from).collect();
+    raw::execute(conn, &sql, &params).map(drop)
 }
 
-/// Commits several deliveries in one transaction (one fsync for all), in
-/// order. Any conflict (a redelivery, a racing first event of a task) fails
-/// the whole batch; the caller then enqueues its items one by one.
-pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
-    conn.transaction(|conn| {
-        let rows = batch
-            .iter()
-            .map(|new| delivery_row(conn, new))
-            .collect::<QueryResult<Vec<_>>>()?;
-        // One multi-row INSERT per chunk (SQLite allows 32766 bound values).
-        for chunk in rows.chunks(128) {
-            let insert = diesel::insert_into(deliveries::table).values(chunk);
-            match conn {
-                DbConnection::Postgres(pg) => insert.execute(pg)?,
-                DbConnection::Sqlite(lite) => insert.execute(lite)?,
-            };
-        }
-        Ok(rows.into_iter().map(accepted).collect())
-    })
-}
-
-/// The writes of one intake. The first statement writes, so SQLite takes its
-/// write lock at once (waiting on busy_timeout) instead of failing to upgrade.
-fn insert_delivery(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<Accepted> {
-    let row = delivery_row(conn, new)?;
-    diesel::insert_into(deliveries::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(accepted(row))
-}
-
-fn accepted(row: Delivery) -> Accepted {
-    Accepted {
-        event_id: row.id,
-        task_id: row.task_id,
-        duplicate: false,
+/// Gives each of these tasks whose head is no longer pending its next head:
+/// its earliest pending event, or none. Callers hold the task locks.
+fn advance_heads(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
+    if task_ids.is_empty() {
+        return Ok(());
     }
-}
-
-/// The row for `new`, with its task's next sequence number taken.
-fn delivery_row(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<Delivery> {
-    let sequence_id = match &new.task {
-        Some((id, name)) => Some(next_sequence(conn, &new.agent_id, id, name)?),
-        None => None,
-    };
-    let at = now();
-    let row = Delivery {
-        id: uuid::Uuid::new_v4().to_string(),
-        agent_id: new.agent_id.clone(),
-        route_id: Some(new.route_id.clone()),
-        mode: new.mode.clone(),
-        task_id: new.task.as_ref().map(|(id, _)| id.clone()),
-        sequence_id,
-        dedup_key: new.dedup_key.clone(),
-        method: new.method.clone(),
-        path: new.path.clone(),
-        headers: new.headers.clone(),
-        body: new.body.clone(),
-        content: new.content.clone(),
-        status: PENDING.to_owned(),
-        attempts: 0,
-        next_attempt_at: at,
-        claimed_by: None,
-        claimed_until: None,
-        last_error: None,
-        created_at: at,
-        updated_at: at,
-        delivered_at: None,
-    };
-    Ok(row)
-}
-
-fn next_sequence(
-    conn: &mut DbConnection,
-    agent_id: &str,
-    id: &str,
-    name: &str,
-) -> QueryResult<i64> {
-    if let Some(bumped) = bump_sequence(conn, id)? {
-        return Ok(bumped);
-    }
-    let task = Task {
-        id: id.to_owned(),
-        agent_id: agent_id.to_owned(),
-        name: name.to_owned(),
-        last_sequence: 1,
-        created_on_agent_at: None,
-        created_at: now(),
-    };
-    diesel::insert_into(agent_tasks::table)
-        .values(&task)
-        .execute(conn)?;
-    Ok(1)
-}
-
-#[derive(QueryableByName)]
-struct Sequence {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    last_sequence: i64,
-}
-
-/// The task's next sequence number in one round trip (`RETURNING`, which
-/// both backends have but the portable query builder does not offer).
-fn bump_sequence(conn: &mut DbConnection, id: &str) -> QueryResult<Option<i64>> {
-    use diesel::sql_types::Text;
-    const SQL: &str = "UPDATE agent_tasks SET last_sequence = last_sequence + 1 WHERE id = {} RETURNING last_sequence";
-    let bumped: Option<Sequence> = match conn {
-        DbConnection::Postgres(pg) => diesel::sql_query(SQL.replace("{}", "$1"))
-            .bind::<Text, _>(id)
-            .get_result(pg)
-            .optional()?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(SQL.replace("{}", "?"))
-            .bind::<Text, _>(id)
-            .get_result(lite)
-            .optional()?,
-    };
-    Ok(bumped.map(|s| s.last_sequence))
-}
-
-/// A delivery this process now holds, with what the attempt needs.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub delivery: Delivery,
-    pub agent: Agent,
-    pub internal_key: Option<Secret>,
-    pub task: Option<Task>,
-}
-
-/// No live claim at `at`: never claimed, released, or its lease ran out.
-#[diesel::dsl::auto_type]
-fn unclaimed_at(at: NaiveDateTime) -> _ {
-    deliveries::claimed_until
-        .is_null()
-        .or(deliveries::claimed_until.lt(at))
-}
-
-/// Claims due deliveries for `owner` until `lease_until`: at most `limit`,
-/// at most `free(agent_id)` per agent, and for each task only its earliest
-/// pending event.
-pub fn claim(
-    conn: &mut DbConnection,
-    data_key: &DataKey,
-    owner: &str,
-    lease_until: NaiveDateTime,
-    limit: usize,
-    free: &dyn Fn(&str) -> usize,
-) -> DbResult<Vec<Claimed>> {
-    let at = now();
-    let due: Vec<(String, String, Option<String>, Option<i64>)> = deliveries::table
-        .filter(deliveries::status.eq(PENDING))
-        .filter(deliveries::next_attempt_at.le(at))
-        .filter(unclaimed_at(at))
-        // The partial index on pending rows serves this order with no sort;
-        // per-task order is kept by the head check below, not by this order.
-        .order(deliveries::next_attempt_at.asc())
-        .limit(256)
-        .select((
-            deliveries::id,
-            deliveries::agent_id,
-            deliveries::task_id,
-            deliveries::sequence_id,
-        ))
-        .load(conn)?;
-    if due.is_empty() {
-        return Ok(Vec::new());
-    }
-    let task_ids: Vec<&String> = due.iter().filter_map(|d| d.2.as_ref()).collect();
-    let heads: HashMap<String, Option<i64>> = deliveries::table
-        .filter(deliveries::status.eq(PENDING))
-        .filter(deliveries::task_id.eq_any(&task_ids))
-        .group_by(deliveries::task_id)
-        .select((
-            deliveries::task_id,
-            diesel::dsl::min(deliveries::sequence_id),
-        ))
-        .load::<(Option<String>, Option<i64>)>(conn)?
-        .into_iter()
-        .filter_map(|(task, min)| task.map(|t| (t, min)))
-        .collect();
-
-    // One transaction for all claims: one commit instead of one per row.
-    let won = conn.transaction(|conn| -> QueryResult<Vec<String>> {
-        relaxed_commit(conn)?;
-        let mut per_agent: HashMap<&str, usize> = HashMap::new();
-        let mut tasks_taken: HashSet<&str> = HashSet::new();
-        let mut won = Vec::new();
-        for (id, agent_id, task_id, sequence_id) in &due {
-            if won.len() >= limit {
-                break;
-            }
-            if let Some(task) = task_id {
-                let is_head = heads.get(task).copied().flatten() == *sequence_id;
-                if !is_head || !tasks_taken.insert(task) {
-                    continue;
-                }
-            }
-            let taken = per_agent.entry(agent_id).or_default();
-            if *taken >= free(agent_id) {
-                continue;
-            }
-            let claimed = diesel::update(
-                deliveries::table
-                    .find(id)
-                    .filter(deliveries::status.eq(PENDING))
-                    .filter(unclaimed_at(at)),
-            )
-            .set((
-                deliveries::claimed_by.eq(owner),
-                deliveries::claimed_until.eq(lease_until),
-            ))
-            .execute(conn)?;
-            if claimed == 1 {
-                *taken += 1;
-                won.push(id.clone());
-            }
-        }
-        Ok(won)
-    })?;
-    load_claimed(conn, data_key, &won)
-}
-
-fn load_claimed(
-    conn: &mut DbConnection,
-    data_key: &DataKey,
-    ids: &[String],
-) -> DbResult<Vec<Claimed>> {
-    let rows: Vec<Delivery> = deliveries::table
-        .filter(deliveries::id.eq_any(ids))
-        .select(Delivery::as_select())
-        .load(conn)?;
-    let mut agents_by_id: HashMap<String, (Agent, Option<Secret>)> = HashMap::new();
-    let mut claimed = Vec::with_capacity(rows.len());
-    for delivery in rows {
-        if !agents_by_id.contains_key(&delivery.agent_id) {
-            let Some(agent) = agents::find_by_id(conn, &delivery.agent_id)? else {
-                continue; // deleted since: its deliveries went with it
-            };
-            let key = api_keys::find_internal_secret(conn, data_key, &agent.id)?;
-            agents_by_id.insert(agent.id.clone(), (agent, key));
-        }
-        let (agent, internal_key) = agents_by_id[&delivery.agent_id].clone();
-        let task = match &delivery.task_id {
-            Some(id) => agent_tasks::table
-                .find(id)
-                .select(Task::as_select())
-                .first(conn)
-                .optional()?,
-            None => None,
-        };
-        claimed.push(Claimed {
-            delivery,
-            agent,
-            internal_key,
-            task,
-        });
-    }
-    claimed.sort_by_key(|c| c.delivery.created_at);
-    Ok(claimed)
-}
-
-/// How an attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
-    Retry { at: NaiveDateTime },
-    Failed,
-}
-
-/// One finished attempt, to be recorded.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub delivery_id: String,
-    pub attempt: i32,
-    pub started_at: NaiveDateTime,
-    pub outcome: Outcome,
-    pub status_code: Option<i32>,
-    pub error: Option<String>,
-    /// Set when this attempt's `task/create` succeeded.
-    pub task_created: Option<String>,
-}
-
-/// Records the attempt and moves the delivery on; releases the claim.
-pub fn record(conn: &mut DbConnection, rec: &AttemptRecord) -> DbResult<()> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match record_once(conn, rec) {
-            Err(e) if is_transient(&e) && tries < 5 => {
-                tracing::debug!(error = %e, "recording an attempt met a transient conflict; again");
-            }
-            other => return Ok(other?),
-        }
-    }
-}
-
-fn record_once(conn: &mut DbConnection, rec: &AttemptRecord) -> QueryResult<()> {
-    conn.transaction(|conn| {
-        relaxed_commit(conn)?;
-        let at = now();
-        // The task row first, as intake locks it first: intake bumps the
-        // sequence and then inserts (whose dedup check may wait on this
-        // delivery's row), so taking the task row last here could deadlock.
-        if let Some(task_id) = &rec.task_created {
-            diesel::update(agent_tasks::table.find(task_id))
-                .set(agent_tasks::created_on_agent_at.eq(Some(at)))
-                .execute(conn)?;
-        }
-        let (outcome, status, next) = match &rec.outcome {
-            Outcome::Delivered => ("delivered", DELIVERED, at),
-            Outcome::Retry { at: next } => ("retry", PENDING, *next),
-            Outcome::Failed => ("failed", FAILED, at),
-        };
-        diesel::insert_into(delivery_attempts::table)
-            .values(&Attempt {
-                id: uuid::Uuid::new_v4().to_string(),
-                delivery_id: rec.delivery_id.clone(),
-                attempt: rec.attempt,
-                started_at: rec.started_at,
-                finished_at: at,
-                outcome: outcome.to_owned(),
-                status_code: rec.status_code,
-                error: rec.error.clone(),
-            })
-            .execute(conn)?;
-        diesel::update(deliveries::table.find(&rec.delivery_id))
-            .set((
-                deliveries::attempts.eq(rec.attempt),
-                deliveries::status.eq(status),
-                deliveries::next_attempt_at.eq(next),
-                deliveries::last_error.eq(&rec.error),
-                deliveries::claimed_by.eq(None::<String>),
-                deliveries::claimed_until.eq(None::<NaiveDateTime>),
-                deliveries::updated_at.eq(at),
-                deliveries::delivered_at.eq((rec.outcome == Outcome::Delivered).then_some(at)),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    let list = raw::placeholders(task_ids.len());
+    let params: Vec<Param> = task_ids.iter().map(Param::from).collect();
+    let recompute = format!(
+        "UPDATE agent_tasks SET head_sequence = (SELECT MIN(d.sequence_id) FROM deliveries d \
+             WHERE d.task_id = agent_tasks.id AND d.status = 'pending') \
+         WHERE id IN ({list}) AND (head_sequence IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries h \
+             WHERE h.task_id = agent_tasks.id AND h.sequence_id = agent_tasks.head_sequence \
+             AND h.status = 'pending'))"
+    );
+    raw::execute(conn, &recompute, &params)?;
+    let flag = format!(
+        "UPDATE deliveries SET is_head = TRUE WHERE status = 'pending' AND is_head = FALSE \
+         AND (task_id, sequence_id) IN (SELECT t.id, t.head_sequence FROM agent_tasks t \
+             WHERE t.id IN ({list}) AND t.head_sequence IS NOT NULL)"
+    );
+    raw::execute(conn, &flag, &params).map(drop)
 }
 
 /// A deadlock, serialization failure or busy database: the same work may
@@ -492,6 +157,24 @@ fn is_transient(err: &diesel::result::Error) -> bool {
     }
 }
 
+/// Runs `work` in a transaction, again (up to five times in all) when it
+/// meets a transient conflict.
+fn retrying<T>(
+    conn: &mut DbConnection,
+    mut work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match conn.transaction(&mut work) {
+            Err(e) if is_transient(&e) && tries < 5 => {
+                tracing::debug!(error = %e, "transient database conflict; again");
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Claims and attempt records need not wait for the WAL flush on PostgreSQL:
 /// a claim lost to a database crash is only a lease that vanishes, and a lost
 /// record means the delivery is attempted again (at least once, as promised).
@@ -502,68 +185,4 @@ fn relaxed_commit(conn: &mut DbConnection) -> QueryResult<()> {
         DbConnection::Postgres(pg) => pg.batch_execute("SET LOCAL synchronous_commit TO OFF"),
         DbConnection::Sqlite(_) => Ok(()),
     }
-}
-
-/// Drops every claim: run at start-up on SQLite, where one process owns the queue.
-pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
-    diesel::update(deliveries::table.filter(deliveries::claimed_by.is_not_null()))
-        .set((
-            deliveries::claimed_by.eq(None::<String>),
-            deliveries::claimed_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-}
-
-/// Deliveries for the admin list, newest first.
-pub fn list(
-    conn: &mut DbConnection,
-    agent_id: Option<&str>,
-    status: Option<&str>,
-    limit: i64,
-) -> QueryResult<Vec<Delivery>> {
-    let mut query = deliveries::table.select(Delivery::as_select()).into_boxed();
-    if let Some(agent_id) = agent_id {
-        query = query.filter(deliveries::agent_id.eq(agent_id.to_owned()));
-    }
-    if let Some(status) = status {
-        query = query.filter(deliveries::status.eq(status.to_owned()));
-    }
-    query
-        .order((deliveries::created_at.desc(), deliveries::id.desc()))
-        .limit(limit)
-        .load(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(Delivery, Vec<Attempt>)>> {
-    let Some(delivery) = deliveries::table
-        .find(id)
-        .select(Delivery::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let attempts = delivery_attempts::table
-        .filter(delivery_attempts::delivery_id.eq(id))
-        .order(delivery_attempts::attempt.asc())
-        .select(Attempt::as_select())
-        .load(conn)?;
-    Ok(Some((delivery, attempts)))
-}
-
-/// A failed delivery back to pending, due now; false unless it was failed.
-pub fn retry(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
-    let at = now();
-    let changed = diesel::update(
-        deliveries::table
-            .find(id)
-            .filter(deliveries::status.eq(FAILED)),
-    )
-    .set((
-        deliveries::status.eq(PENDING),
-        deliveries::next_attempt_at.eq(at),
-        deliveries::updated_at.eq(at),
-    ))
-    .execute(conn)?;
-    Ok(changed == 1)
 }

@@ -1,6 +1,7 @@
 //! Connections: the URL picks the backend (`postgres://` or `postgresql://`
 //! → PostgreSQL, anything else is a SQLite path, `sqlite://` prefix optional).
 
+use crate::domain::SqliteSync;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
@@ -41,6 +42,7 @@ impl Backend {
 pub struct Manager {
     backend: Backend,
     url: String,
+    synchronous: SqliteSync,
 }
 
 impl Manager {
@@ -49,13 +51,15 @@ impl Manager {
             Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)?;
-                // WAL lets readers run beside the writer; NORMAL sync in WAL
-                // mode still survives a process crash (only power loss can
-                // drop the last commits). busy_timeout queues writers.
-                conn.batch_execute(
+                // WAL lets readers run beside the writer; FULL sync makes a
+                // commit survive power loss (NORMAL only a process crash);
+                // the intake's group commit keeps FULL fast. busy_timeout
+                // queues writers.
+                conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
+                     PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+                    self.synchronous.pragma()
+                ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -84,12 +88,23 @@ impl r2d2::ManageConnection for Manager {
 /// Opens the database, runs pending migrations, and builds the pool.
 /// Fails fast with the driver's message when the database cannot be reached.
 pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<(DbPool, Backend)> {
+    migrate(url)?;
+    open_pool(url, pool_size, SqliteSync::Full)
+}
+
+/// A pool on an already migrated database; on SQLite its commits use
+/// `synchronous`.
+pub fn open_pool(
+    url: &str,
+    pool_size: u32,
+    synchronous: SqliteSync,
+) -> anyhow::Result<(DbPool, Backend)> {
     let (backend, driver_url) = Backend::from_url(url);
     let manager = Manager {
         backend,
         url: driver_url.to_owned(),
+        synchronous,
     };
-    migrate(url)?;
     let pool = r2d2::Pool::builder()
         .max_size(pool_size)
         .min_idle(Some(1))
@@ -105,6 +120,7 @@ pub fn migrate(url: &str) -> anyhow::Result<usize> {
     let manager = Manager {
         backend,
         url: driver_url.to_owned(),
+        synchronous: SqliteSync::Full,
     };
     let mut conn = manager
         .open()

@@ -14,6 +14,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         registered_at -> Nullable<Timestamp>,
+        deliveries_paused_at -> Nullable<Timestamp>,
     }
 }
 
@@ -62,6 +63,7 @@ diesel::table! {
         last_sequence -> BigInt,
         created_on_agent_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        head_sequence -> Nullable<BigInt>,
     }
 }
 
@@ -88,6 +90,19 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
+        is_head -> Bool,
+        claim_token -> Nullable<Text>,
+        budget_base -> Integer,
+    }
+}
+
+diesel::table! {
+    delivery_dedup (agent_id, dedup_key) {
+        agent_id -> Text,
+        dedup_key -> Text,
+        delivery_id -> Text,
+        task_id -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -101,6 +116,7 @@ diesel::table! {
         outcome -> Text,
         status_code -> Nullable<Integer>,
         error -> Nullable<Text>,
+        instance -> Nullable<Text>,
     }
 }
 
@@ -127,4 +143,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_tasks,
     deliveries,
     delivery_attempts,
+    delivery_dedup,
 );

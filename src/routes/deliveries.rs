@@ -1,12 +1,14 @@
-//! `/deliveries`: the durable queue, for operators: list, inspect with
-//! attempts, and send a failed delivery again.
+//! `/deliveries`: the durable queue, for operators: pages of deliveries
+//! with filters and a stable cursor, one delivery with its attempts, and the
+//! stored request it carries.
 
 use super::errors::{run_db, AdminError};
 use super::AppState;
 use crate::db::agents::{self, utc};
-use crate::db::deliveries::{self, Attempt, Delivery, DELIVERED, FAILED, PENDING};
-use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
+use crate::db::deliveries::{self, Attempt, Cursor, Delivery, ListFilter, PENDING, STATUSES};
+use crate::db::DbConnection;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -20,7 +22,7 @@ pub struct DeliveryResponse {
     pub sequence_id: Option<i64>,
     pub method: String,
     pub path: String,
-    /// `pending`, `delivered` or `failed`.
+    /// `pending`, `delivered`, `failed` or `cancelled`.
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -39,6 +41,8 @@ pub struct AttemptResponse {
     pub outcome: String,
     pub status_code: Option<i32>,
     pub error: Option<String>,
+    /// The hookgate process that made the attempt.
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,6 +83,7 @@ impl From<Attempt> for AttemptResponse {
             outcome: a.outcome,
             status_code: a.status_code,
             error: a.error,
+            instance: a.instance,
         }
     }
 }
@@ -86,56 +91,141 @@ impl From<Attempt> for AttemptResponse {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
     pub agent_name: Option<String>,
-    /// `pending`, `delivered` or `failed`.
+    pub agent_id: Option<String>,
+    /// `pending`, `delivered`, `failed` or `cancelled`.
     pub status: Option<String>,
+    pub task_id: Option<String>,
+    pub route_id: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Created before this time (RFC 3339).
+    pub until: Option<String>,
     /// 1 to 1000 (default 50), newest first.
     pub limit: Option<i64>,
+    /// The `X-Next-Cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Checks a `status` parameter against the statuses a delivery can have.
+pub fn parse_status(status: &str) -> Result<String, AdminError> {
+    if STATUSES.contains(&status) {
+        return Ok(status.to_owned());
+    }
+    Err(AdminError::Unprocessable(format!(
+        "Parameter 'status' must be pending, delivered, failed or cancelled; got {status:?}."
+    )))
+}
+
+/// Parses an RFC 3339 time parameter named `name`.
+pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<NaiveDateTime>, AdminError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.naive_utc())
+                .map_err(|_| {
+                    AdminError::Unprocessable(format!(
+                        "Parameter '{name}' must be an RFC 3339 time such as 2026-11-29T12:00:00Z; got {v:?}."
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// The agent id an `agent_id` / `agent_name` pair names (either, not both).
+pub fn agent_filter(
+    conn: &mut DbConnection,
+    agent_id: Option<String>,
+    agent_name: Option<String>,
+) -> Result<Option<String>, AdminError> {
+    match (agent_id, agent_name) {
+        (Some(_), Some(_)) => Err(AdminError::BadRequest(
+            "Only one of 'agent_id' or 'agent_name' should be provided.".into(),
+        )),
+        (Some(id), None) => Ok(Some(
+            agents::find_by_id(conn, &id)?
+                .ok_or_else(|| AdminError::NotFound(format!("Agent with ID '{id}' not found.")))?
+                .id,
+        )),
+        (None, Some(name)) => Ok(Some(
+            agents::find_by_name(conn, &name)?
+                .ok_or_else(|| {
+                    AdminError::NotFound(format!("Agent with name '{name}' not found."))
+                })?
+                .id,
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+fn list_filter(query: &ListQuery) -> Result<ListFilter, AdminError> {
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            Cursor::decode(c).ok_or_else(|| {
+                AdminError::Unprocessable(
+                    "Parameter 'cursor' is not a cursor this API gave out.".into(),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(ListFilter {
+        agent_id: None,
+        status: query.status.as_deref().map(parse_status).transpose()?,
+        task_id: query.task_id.clone(),
+        route_id: query.route_id.clone(),
+        since: parse_time("since", query.since.as_deref())?,
+        until: parse_time("until", query.until.as_deref())?,
+        after,
+    })
 }
 
 #[utoipa::path(get, path = "/deliveries", operation_id = "list_deliveries", tag = "deliveries",
-    params(ListQuery), responses((status = 200, body = [DeliveryResponse])))]
+    params(ListQuery), responses((status = 200, body = [DeliveryResponse],
+        description = "Newest first. When more rows follow, `X-Next-Cursor` holds the `cursor` \
+                       of the next page and `Link` its URL (rel=\"next\").")))]
 pub async fn list(
     state: web::Data<AppState>,
+    request: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
-    if let Some(status) = &query.status {
-        if ![PENDING, DELIVERED, FAILED].contains(&status.as_str()) {
-            return Err(AdminError::Unprocessable(format!(
-                "Parameter 'status' must be pending, delivered or failed; got {status:?}."
-            )));
-        }
-    }
+    let mut filter = list_filter(&query)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(AdminError::Unprocessable(format!(
             "Parameter 'limit' must be between 1 and 1000, got {limit}."
         )));
     }
-    let rows = run_db(&state.pool, move |conn| {
-        let agent_id = match &query.agent_name {
-            Some(name) => Some(
-                agents::find_by_name(conn, name)?
-                    .ok_or_else(|| {
-                        AdminError::NotFound(format!("Agent with name '{name}' not found."))
-                    })?
-                    .id,
-            ),
-            None => None,
-        };
-        Ok(deliveries::list(
-            conn,
-            agent_id.as_deref(),
-            query.status.as_deref(),
-            limit,
-        )?)
+    let (rows, next) = run_db(&state.pool, move |conn| {
+        filter.agent_id = agent_filter(conn, query.agent_id, query.agent_name)?;
+        Ok(deliveries::list(conn, &filter, limit)?)
     })
     .await?;
     let body: Vec<DeliveryResponse> = rows.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(body))
+    let mut response = HttpResponse::Ok();
+    if let Some(next) = next {
+        let cursor = next.encode();
+        response.insert_header(("x-next-cursor", cursor.as_str()));
+        response.insert_header(("link", next_link(&request, &cursor)));
+    }
+    Ok(response.json(body))
 }
 
-fn no_such_delivery(id: &str) -> AdminError {
+/// This request's URL with `cursor` replaced, as a `Link` header value.
+fn next_link(request: &HttpRequest, cursor: &str) -> String {
+    let kept: Vec<(String, String)> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(request.query_string())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| name != "cursor")
+            .chain([("cursor".to_owned(), cursor.to_owned())])
+            .collect();
+    let query = serde_urlencoded::to_string(kept).unwrap_or_default();
+    format!("<{}?{query}>; rel=\"next\"", request.path())
+}
+
+pub fn no_such_delivery(id: &str) -> AdminError {
     AdminError::NotFound(format!("Delivery with ID {id} does not exist."))
 }
 
@@ -156,30 +246,47 @@ pub async fn get(
     }))
 }
 
-#[utoipa::path(post, path = "/deliveries/{id}/retry", operation_id = "retry_delivery", tag = "deliveries",
-    responses((status = 200, body = DeliveryResponse, description = "Pending again, due now"),
-              (status = 404, description = "No such delivery"),
-              (status = 409, description = "The delivery has not failed")))]
-pub async fn retry(
+/// What a delivery carries: the request to replay (`forward_async`) or the
+/// ACP event content (`acp_event`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayloadResponse {
+    pub delivery_id: String,
+    pub mode: String,
+    pub method: String,
+    pub path: String,
+    /// `[name, value]` pairs as stored (credentials were never stored).
+    pub headers: Vec<(String, String)>,
+    /// The body as text when it is UTF-8, else null (see `body_base64`).
+    pub body: Option<String>,
+    pub body_base64: String,
+    /// The ACP event content for `acp_event` deliveries.
+    pub content: Option<serde_json::Value>,
+}
+
+#[utoipa::path(get, path = "/deliveries/{id}/payload", operation_id = "get_delivery_payload",
+    tag = "deliveries", responses((status = 200, body = PayloadResponse),
+        (status = 404, description = "No such delivery")))]
+pub async fn payload(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    dispatcher: web::Data<actix::Addr<crate::actors::dispatcher::DispatcherActor>>,
 ) -> Result<HttpResponse, AdminError> {
+    use base64::Engine;
     let id = id.into_inner();
-    let delivery = run_db(&state.pool, move |conn| {
-        let (current, _) = deliveries::find(conn, &id)?.ok_or_else(|| no_such_delivery(&id))?;
-        if !deliveries::retry(conn, &id)? {
-            return Err(AdminError::Conflict(format!(
-                "Delivery {id} is {}; only failed deliveries can be retried.",
-                current.status
-            )));
-        }
-        Ok(deliveries::find(conn, &id)?
-            .ok_or_else(|| no_such_delivery(&id))?
-            .0)
+    let (d, _) = run_db(&state.pool, move |conn| {
+        deliveries::find(conn, &id)?.ok_or_else(|| no_such_delivery(&id))
     })
     .await?;
-    dispatcher.do_send(crate::actors::dispatcher::Wake);
-    tracing::info!(delivery.id = %delivery.id, "delivery queued again");
-    Ok(HttpResponse::Ok().json(DeliveryResponse::from(delivery)))
+    Ok(HttpResponse::Ok().json(PayloadResponse {
+        headers: serde_json::from_str(&d.headers).unwrap_or_default(),
+        body_base64: base64::engine::general_purpose::STANDARD.encode(&d.body),
+        body: String::from_utf8(d.body).ok(),
+        content: d
+            .content
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok()),
+        delivery_id: d.id,
+        mode: d.mode,
+        method: d.method,
+        path: d.path,
+    }))
 }

@@ -1,7 +1,9 @@
 //! `/openapi.json`: the OpenAPI 3 document generated from the handlers'
 //! annotations; `info.version` is the crate version (the Agentex SDK reads it).
 
-use super::{agent_routes, agents, api_keys, deliveries, forward, health, webhook_trigger};
+use super::{
+    agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health, webhook_trigger,
+};
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
@@ -35,7 +37,12 @@ use utoipa::OpenApi;
         agent_routes::delete,
         deliveries::list,
         deliveries::get,
-        deliveries::retry,
+        deliveries::payload,
+        delivery_actions::retry,
+        delivery_actions::retry_many,
+        delivery_actions::cancel,
+        delivery_actions::pause,
+        delivery_actions::resume,
     )
 )]
 pub struct ApiDoc;

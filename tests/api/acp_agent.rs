@@ -45,6 +45,8 @@ struct State {
     calls: Mutex<Vec<Call>>,
     script: Mutex<VecDeque<Answer>>,
     delay: Mutex<Duration>,
+    /// Calls about a task whose name contains `.0` are answered `.1`.
+    failing_tasks: Mutex<Vec<(String, u16)>>,
 }
 
 pub struct AcpAgent {
@@ -82,6 +84,29 @@ impl AcpAgent {
             .lock()
             .unwrap()
             .extend(answers.iter().cloned());
+    }
+
+    /// Answers `status` to every call about a task whose name contains
+    /// `name_part`, until [`AcpAgent::heal`].
+    pub fn fail_tasks(&self, name_part: &str, status: u16) {
+        self.state
+            .failing_tasks
+            .lock()
+            .unwrap()
+            .push((name_part.to_owned(), status));
+    }
+
+    /// Stops every [`AcpAgent::fail_tasks`] rule.
+    pub fn heal(&self) {
+        self.state.failing_tasks.lock().unwrap().clear();
+    }
+
+    /// Starts the agent on the loopback address of `url` (one that nothing
+    /// listened on until now: the agent "comes back").
+    pub fn start_at(url: &str) -> Self {
+        let addr = url.trim_start_matches("http://");
+        let listener = TcpListener::bind(addr).expect("the agent's port is free");
+        Self::start_on(listener)
     }
 
     /// Every `/api` answer waits this long first.
@@ -130,7 +155,7 @@ async fn answer(req: HttpRequest, body: Bytes, state: web::Data<Arc<State>>) -> 
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         headers: req.headers().clone(),
-        body,
+        body: body.clone(),
     });
     if path != "/api" {
         return HttpResponse::Ok().json(json!({"ok": true}));
@@ -138,6 +163,21 @@ async fn answer(req: HttpRequest, body: Bytes, state: web::Data<Arc<State>>) -> 
     let delay = *state.delay.lock().unwrap();
     if !delay.is_zero() {
         actix_rt::time::sleep(delay).await;
+    }
+    let task_name = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["params"]["task"]["name"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let failing = state
+        .failing_tasks
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(part, _)| task_name.contains(part.as_str()))
+        .map(|(_, status)| *status);
+    if let Some(status) = failing {
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .body("failing task");
     }
     let next = state.script.lock().unwrap().pop_front();
     let success =

@@ -130,6 +130,14 @@ pub struct TestApp {
     /// The app's own database (lives as long as the app).
     pub db: TestDb,
     pub admin_token: Option<String>,
+    /// Stops an in-process hookgate (None for a child process).
+    pub server: Option<InProcess>,
+}
+
+/// The handle of a hookgate running in the test's own process.
+pub struct InProcess {
+    handle: actix_web::dev::ServerHandle,
+    stopped: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -159,12 +167,21 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Test
     let admin_token = settings.admin_token.as_ref().map(|t| t.expose().to_owned());
     let app = Application::build(settings).expect("hookgate builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    actix_rt::spawn(app.run_until_stopped());
+    let handle = app.handle();
+    let (done, stopped) = tokio::sync::oneshot::channel();
+    actix_rt::spawn(async move {
+        let _ = app.run_until_stopped().await;
+        let _ = done.send(());
+    });
     TestApp {
         address,
         client: client(),
         db,
         admin_token,
+        server: Some(InProcess {
+            handle,
+            stopped: Mutex::new(Some(stopped)),
+        }),
     }
 }
 
@@ -238,6 +255,17 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Stops an in-process hookgate gracefully and waits until it let go of
+    /// its database (and, on SQLite, of the database's lock).
+    pub async fn stop(&self) {
+        let Some(server) = &self.server else { return };
+        server.handle.stop(true).await;
+        let stopped = server.stopped.lock().unwrap().take();
+        if let Some(stopped) = stopped {
+            let _ = stopped.await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

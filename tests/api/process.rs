@@ -65,6 +65,7 @@ impl Process {
             client: client(),
             db,
             admin_token: None,
+            server: None,
         }
     }
 

@@ -129,6 +129,7 @@ async fn two_processes_share_one_postgres_queue() {
         client: client(),
         db: TestDb::new(&Backend::Sqlite),
         admin_token: None,
+        server: None,
     };
     acp_setup_at(&app_one, &agent.url).await;
     let mut accepted = HashSet::new();

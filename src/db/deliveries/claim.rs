@@ -1,0 +1,161 @@
+//! Claiming deliverable task heads. Each agent with room gets its own
+//! limited subquery over `deliveries_ready` (agent, due time), so a claim
+//! costs the same however many events wait behind heads or sit with busy
+//! or paused agents; PostgreSQL skips rows another instance is claiming.
+
+use super::{relaxed_commit, retrying, Delivery, Task};
+use crate::crypto::DataKey;
+use crate::db::agents::Agent;
+use crate::db::raw::{self, Param};
+use crate::db::schema::{agent_tasks, deliveries};
+use crate::db::{api_keys, now, DbConnection, DbResult};
+use crate::domain::Secret;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// How many deliveries of one agent a claim may take.
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub agent: Agent,
+    pub slots: usize,
+}
+
+/// A delivery this process now holds, with what the attempt needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub delivery: Delivery,
+    pub agent: Agent,
+    pub internal_key: Option<Secret>,
+    pub task: Option<Task>,
+}
+
+/// Agents per statement: SQLite allows 500 terms in a compound SELECT.
+const AGENTS_PER_STATEMENT: usize = 100;
+
+/// Claims due heads for `owner` until `lease_until`, at most `slots` of each
+/// room's agent, stamping them with `token`. `keys` caches internal keys.
+pub fn claim(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    keys: &mut HashMap<String, Option<Secret>>,
+    token: &str,
+    owner: &str,
+    lease_until: NaiveDateTime,
+    rooms: &[Room],
+) -> DbResult<Vec<Claimed>> {
+    let rooms: Vec<&Room> = rooms.iter().filter(|r| r.slots > 0).collect();
+    if rooms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let rows = retrying(conn, |conn| {
+        relaxed_commit(conn)?;
+        let mut rows = Vec::new();
+        for chunk in rooms.chunks(AGENTS_PER_STATEMENT) {
+            rows.extend(claim_chunk(conn, token, owner, at, lease_until, chunk)?);
+        }
+        Ok(rows)
+    })?;
+    with_context(conn, data_key, keys, &rooms, rows)
+}
+
+fn claim_chunk(
+    conn: &mut DbConnection,
+    token: &str,
+    owner: &str,
+    at: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    rooms: &[&Room],
+) -> QueryResult<Vec<Delivery>> {
+    let skip_locked = match conn {
+        DbConnection::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        DbConnection::Sqlite(_) => "",
+    };
+    let mut params: Vec<Param> = vec![
+        token.into(),
+        owner.into(),
+        lease_until.into(),
+        lease_until.into(),
+    ];
+    let mut heads = Vec::with_capacity(rooms.len());
+    for (i, room) in rooms.iter().enumerate() {
+        heads.push(format!(
+            "SELECT id FROM (SELECT id FROM deliveries WHERE agent_id = ? AND status = 'pending' \
+             AND is_head = TRUE AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{skip_locked}) h{i}"
+        ));
+        params.extend([
+            Param::from(&room.agent.id),
+            at.into(),
+            Param::Int(room.slots as i64),
+        ]);
+    }
+    let sql = format!(
+        "UPDATE deliveries SET claim_token = ?, claimed_by = ?, claimed_until = ?, next_attempt_at = ? \
+         WHERE id IN ({}) RETURNING *",
+        heads.join(" UNION ALL ")
+    );
+    raw::load(conn, &sql, &params)
+}
+
+/// The claimed rows with their agents, internal keys and tasks, oldest first.
+fn with_context(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    keys: &mut HashMap<String, Option<Secret>>,
+    rooms: &[&Room],
+    rows: Vec<Delivery>,
+) -> DbResult<Vec<Claimed>> {
+    let task_ids: Vec<&String> = rows.iter().filter_map(|d| d.task_id.as_ref()).collect();
+    let mut tasks: HashMap<String, Task> = HashMap::new();
+    for chunk in task_ids.chunks(500) {
+        let found: Vec<Task> = agent_tasks::table
+            .filter(agent_tasks::id.eq_any(chunk))
+            .select(Task::as_select())
+            .load(conn)?;
+        tasks.extend(found.into_iter().map(|t| (t.id.clone(), t)));
+    }
+    let agents: HashMap<&str, &Agent> = rooms
+        .iter()
+        .map(|r| (r.agent.id.as_str(), &r.agent))
+        .collect();
+    let mut claimed = Vec::with_capacity(rows.len());
+    for delivery in rows {
+        let Some(agent) = agents.get(delivery.agent_id.as_str()) else {
+            continue; // cannot happen: the claim named only these agents
+        };
+        if !keys.contains_key(&agent.id) {
+            let key = api_keys::find_internal_secret(conn, data_key, &agent.id)?;
+            keys.insert(agent.id.clone(), key);
+        }
+        claimed.push(Claimed {
+            task: delivery
+                .task_id
+                .as_ref()
+                .and_then(|t| tasks.get(t).cloned()),
+            internal_key: keys[&agent.id].clone(),
+            agent: (*agent).clone(),
+            delivery,
+        });
+    }
+    claimed.sort_by_key(|c| c.delivery.created_at);
+    Ok(claimed)
+}
+
+/// Makes every claimed delivery due again: run at start-up on SQLite, where
+/// one process (holding the database's lock file) owns the queue.
+pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
+    let at = now();
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::claim_token.is_not_null())
+            .filter(deliveries::status.eq(super::PENDING)),
+    )
+    .set((
+        deliveries::claim_token.eq(None::<String>),
+        deliveries::claimed_by.eq(None::<String>),
+        deliveries::claimed_until.eq(None::<NaiveDateTime>),
+        deliveries::next_attempt_at.eq(at),
+    ))
+    .execute(conn)
+}
