@@ -127,9 +127,33 @@ impl AcpAgent {
             .collect()
     }
 
+    /// How many `event/send` calls arrived (cheap: no JSON parsing).
+    pub fn event_count(&self) -> usize {
+        let needle = b"\"event/send\"";
+        self.state
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.body.windows(needle.len()).any(|w| w == needle))
+            .count()
+    }
+
     /// Waits (bounded) until `done` holds for the calls received.
     pub async fn wait_for(&self, what: &str, done: impl Fn(&[Call]) -> bool) {
-        for _ in 0..600 {
+        self.wait_for_within(what, Duration::from_secs(30), done)
+            .await
+    }
+
+    /// [`AcpAgent::wait_for`] with a bound of its own.
+    pub async fn wait_for_within(
+        &self,
+        what: &str,
+        bound: Duration,
+        done: impl Fn(&[Call]) -> bool,
+    ) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < bound {
             if done(&self.calls()) {
                 return;
             }

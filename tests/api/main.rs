@@ -22,6 +22,8 @@ mod key_cache;
 mod migrations;
 mod openapi;
 mod process;
+mod queue;
+mod queue_admin;
 mod restarts;
 mod rotation;
 mod secrets_at_rest;
