@@ -12,7 +12,10 @@ pub mod raw;
 pub mod routes;
 pub mod schema;
 
-pub use pool::{connect, migrate, open_pool, run_migrations, Backend, DbConnection, DbPool};
+pub use pool::{
+    connect, migrate, open_pool, run_migrations, use_commits, Backend, Commits, DbConnection,
+    DbPool, DbPooled,
+};
 
 /// A database failure, kept apart from "not found" and conflicts.
 #[derive(Debug, thiserror::Error)]

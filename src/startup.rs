@@ -7,8 +7,7 @@ use crate::actors::intake::IntakeWriter;
 use crate::actors::retention::RetentionActor;
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
-use crate::db::{self, Backend};
-use crate::domain::SqliteSync;
+use crate::db::{self, Backend, Commits};
 use crate::key_cache::KeyCache;
 use crate::routes::{self, AdminAuth, AppState};
 use actix::Actor;
@@ -43,7 +42,7 @@ impl Application {
         let (pool, backend) = db::open_pool(
             &settings.database_url,
             threads as u32 * 2 + 2,
-            settings.sqlite_synchronous,
+            Commits::Durable(settings.sqlite_synchronous),
         )?;
         if backend == Backend::Sqlite {
             // One process owns a SQLite queue: claims left by a crash are stale.
@@ -83,10 +82,23 @@ impl Application {
             lease: settings.lease(),
             timeout: settings.forward_timeout,
             max_body_bytes: settings.max_body_bytes,
+            chain_heads: backend == Backend::Sqlite,
         };
-        // Claims and attempt records may skip the fsync: losing one to a
-        // power cut only means an attempt is made again.
-        let (queue_pool, _) = db::open_pool(&settings.database_url, 2, SqliteSync::Normal)?;
+        let durable = Commits::Durable(settings.sqlite_synchronous);
+        let (intake_pool, queue_pool) = match backend {
+            // SQLite has one writer at a time: intake and the dispatcher
+            // share one connection and take turns at once, instead of
+            // meeting a lock and sleeping in SQLite's busy handler. Each
+            // sets its own durability before it writes.
+            Backend::Sqlite => {
+                let (writer, _) = db::open_pool(&settings.database_url, 1, durable)?;
+                (writer.clone(), writer)
+            }
+            Backend::Postgres => {
+                let (queue, _) = db::open_pool(&settings.database_url, 3, Commits::Relaxed)?;
+                (pool.clone(), queue)
+            }
+        };
         let (dispatcher, in_flight) =
             DispatcherActor::start(queue_pool, data_key.clone(), delivery);
         RetentionActor::new(pool.clone(), settings.retention, DEDUP_WINDOW).start();
@@ -116,7 +128,8 @@ impl Application {
         );
         let dispatcher_data = web::Data::new(dispatcher.clone());
         let intake = web::Data::new(IntakeWriter::start(
-            state.pool.clone(),
+            intake_pool,
+            durable,
             4096,
             chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
         ));

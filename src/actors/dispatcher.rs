@@ -1,22 +1,27 @@
-//! `DispatcherActor`: drains the deliveries table. Each tick, one blocking
-//! database job records every attempt finished since the last tick (fenced
-//! by its claim token) and claims the task heads there is room for: per
-//! agent (its concurrency, its circuit, not paused) and in all. Ticks run
-//! back to back while there is work, so a backlog drains at the speed the
-//! agents answer; each claimed head goes to the agent's `ForwarderActor`.
+//! `DispatcherActor`: drains the deliveries table with two blocking jobs
+//! that may run at once: one records every attempt finished since it last
+//! ran (fenced by its claim token), the other claims the task heads there is
+//! room for: per agent (its concurrency, its circuit, not paused) and in
+//! all. Claimed heads wait in the agent's lane and go to its
+//! `ForwarderActor` the moment a slot is free; each job runs again as soon
+//! as it has work, so a backlog drains at the speed the agents answer.
+
+mod jobs;
+mod lanes;
+mod rooms;
 
 use super::circuit::{Circuits, Gate};
 use super::delivery::{Deliver, RetryPolicy};
 use super::forwarder::ForwarderRegistry;
 use crate::crypto::DataKey;
-use crate::db::agents::{self, Agent};
-use crate::db::deliveries::{self, AttemptRecord, Claimed, Room};
-use crate::db::{now, DbError, DbPool};
-use crate::domain::Secret;
+use crate::db::deliveries::{AttemptRecord, Claimed};
+use crate::db::{now, DbPool};
 use actix::prelude::*;
-use std::collections::HashMap;
+use jobs::{ClaimJob, KeyCache, Stamp, Writes, Written};
+use lanes::{Lanes, Next};
+use rooms::RoomPlan;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Delivery settings.
@@ -32,10 +37,11 @@ pub struct DeliveryConfig {
     pub lease: Duration,
     pub timeout: Duration,
     pub max_body_bytes: usize,
+    /// Claim a task's next head in the same job that records its last one.
+    /// Worth it where claims and records take turns on one connection
+    /// (SQLite); on PostgreSQL the separate claim job runs beside it.
+    pub chain_heads: bool,
 }
-
-/// Internal keys by agent id, kept between ticks (refreshed every minute).
-type KeyCache = Arc<Mutex<HashMap<String, Option<Secret>>>>;
 
 pub struct DispatcherActor {
     pool: DbPool,
@@ -46,24 +52,23 @@ pub struct DispatcherActor {
     config: DeliveryConfig,
     registry: ForwarderRegistry,
     circuits: Circuits,
-    /// Attempts running per agent.
-    running: HashMap<String, usize>,
-    /// Claimed and not yet recorded (what shutdown waits for).
+    lanes: Lanes,
+    /// Claimed and not yet recorded or released (what shutdown waits for).
     in_flight: Arc<AtomicUsize>,
-    /// Finished attempts waiting for the next tick to record them.
-    finished: Vec<AttemptRecord>,
-    ticking: bool,
-    tick_again: bool,
-    tick_scheduled: bool,
-    last_tick: Instant,
-    /// Rotates which agent is offered room first when room is short.
+    /// Finished attempts and claims given back, for the next write.
+    writes: Writes,
+    writing: bool,
+    claiming: bool,
+    claim_again: bool,
+    claim_scheduled: bool,
+    last_claim: Instant,
     rotation: usize,
     draining: bool,
 }
 
-/// Wake-ups closer together than this share one tick: under load every
+/// Wake-ups closer together than this share one claim: under load every
 /// accepted event wakes the dispatcher.
-const MIN_TICK_GAP: Duration = Duration::from_millis(5);
+const MIN_CLAIM_GAP: Duration = Duration::from_millis(5);
 
 impl DispatcherActor {
     /// Starts the dispatcher on an arbiter of its own; the counter tells how
@@ -83,123 +88,204 @@ impl DispatcherActor {
             registry: ForwarderRegistry::new(config.timeout, config.max_body_bytes),
             circuits: Circuits::new(config.policy.base, config.policy.max),
             config,
-            running: HashMap::new(),
+            lanes: Lanes::default(),
             in_flight: counter,
-            finished: Vec::new(),
-            ticking: false,
-            tick_again: false,
-            tick_scheduled: false,
-            last_tick: Instant::now(),
+            writes: Writes::default(),
+            writing: false,
+            claiming: false,
+            claim_again: false,
+            claim_scheduled: false,
+            last_claim: Instant::now(),
             rotation: 0,
             draining: false,
         });
         (addr, in_flight)
     }
 
-    /// Ticks now, or soon if the last tick was very recent.
+    /// Claims now, or soon if the last claim was very recent.
     fn wake(&mut self, ctx: &mut Context<Self>) {
-        let since = self.last_tick.elapsed();
-        if since >= MIN_TICK_GAP {
-            return self.tick(ctx);
+        let since = self.last_claim.elapsed();
+        if since >= MIN_CLAIM_GAP {
+            return self.claim(ctx);
         }
-        if !self.tick_scheduled {
-            self.tick_scheduled = true;
-            ctx.run_later(MIN_TICK_GAP - since, |act, ctx| {
-                act.tick_scheduled = false;
-                act.tick(ctx);
+        if !self.claim_scheduled {
+            self.claim_scheduled = true;
+            ctx.run_later(MIN_CLAIM_GAP - since, |act, ctx| {
+                act.claim_scheduled = false;
+                act.claim(ctx);
             });
         }
     }
 
-    fn tick(&mut self, ctx: &mut Context<Self>) {
-        if self.ticking {
-            self.tick_again = true;
+    /// Writes back finished attempts and released claims, unless a write
+    /// is running (it runs again when done).
+    fn write(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.writes.is_empty() {
             return;
         }
-        let rooms = (!self.draining).then(|| self.room_plan());
-        if self.finished.is_empty() && rooms.as_ref().is_none_or(RoomPlan::is_empty) {
-            return;
-        }
-        self.ticking = true;
-        self.last_tick = Instant::now();
-        let records = std::mem::take(&mut self.finished);
-        let job = TickJob {
-            pool: self.pool.clone(),
-            data_key: self.data_key.clone(),
-            keys: self.keys.clone(),
-            token: uuid::Uuid::new_v4().to_string(),
-            owner: self.owner.clone(),
-            lease_until: now() + chrono::Duration::from_std(self.config.lease).unwrap_or_default(),
-            rooms,
-        };
-        let work = tokio::task::spawn_blocking(move || {
-            let outcome = job.run(&records);
-            (records, outcome)
+        self.writing = true;
+        let writes = std::mem::take(&mut self.writes);
+        let chain = self.config.chain_heads && !self.draining;
+        let (pool, stamp) = (self.pool.clone(), self.stamp());
+        let run = tokio::task::spawn_blocking(move || {
+            let written = jobs::write(&pool, &stamp, chain, &writes);
+            (writes, written)
         });
-        ctx.spawn(work.into_actor(self).map(|joined, act, ctx| {
-            act.ticking = false;
+        ctx.spawn(run.into_actor(self).map(|joined, act, ctx| {
+            act.writing = false;
             match joined {
-                Ok((records, outcome)) => act.after_tick(records, outcome, ctx),
-                Err(e) => tracing::error!(error = %e, "delivery tick did not finish"),
+                Ok((writes, mut written)) => {
+                    let chained = std::mem::replace(&mut written.chained, Ok(Vec::new()));
+                    act.after_write(writes, written);
+                    match chained {
+                        Ok(claimed) => act.take_claimed(claimed, ctx),
+                        Err(e) => tracing::warn!(error = %e, "claiming the next heads failed"),
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "writing delivery outcomes did not finish"),
             }
-            if std::mem::take(&mut act.tick_again) || !act.finished.is_empty() {
-                act.tick(ctx);
-            }
+            act.write(ctx);
+            // Heads that finished made their tasks' next events due.
+            act.claim(ctx);
         }));
     }
 
-    fn after_tick(
-        &mut self,
-        records: Vec<AttemptRecord>,
-        outcome: TickOutcome,
-        ctx: &mut Context<Self>,
-    ) {
-        match outcome.recorded {
+    fn after_write(&mut self, writes: Writes, written: Written) {
+        match written.recorded {
             Ok(held) => {
-                for (record, held) in records.iter().zip(held) {
+                for (record, held) in writes.records.iter().zip(held) {
                     if !held {
                         tracing::warn!(delivery.id = %record.delivery_id, attempt = record.attempt,
                             "outcome dropped: the attempt's claim no longer holds the delivery \
                              (its lease ran out or an operator changed it)");
                     }
                 }
-                self.in_flight.fetch_sub(records.len(), Ordering::SeqCst);
+                self.in_flight
+                    .fetch_sub(writes.records.len(), Ordering::SeqCst);
             }
             Err(e) => {
-                // Kept for the next tick: an attempt is never forgotten.
-                tracing::warn!(error = %e, pending = records.len(), "recording attempts failed; trying again");
-                self.finished.extend(records);
-                self.tick_again = true;
+                // Kept for the next write: an attempt is never forgotten.
+                tracing::warn!(error = %e, pending = writes.records.len(), "recording attempts failed; trying again");
+                self.writes.records.extend(writes.records);
             }
         }
-        match outcome.claimed {
-            Ok((claimed, wanted)) => {
-                let full = claimed.len() >= wanted && wanted > 0;
-                claimed.into_iter().for_each(|c| self.attempt(c, ctx));
-                // A full claim may have left more due heads behind.
-                self.tick_again |= full;
+        if let Err(e) = written.released {
+            // Unreleased claims end with their lease; nothing is lost.
+            tracing::warn!(error = %e, "giving back claims failed; their leases will end");
+        }
+        self.in_flight
+            .fetch_sub(writes.releases.len(), Ordering::SeqCst);
+    }
+
+    /// Claims the heads there is room for, unless a claim is running (it
+    /// runs again when done).
+    fn claim(&mut self, ctx: &mut Context<Self>) {
+        if self.claiming {
+            self.claim_again = true;
+            return;
+        }
+        if self.draining {
+            return;
+        }
+        let plan = self.room_plan();
+        if plan.is_empty() {
+            return;
+        }
+        self.claiming = true;
+        self.last_claim = Instant::now();
+        let job = ClaimJob {
+            pool: self.pool.clone(),
+            stamp: self.stamp(),
+            plan,
+        };
+        let run = tokio::task::spawn_blocking(move || job.run());
+        ctx.spawn(run.into_actor(self).map(|joined, act, ctx| {
+            act.claiming = false;
+            match joined {
+                Ok(Ok((claimed, wanted))) => {
+                    // A full claim may have left more due heads behind.
+                    act.claim_again |= claimed.len() >= wanted && wanted > 0;
+                    act.take_claimed(claimed, ctx);
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "claiming deliveries failed"),
+                Err(e) => tracing::error!(error = %e, "claim task did not finish"),
             }
-            Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
+            if std::mem::take(&mut act.claim_again) {
+                act.claim(ctx);
+            }
+        }));
+    }
+
+    /// A fresh claim token, leased from now.
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            data_key: self.data_key.clone(),
+            keys: self.keys.clone(),
+            token: uuid::Uuid::new_v4().to_string(),
+            owner: self.owner.clone(),
+            lease_until: now() + chrono::Duration::from_std(self.config.lease).unwrap_or_default(),
         }
     }
 
-    /// Room per agent id: concurrency left, as the circuit allows.
+    fn take_claimed(&mut self, claimed: Vec<Claimed>, ctx: &mut Context<Self>) {
+        self.in_flight.fetch_add(claimed.len(), Ordering::SeqCst);
+        let mut agents: Vec<String> = claimed.iter().map(|c| c.agent.id.clone()).collect();
+        agents.sort();
+        agents.dedup();
+        claimed.into_iter().for_each(|c| self.lanes.push(c));
+        agents.iter().for_each(|agent| self.pump(agent, ctx));
+        // Claims given back while pumping are written at once.
+        self.write(ctx);
+    }
+
     fn room_plan(&mut self) -> RoomPlan {
-        let running: usize = self.running.values().sum();
         self.rotation = self.rotation.wrapping_add(1);
         RoomPlan {
-            total: self.config.total.saturating_sub(running),
+            total: (self.config.total * 2).saturating_sub(self.lanes.held_total()),
             per_agent: self.config.per_agent,
-            running: self.running.clone(),
-            gates: GateView::of(&self.circuits),
+            held: self.lanes.held_by_agent(),
+            gates: self.circuits.gates(Instant::now()),
             rotation: self.rotation,
         }
     }
 
+    /// Sends the agent's waiting claims while it has free slots; gives them
+    /// back when its circuit is open or the process is draining.
+    fn pump(&mut self, agent_id: &str, ctx: &mut Context<Self>) {
+        let gate = self.circuits.gate(agent_id, Instant::now());
+        if gate == Gate::Open || self.draining {
+            for claimed in self.lanes.take_waiting(agent_id) {
+                self.release(&claimed);
+            }
+            return;
+        }
+        let slots = match gate {
+            Gate::Probe => 1,
+            _ => self.config.per_agent,
+        };
+        let total_room = self.config.total.saturating_sub(self.lanes.running_total());
+        let mut sent = 0;
+        while sent < total_room {
+            match self.lanes.next(agent_id, slots, self.config.lease / 2) {
+                Some(Next::Send(claimed)) => {
+                    sent += 1;
+                    self.attempt(*claimed, ctx);
+                }
+                Some(Next::Release(claimed)) => self.release(&claimed),
+                None => break,
+            }
+        }
+    }
+
+    fn release(&mut self, claimed: &Claimed) {
+        let token = claimed.delivery.claim_token.clone().unwrap_or_default();
+        self.writes
+            .releases
+            .push((claimed.delivery.id.clone(), token));
+    }
+
     fn attempt(&mut self, claimed: Claimed, ctx: &mut Context<Self>) {
         let agent_id = claimed.agent.id.clone();
-        *self.running.entry(agent_id.clone()).or_default() += 1;
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
         let acp_url = claimed.agent.acp_url.clone().unwrap_or_default();
         let forwarder = self.registry.forwarder_for(&claimed.agent, &acp_url);
         let policy = self.config.policy;
@@ -211,9 +297,7 @@ impl DispatcherActor {
             claim_token: token,
         });
         ctx.spawn(work.into_actor(self).map(move |sent, act, ctx| {
-            if let Some(n) = act.running.get_mut(&agent_id) {
-                *n = n.saturating_sub(1);
-            }
+            act.lanes.finished(&agent_id);
             // A forwarder that went away mid-attempt: retry like an outage.
             let record = sent.unwrap_or(fallback);
             log_attempt(&record);
@@ -223,9 +307,21 @@ impl DispatcherActor {
                 record.transient,
                 Instant::now(),
             );
-            act.finished.push(record);
-            act.tick(ctx);
+            act.writes.records.push(record);
+            act.pump(&agent_id, ctx);
+            act.write(ctx);
+            act.claim(ctx);
         }));
+    }
+
+    /// The interval's work: gates may have moved to a probe, waiting claims
+    /// may need a slot, and retries may have come due.
+    fn poll(&mut self, ctx: &mut Context<Self>) {
+        for agent in self.lanes.agents_waiting() {
+            self.pump(&agent, ctx);
+        }
+        self.write(ctx);
+        self.claim(ctx);
     }
 }
 
@@ -240,130 +336,21 @@ fn log_attempt(record: &AttemptRecord) {
     );
 }
 
-/// The circuits' answers for this tick.
-#[derive(Debug, Clone, Default)]
-struct GateView(HashMap<String, Gate>);
-
-impl GateView {
-    fn of(circuits: &Circuits) -> Self {
-        Self(circuits.gates(Instant::now()))
-    }
-}
-
-/// What the claim may take, decided in memory, applied to the agents the
-/// database says are deliverable.
-#[derive(Debug, Clone)]
-struct RoomPlan {
-    total: usize,
-    per_agent: usize,
-    running: HashMap<String, usize>,
-    gates: GateView,
-    rotation: usize,
-}
-
-impl RoomPlan {
-    fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
-    fn rooms(&self, mut agents: Vec<Agent>) -> Vec<Room> {
-        if !agents.is_empty() {
-            let start = self.rotation % agents.len();
-            agents.rotate_left(start);
-        }
-        let mut left = self.total;
-        let mut rooms = Vec::new();
-        for agent in agents {
-            let cap = match self.gates.0.get(&agent.id).copied().unwrap_or(Gate::Closed) {
-                Gate::Closed => self.per_agent,
-                Gate::Probe => 1,
-                Gate::Open => 0,
-            };
-            let running = self.running.get(&agent.id).copied().unwrap_or(0);
-            let slots = cap.saturating_sub(running).min(left);
-            if slots > 0 {
-                left -= slots;
-                rooms.push(Room { agent, slots });
-            }
-        }
-        rooms
-    }
-}
-
-/// One tick's database work, run off the actor's thread.
-struct TickJob {
-    pool: DbPool,
-    data_key: Arc<DataKey>,
-    keys: KeyCache,
-    token: String,
-    owner: String,
-    lease_until: chrono::NaiveDateTime,
-    rooms: Option<RoomPlan>,
-}
-
-struct TickOutcome {
-    recorded: Result<Vec<bool>, DbError>,
-    /// The claimed deliveries and how many there was room for.
-    claimed: Result<(Vec<Claimed>, usize), DbError>,
-}
-
-impl TickJob {
-    fn run(self, records: &[AttemptRecord]) -> TickOutcome {
-        let mut conn = match self.pool.get() {
-            Ok(conn) => conn,
-            Err(e) => {
-                let message = e.to_string();
-                return TickOutcome {
-                    recorded: Err(DbError::Canceled(message.clone())),
-                    claimed: Err(DbError::Canceled(message)),
-                };
-            }
-        };
-        let recorded =
-            deliveries::record_batch(&mut conn, &self.owner, records).map_err(DbError::from);
-        let claimed = match &self.rooms {
-            Some(plan) => self.claim(&mut conn, plan),
-            None => Ok((Vec::new(), 0)),
-        };
-        TickOutcome { recorded, claimed }
-    }
-
-    fn claim(
-        &self,
-        conn: &mut crate::db::DbConnection,
-        plan: &RoomPlan,
-    ) -> Result<(Vec<Claimed>, usize), DbError> {
-        let rooms = plan.rooms(agents::deliverable(conn)?);
-        let wanted = rooms.iter().map(|r| r.slots).sum();
-        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        let claimed = deliveries::claim(
-            conn,
-            &self.data_key,
-            &mut keys,
-            &self.token,
-            &self.owner,
-            self.lease_until,
-            &rooms,
-        )?;
-        Ok((claimed, wanted))
-    }
-}
-
 impl Actor for DispatcherActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.config.poll_interval, |act, ctx| act.tick(ctx));
+        ctx.run_interval(self.config.poll_interval, |act, ctx| act.poll(ctx));
         // Internal keys change only when an agent is re-created under its
         // old id; a minute bounds how long a stale one can be sent.
         ctx.run_interval(Duration::from_secs(60), |act, _| {
             act.keys.lock().unwrap_or_else(|e| e.into_inner()).clear();
         });
-        self.tick(ctx);
+        self.claim(ctx);
     }
 }
 
-/// New work may be due: tick now rather than at the next interval.
+/// New work may be due: claim now rather than at the next interval.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Wake;
@@ -376,7 +363,8 @@ impl Handler<Wake> for DispatcherActor {
     }
 }
 
-/// Stop claiming; attempts already in flight finish and are recorded.
+/// Stop claiming; waiting claims are given back, attempts in flight finish
+/// and are recorded.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Drain;
@@ -386,6 +374,9 @@ impl Handler<Drain> for DispatcherActor {
 
     fn handle(&mut self, _: Drain, ctx: &mut Self::Context) {
         self.draining = true;
-        self.tick(ctx);
+        for agent in self.lanes.agents_waiting() {
+            self.pump(&agent, ctx);
+        }
+        self.write(ctx);
     }
 }

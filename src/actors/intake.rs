@@ -4,7 +4,7 @@
 //! queue is answered 503 rather than held in memory.
 
 use crate::db::deliveries::{self, Accepted, NewDelivery};
-use crate::db::{DbError, DbPool};
+use crate::db::{self, Commits, DbError, DbPool};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use tokio::sync::oneshot;
 
@@ -32,11 +32,16 @@ pub enum IntakeFailure {
 
 impl IntakeWriter {
     /// Starts the writer; at most `capacity` deliveries wait for a commit.
-    pub fn start(pool: DbPool, capacity: usize, dedup_window: chrono::Duration) -> Self {
+    pub fn start(
+        pool: DbPool,
+        commits: Commits,
+        capacity: usize,
+        dedup_window: chrono::Duration,
+    ) -> Self {
         let (queue, rx) = sync_channel(capacity);
         std::thread::Builder::new()
             .name("hookgate-intake".into())
-            .spawn(move || write_loop(&pool, &rx, dedup_window))
+            .spawn(move || write_loop(&pool, commits, &rx, dedup_window))
             .expect("spawn the intake writer");
         Self { queue }
     }
@@ -52,7 +57,12 @@ impl IntakeWriter {
     }
 }
 
-fn write_loop(pool: &DbPool, rx: &Receiver<(NewDelivery, Reply)>, dedup_window: chrono::Duration) {
+fn write_loop(
+    pool: &DbPool,
+    commits: Commits,
+    rx: &Receiver<(NewDelivery, Reply)>,
+    dedup_window: chrono::Duration,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -61,7 +71,13 @@ fn write_loop(pool: &DbPool, rx: &Receiver<(NewDelivery, Reply)>, dedup_window: 
                 Err(_) => break,
             }
         }
-        let mut conn = match pool.get() {
+        let connected = pool.get().map_err(DbError::from).and_then(|mut conn| {
+            // The connection may be shared with the dispatcher, which
+            // relaxes durability for its own commits.
+            db::use_commits(&mut conn, commits)?;
+            Ok(conn)
+        });
+        let mut conn = match connected {
             Ok(conn) => conn,
             Err(e) => {
                 let message = e.to_string();

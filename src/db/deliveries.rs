@@ -17,7 +17,7 @@ mod record;
 mod retention;
 
 pub use admin::{cancel, retry_matching, retry_one, RetryFilter};
-pub use claim::{claim, release_all_claims, Claimed, Room};
+pub use claim::{claim, claim_next_heads, release_all_claims, release_claims, Claimed, Room};
 pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
 pub use listing::{find, list, Cursor, ListFilter};
 pub use record::{record_batch, AttemptRecord, Outcome};
@@ -57,8 +57,9 @@ pub struct Delivery {
     pub content: Option<String>,
     pub status: String,
     pub attempts: i32,
-    /// When it is due; while claimed, when the claim's lease ends.
+    /// When it is due.
     pub next_attempt_at: NaiveDateTime,
+    /// The claiming process, and when its claim's lease ends.
     pub claimed_by: Option<String>,
     pub claimed_until: Option<NaiveDateTime>,
     pub last_error: Option<String>,
@@ -120,7 +121,10 @@ fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
 }
 
 /// Gives each of these tasks whose head is no longer pending its next head:
-/// its earliest pending event, or none. Callers hold the task locks.
+/// the earliest pending event after it (found by seeking past the finished
+/// ones, whose index entries PostgreSQL may not have cleaned yet), else the
+/// earliest pending event (one an operator sent again), else none. Callers
+/// hold the task locks.
 fn advance_heads(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
     if task_ids.is_empty() {
         return Ok(());
@@ -128,8 +132,11 @@ fn advance_heads(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()
     let list = raw::placeholders(task_ids.len());
     let params: Vec<Param> = task_ids.iter().map(Param::from).collect();
     let recompute = format!(
-        "UPDATE agent_tasks SET head_sequence = (SELECT MIN(d.sequence_id) FROM deliveries d \
-             WHERE d.task_id = agent_tasks.id AND d.status = 'pending') \
+        "UPDATE agent_tasks SET head_sequence = COALESCE(\
+             (SELECT MIN(d.sequence_id) FROM deliveries d WHERE d.task_id = agent_tasks.id \
+                 AND d.status = 'pending' AND d.sequence_id > agent_tasks.head_sequence), \
+             (SELECT MIN(d.sequence_id) FROM deliveries d WHERE d.task_id = agent_tasks.id \
+                 AND d.status = 'pending')) \
          WHERE id IN ({list}) AND (head_sequence IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries h \
              WHERE h.task_id = agent_tasks.id AND h.sequence_id = agent_tasks.head_sequence \
              AND h.status = 'pending'))"
@@ -172,17 +179,5 @@ fn retrying<T>(
             }
             other => return other,
         }
-    }
-}
-
-/// Claims and attempt records need not wait for the WAL flush on PostgreSQL:
-/// a claim lost to a database crash is only a lease that vanishes, and a lost
-/// record means the delivery is attempted again (at least once, as promised).
-/// Intake never uses this: its 202 means committed.
-fn relaxed_commit(conn: &mut DbConnection) -> QueryResult<()> {
-    use diesel::connection::SimpleConnection;
-    match conn {
-        DbConnection::Postgres(pg) => pg.batch_execute("SET LOCAL synchronous_commit TO OFF"),
-        DbConnection::Sqlite(_) => Ok(()),
     }
 }

@@ -19,6 +19,8 @@ pub enum DbConnection {
 }
 
 pub type DbPool = r2d2::Pool<Manager>;
+/// A connection checked out of a [`DbPool`].
+pub type DbPooled = r2d2::PooledConnection<Manager>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -42,13 +44,33 @@ impl Backend {
 pub struct Manager {
     backend: Backend,
     url: String,
-    synchronous: SqliteSync,
+    commits: Commits,
+}
+
+/// How a pool's commits reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commits {
+    /// Intake and admin changes: on SQLite with this `synchronous` setting;
+    /// on PostgreSQL as the server is configured.
+    Durable(SqliteSync),
+    /// Claims and attempt records: a commit lost to a power cut only means
+    /// an attempt is made again (at least once, as promised), so neither
+    /// backend waits for the disk (SQLite `NORMAL`, PostgreSQL
+    /// `synchronous_commit = off`).
+    Relaxed,
 }
 
 impl Manager {
     fn open(&self) -> ConnectionResult<DbConnection> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url)?;
+                if self.commits == Commits::Relaxed {
+                    conn.batch_execute("SET synchronous_commit TO OFF")
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                }
+                Ok(DbConnection::Postgres(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)?;
                 // WAL lets readers run beside the writer; FULL sync makes a
@@ -58,7 +80,10 @@ impl Manager {
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
-                    self.synchronous.pragma()
+                    match self.commits {
+                        Commits::Durable(sync) => sync.pragma(),
+                        Commits::Relaxed => SqliteSync::Normal.pragma(),
+                    }
                 ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -85,28 +110,41 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Sets how this connection's next commits reach the disk, where that is a
+/// per-connection setting (SQLite; a PostgreSQL pool is made relaxed or
+/// not when it connects).
+pub fn use_commits(conn: &mut DbConnection, commits: Commits) -> diesel::QueryResult<()> {
+    let DbConnection::Sqlite(lite) = conn else {
+        return Ok(());
+    };
+    let sync = match commits {
+        Commits::Durable(sync) => sync,
+        Commits::Relaxed => SqliteSync::Normal,
+    };
+    lite.batch_execute(&format!("PRAGMA synchronous = {}", sync.pragma()))
+}
+
 /// Opens the database, runs pending migrations, and builds the pool.
 /// Fails fast with the driver's message when the database cannot be reached.
 pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<(DbPool, Backend)> {
     migrate(url)?;
-    open_pool(url, pool_size, SqliteSync::Full)
+    open_pool(url, pool_size, Commits::Durable(SqliteSync::Full))
 }
 
 /// A pool on an already migrated database; on SQLite its commits use
-/// `synchronous`.
-pub fn open_pool(
-    url: &str,
-    pool_size: u32,
-    synchronous: SqliteSync,
-) -> anyhow::Result<(DbPool, Backend)> {
+/// `commits`.
+pub fn open_pool(url: &str, pool_size: u32, commits: Commits) -> anyhow::Result<(DbPool, Backend)> {
     let (backend, driver_url) = Backend::from_url(url);
     let manager = Manager {
         backend,
         url: driver_url.to_owned(),
-        synchronous,
+        commits,
     };
     let pool = r2d2::Pool::builder()
         .max_size(pool_size)
+        // The queue's connections are checked out for every tick; a broken
+        // one fails that tick (retried) and is dropped, so skip the ping.
+        .test_on_check_out(commits != Commits::Relaxed)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .build(manager)
@@ -120,7 +158,7 @@ pub fn migrate(url: &str) -> anyhow::Result<usize> {
     let manager = Manager {
         backend,
         url: driver_url.to_owned(),
-        synchronous: SqliteSync::Full,
+        commits: Commits::Durable(SqliteSync::Full),
     };
     let mut conn = manager
         .open()

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::query_builder::SqlQuery;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
@@ -19,6 +19,7 @@ pub enum Param {
     OptText(Option<String>),
     Time(NaiveDateTime),
     Int(i64),
+    Bool(bool),
 }
 
 impl From<&str> for Param {
@@ -43,6 +44,13 @@ impl From<i64> for Param {
     fn from(n: i64) -> Self {
         Self::Int(n)
     }
+}
+
+/// One `id` column, for `RETURNING id`.
+#[derive(Debug, QueryableByName)]
+pub struct IdRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
 }
 
 /// `?, ?, ?` for a list of `n` values.
@@ -74,10 +82,12 @@ where
     Option<String>: diesel::serialize::ToSql<Nullable<Text>, DB>,
     NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
     i64: diesel::serialize::ToSql<BigInt, DB>,
+    bool: diesel::serialize::ToSql<Bool, DB>,
     DB: diesel::backend::Backend
         + diesel::sql_types::HasSqlType<Text>
         + diesel::sql_types::HasSqlType<Timestamp>
-        + diesel::sql_types::HasSqlType<BigInt>,
+        + diesel::sql_types::HasSqlType<BigInt>
+        + diesel::sql_types::HasSqlType<Bool>,
 {
     for param in params {
         query = match param {
@@ -85,6 +95,7 @@ where
             Param::OptText(s) => query.bind::<Nullable<Text>, _>(s),
             Param::Time(t) => query.bind::<Timestamp, _>(t),
             Param::Int(n) => query.bind::<BigInt, _>(n),
+            Param::Bool(b) => query.bind::<Bool, _>(b),
         };
     }
     query

@@ -1,9 +1,9 @@
 -- The queue of task heads (issue #10). A delivery is deliverable when it is
 -- its task's head (forward_async deliveries are each their own head): the
 -- claim reads only heads, through `deliveries_ready`, so its cost does not
--- grow with the events waiting behind them. A claim moves next_attempt_at to
--- the lease's end and stamps claim_token; an outcome is recorded only while
--- the token still holds the row.
+-- grow with the events waiting behind them. A claim stamps claim_token and
+-- its lease's end (claimed_until); an outcome is recorded only while the
+-- token still holds the row.
 ALTER TABLE deliveries ADD COLUMN is_head BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE deliveries ADD COLUMN claim_token TEXT;
 -- Attempts made before the last manual retry: each retry starts a fresh budget.
@@ -28,6 +28,10 @@ CREATE TABLE delivery_dedup (
 INSERT INTO delivery_dedup (agent_id, dedup_key, delivery_id, task_id, created_at)
 SELECT agent_id, dedup_key, id, task_id, created_at FROM deliveries WHERE dedup_key IS NOT NULL;
 UPDATE deliveries SET dedup_key = NULL;
+-- Every update of a delivery writes each of its indexes: this one no longer
+-- serves anything. (SQLite keeps it: dropping a table constraint there
+-- means rebuilding the table.)
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_agent_id_dedup_key_key;
 CREATE INDEX delivery_dedup_age ON delivery_dedup (created_at);
 
 UPDATE agent_tasks SET head_sequence = (
@@ -36,11 +40,11 @@ UPDATE agent_tasks SET head_sequence = (
 UPDATE deliveries SET is_head = TRUE
 WHERE status = 'pending' AND (task_id IS NULL OR sequence_id =
     (SELECT t.head_sequence FROM agent_tasks t WHERE t.id = deliveries.task_id));
--- Claims were leases in claimed_until; now they live in next_attempt_at.
-UPDATE deliveries SET next_attempt_at = claimed_until
-WHERE status = 'pending' AND claimed_until IS NOT NULL AND claimed_until > next_attempt_at;
 
 DROP INDEX deliveries_pending_due;
+-- Room in each page for a claim's new row version, so it can be heap-only
+-- (no index entries written).
+ALTER TABLE deliveries SET (fillfactor = 70);
 CREATE INDEX deliveries_ready ON deliveries (agent_id, next_attempt_at)
     WHERE status = 'pending' AND is_head = TRUE;
 -- Listing newest first, and purging finished rows by age.

@@ -71,7 +71,7 @@ fn matching(
         .filter(
             deliveries::claim_token
                 .is_null()
-                .or(deliveries::next_attempt_at.le(started)),
+                .or(deliveries::claimed_until.lt(started)),
         )
         .into_boxed();
     if let Some(agent) = &filter.agent_id {

@@ -2,8 +2,11 @@
 //! limited subquery over `deliveries_ready` (agent, due time), so a claim
 //! costs the same however many events wait behind heads or sit with busy
 //! or paused agents; PostgreSQL skips rows another instance is claiming.
+//! A claim writes only columns no index reads (token, owner, lease end), so
+//! PostgreSQL can make it a heap-only update; a claimed head stays in the
+//! index and is passed over until its lease ends.
 
-use super::{relaxed_commit, retrying, Delivery, Task};
+use super::{retrying, Delivery, Task};
 use crate::crypto::DataKey;
 use crate::db::agents::Agent;
 use crate::db::raw::{self, Param};
@@ -49,15 +52,63 @@ pub fn claim(
         return Ok(Vec::new());
     }
     let at = now();
-    let rows = retrying(conn, |conn| {
-        relaxed_commit(conn)?;
-        let mut rows = Vec::new();
-        for chunk in rooms.chunks(AGENTS_PER_STATEMENT) {
-            rows.extend(claim_chunk(conn, token, owner, at, lease_until, chunk)?);
-        }
-        Ok(rows)
-    })?;
-    with_context(conn, data_key, keys, &rooms, rows)
+    let rows = if rooms.len() <= AGENTS_PER_STATEMENT {
+        // One statement commits on its own: no round trips for BEGIN/COMMIT.
+        claim_chunk(conn, token, owner, at, lease_until, &rooms)?
+    } else {
+        retrying(conn, |conn| {
+            let mut rows = Vec::new();
+            for chunk in rooms.chunks(AGENTS_PER_STATEMENT) {
+                rows.extend(claim_chunk(conn, token, owner, at, lease_until, chunk)?);
+            }
+            Ok(rows)
+        })?
+    };
+    let agents: Vec<&Agent> = rooms.iter().map(|r| &r.agent).collect();
+    with_context(conn, data_key, keys, &agents, rows)
+}
+
+/// Claims the new heads of `task_ids` (tasks whose head was just recorded)
+/// when they are due and their agent deliverable: a busy task's next event
+/// goes out without waiting for the next full claim.
+pub fn claim_next_heads(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    keys: &mut HashMap<String, Option<Secret>>,
+    token: &str,
+    owner: &str,
+    lease_until: NaiveDateTime,
+    task_ids: &[String],
+) -> DbResult<Vec<Claimed>> {
+    if task_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let sql = format!(
+        "UPDATE deliveries SET claim_token = ?, claimed_by = ?, claimed_until = ? \
+         WHERE status = 'pending' AND is_head = TRUE AND next_attempt_at <= ? \
+         AND (claimed_until IS NULL OR claimed_until < ?) \
+         AND (task_id, sequence_id) IN (SELECT t.id, t.head_sequence FROM agent_tasks t WHERE t.id IN ({})) \
+         AND agent_id IN (SELECT a.id FROM agents a WHERE a.acp_url IS NOT NULL \
+             AND a.deliveries_paused_at IS NULL) \
+         RETURNING *",
+        raw::placeholders(task_ids.len())
+    );
+    let mut params: Vec<Param> = vec![
+        token.into(),
+        owner.into(),
+        lease_until.into(),
+        at.into(),
+        at.into(),
+    ];
+    params.extend(task_ids.iter().map(Param::from));
+    let rows: Vec<Delivery> = raw::load(conn, &sql, &params)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let agents = crate::db::agents::deliverable(conn)?;
+    let agents: Vec<&Agent> = agents.iter().collect();
+    with_context(conn, data_key, keys, &agents, rows)
 }
 
 fn claim_chunk(
@@ -72,26 +123,23 @@ fn claim_chunk(
         DbConnection::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         DbConnection::Sqlite(_) => "",
     };
-    let mut params: Vec<Param> = vec![
-        token.into(),
-        owner.into(),
-        lease_until.into(),
-        lease_until.into(),
-    ];
+    let mut params: Vec<Param> = vec![token.into(), owner.into(), lease_until.into()];
     let mut heads = Vec::with_capacity(rooms.len());
     for (i, room) in rooms.iter().enumerate() {
         heads.push(format!(
             "SELECT id FROM (SELECT id FROM deliveries WHERE agent_id = ? AND status = 'pending' \
-             AND is_head = TRUE AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{skip_locked}) h{i}"
+             AND is_head = TRUE AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) \
+             ORDER BY next_attempt_at LIMIT ?{skip_locked}) h{i}"
         ));
         params.extend([
             Param::from(&room.agent.id),
+            at.into(),
             at.into(),
             Param::Int(room.slots as i64),
         ]);
     }
     let sql = format!(
-        "UPDATE deliveries SET claim_token = ?, claimed_by = ?, claimed_until = ?, next_attempt_at = ? \
+        "UPDATE deliveries SET claim_token = ?, claimed_by = ?, claimed_until = ? \
          WHERE id IN ({}) RETURNING *",
         heads.join(" UNION ALL ")
     );
@@ -103,7 +151,7 @@ fn with_context(
     conn: &mut DbConnection,
     data_key: &DataKey,
     keys: &mut HashMap<String, Option<Secret>>,
-    rooms: &[&Room],
+    agents: &[&Agent],
     rows: Vec<Delivery>,
 ) -> DbResult<Vec<Claimed>> {
     let task_ids: Vec<&String> = rows.iter().filter_map(|d| d.task_id.as_ref()).collect();
@@ -115,14 +163,11 @@ fn with_context(
             .load(conn)?;
         tasks.extend(found.into_iter().map(|t| (t.id.clone(), t)));
     }
-    let agents: HashMap<&str, &Agent> = rooms
-        .iter()
-        .map(|r| (r.agent.id.as_str(), &r.agent))
-        .collect();
+    let agents: HashMap<&str, &Agent> = agents.iter().map(|a| (a.id.as_str(), *a)).collect();
     let mut claimed = Vec::with_capacity(rows.len());
     for delivery in rows {
         let Some(agent) = agents.get(delivery.agent_id.as_str()) else {
-            continue; // cannot happen: the claim named only these agents
+            continue; // cannot happen: the claim named only deliverable agents
         };
         if !keys.contains_key(&agent.id) {
             let key = api_keys::find_internal_secret(conn, data_key, &agent.id)?;
@@ -142,10 +187,34 @@ fn with_context(
     Ok(claimed)
 }
 
-/// Makes every claimed delivery due again: run at start-up on SQLite, where
-/// one process (holding the database's lock file) owns the queue.
+/// Gives back claims that were never attempted: claimable again at once,
+/// by any instance. A claim that no longer holds its row is left alone.
+pub fn release_claims(conn: &mut DbConnection, claims: &[(String, String)]) -> QueryResult<()> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    conn.transaction(|conn| {
+        for (id, token) in claims {
+            diesel::update(
+                deliveries::table
+                    .find(id)
+                    .filter(deliveries::claim_token.eq(token))
+                    .filter(deliveries::status.eq(super::PENDING)),
+            )
+            .set((
+                deliveries::claim_token.eq(None::<String>),
+                deliveries::claimed_by.eq(None::<String>),
+                deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Drops every claim: run at start-up on SQLite, where one process
+/// (holding the database's lock file) owns the queue.
 pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
-    let at = now();
     diesel::update(
         deliveries::table
             .filter(deliveries::claim_token.is_not_null())
@@ -155,7 +224,6 @@ pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
         deliveries::claim_token.eq(None::<String>),
         deliveries::claimed_by.eq(None::<String>),
         deliveries::claimed_until.eq(None::<NaiveDateTime>),
-        deliveries::next_attempt_at.eq(at),
     ))
     .execute(conn)
 }

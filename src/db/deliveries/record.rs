@@ -2,12 +2,14 @@
 //! claim's token still holds the row (a lost claim's late result is dropped),
 //! and a task whose head finished gets its next head in the same transaction.
 
-use super::{advance_heads, lock_tasks, relaxed_commit, retrying, Attempt};
+use super::{advance_heads, lock_tasks, retrying, Attempt};
 use super::{DELIVERED, FAILED, PENDING};
-use crate::db::schema::{agent_tasks, deliveries, delivery_attempts};
+use crate::db::raw::{self, IdRow, Param};
+use crate::db::schema::delivery_attempts;
 use crate::db::{now, DbConnection};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::collections::HashSet;
 
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,70 +50,126 @@ pub fn record_batch(
         return Ok(Vec::new());
     }
     retrying(conn, |conn| {
-        relaxed_commit(conn)?;
         let task_ids: Vec<String> = records.iter().filter_map(|r| r.task_id.clone()).collect();
         lock_tasks(conn, &task_ids)?;
-        let at = now();
-        let mut held = Vec::with_capacity(records.len());
-        let mut finished_tasks = Vec::new();
-        let mut attempts = Vec::new();
-        for rec in records {
-            let applied = apply(conn, rec, at)?;
-            held.push(applied);
-            if !applied {
-                continue;
+        let mut held = vec![false; records.len()];
+        for pass in passes(records) {
+            let batch: Vec<&AttemptRecord> = pass.iter().map(|&i| &records[i]).collect();
+            let moved = record_pass(conn, instance, &batch)?;
+            for i in pass {
+                held[i] = moved.contains(&records[i].delivery_id);
             }
-            if let Some(task) = &rec.task_created {
-                diesel::update(agent_tasks::table.find(task))
-                    .set(agent_tasks::created_on_agent_at.eq(Some(at)))
-                    .execute(conn)?;
-            }
-            if let (Some(task), false) =
-                (&rec.task_id, matches!(rec.outcome, Outcome::Retry { .. }))
-            {
-                finished_tasks.push(task.clone());
-            }
-            attempts.push(attempt_row(rec, instance, at));
         }
-        for chunk in attempts.chunks(256) {
-            let insert = diesel::insert_into(delivery_attempts::table).values(chunk);
-            match conn {
-                DbConnection::Postgres(pg) => insert.execute(pg)?,
-                DbConnection::Sqlite(lite) => insert.execute(lite)?,
-            };
-        }
-        advance_heads(conn, &finished_tasks)?;
         Ok(held)
     })
 }
 
-/// Moves the delivery on if `rec`'s claim still holds it.
-fn apply(conn: &mut DbConnection, rec: &AttemptRecord, at: NaiveDateTime) -> QueryResult<bool> {
-    let (status, next, head) = match &rec.outcome {
-        Outcome::Delivered => (DELIVERED, at, false),
-        Outcome::Retry { at: next } => (PENDING, *next, true),
-        Outcome::Failed => (FAILED, at, false),
-    };
-    let changed = diesel::update(
-        deliveries::table
-            .find(&rec.delivery_id)
-            .filter(deliveries::claim_token.eq(&rec.claim_token))
-            .filter(deliveries::status.eq(PENDING)),
-    )
-    .set((
-        deliveries::attempts.eq(rec.attempt),
-        deliveries::status.eq(status),
-        deliveries::is_head.eq(head),
-        deliveries::next_attempt_at.eq(next),
-        deliveries::last_error.eq(&rec.error),
-        deliveries::claim_token.eq(None::<String>),
-        deliveries::claimed_by.eq(None::<String>),
-        deliveries::claimed_until.eq(None::<NaiveDateTime>),
-        deliveries::updated_at.eq(at),
-        deliveries::delivered_at.eq((rec.outcome == Outcome::Delivered).then_some(at)),
-    ))
-    .execute(conn)?;
-    Ok(changed == 1)
+/// Splits the records (by index) so no delivery appears twice in a pass:
+/// two attempts of one delivery (a lease that ran out) are judged apart.
+fn passes(records: &[AttemptRecord]) -> Vec<Vec<usize>> {
+    let mut passes: Vec<(HashSet<&str>, Vec<usize>)> = Vec::new();
+    for (i, rec) in records.iter().enumerate() {
+        let id = rec.delivery_id.as_str();
+        match passes.iter_mut().find(|(ids, _)| !ids.contains(id)) {
+            Some((ids, pass)) => {
+                ids.insert(id);
+                pass.push(i);
+            }
+            None => passes.push((HashSet::from([id]), vec![i])),
+        }
+    }
+    passes.into_iter().map(|(_, pass)| pass).collect()
+}
+
+/// Applies one pass; returns the ids whose claim held.
+fn record_pass(
+    conn: &mut DbConnection,
+    instance: &str,
+    records: &[&AttemptRecord],
+) -> QueryResult<HashSet<String>> {
+    let at = now();
+    let moved = apply_all(conn, records, at)?;
+    let held: Vec<&AttemptRecord> = records
+        .iter()
+        .copied()
+        .filter(|r| moved.contains(&r.delivery_id))
+        .collect();
+    let created: Vec<Param> = held
+        .iter()
+        .filter_map(|r| r.task_created.as_ref().map(Param::from))
+        .collect();
+    if !created.is_empty() {
+        let sql = format!(
+            "UPDATE agent_tasks SET created_on_agent_at = ? WHERE id IN ({})",
+            raw::placeholders(created.len())
+        );
+        let params: Vec<Param> = std::iter::once(at.into()).chain(created).collect();
+        raw::execute(conn, &sql, &params)?;
+    }
+    let attempts: Vec<Attempt> = held.iter().map(|r| attempt_row(r, instance, at)).collect();
+    for chunk in attempts.chunks(256) {
+        let insert = diesel::insert_into(delivery_attempts::table).values(chunk);
+        match conn {
+            DbConnection::Postgres(pg) => insert.execute(pg)?,
+            DbConnection::Sqlite(lite) => insert.execute(lite)?,
+        };
+    }
+    let finished_tasks: Vec<String> = held
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Retry { .. }))
+        .filter_map(|r| r.task_id.clone())
+        .collect();
+    advance_heads(conn, &finished_tasks)?;
+    Ok(moved)
+}
+
+/// Records per statement: seven bound values each.
+const PER_STATEMENT: usize = 100;
+
+/// Moves on every delivery whose claim `records` still hold, in one
+/// statement per hundred; returns the ids it moved.
+fn apply_all(
+    conn: &mut DbConnection,
+    records: &[&AttemptRecord],
+    at: NaiveDateTime,
+) -> QueryResult<HashSet<String>> {
+    let mut moved = HashSet::with_capacity(records.len());
+    for chunk in records.chunks(PER_STATEMENT) {
+        let mut params: Vec<Param> = vec![at.into(), at.into()];
+        let rows: Vec<&str> = chunk
+            .iter()
+            .map(|rec| {
+                let (status, next, head) = match &rec.outcome {
+                    Outcome::Delivered => (DELIVERED, at, false),
+                    Outcome::Retry { at: next } => (PENDING, *next, true),
+                    Outcome::Failed => (FAILED, at, false),
+                };
+                params.extend([
+                    Param::from(&rec.delivery_id),
+                    Param::from(&rec.claim_token),
+                    Param::from(status),
+                    Param::Bool(head),
+                    Param::Int(rec.attempt.into()),
+                    Param::from(next),
+                    Param::OptText(rec.error.clone()),
+                ]);
+                "SELECT ? AS id, ? AS token, ? AS status, ? AS head, ? AS attempt, ? AS next_at, ? AS error"
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE deliveries SET status = v.status, is_head = v.head, attempts = v.attempt, \
+             next_attempt_at = v.next_at, last_error = v.error, claim_token = NULL, claimed_by = NULL, \
+             claimed_until = NULL, updated_at = ?, \
+             delivered_at = CASE WHEN v.status = 'delivered' THEN ? ELSE NULL END \
+             FROM ({}) AS v \
+             WHERE deliveries.id = v.id AND deliveries.claim_token = v.token AND deliveries.status = 'pending' \
+             RETURNING deliveries.id",
+            rows.join(" UNION ALL ")
+        );
+        let ids: Vec<IdRow> = raw::load(conn, &sql, &params)?;
+        moved.extend(ids.into_iter().map(|r| r.id));
+    }
+    Ok(moved)
 }
 
 fn attempt_row(rec: &AttemptRecord, instance: &str, at: NaiveDateTime) -> Attempt {
