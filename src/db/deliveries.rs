@@ -17,7 +17,10 @@ mod record;
 mod retention;
 
 pub use admin::{cancel, retry_matching, retry_one, RetryFilter};
-pub use claim::{claim, claim_next_heads, release_all_claims, release_claims, Claimed, Room};
+pub use claim::{
+    claim, claim_next_heads, release_all_claims, release_claims, ClaimStamp, Claimed, InternalKeys,
+    Room,
+};
 pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
 pub use listing::{find, list, Cursor, ListFilter};
 pub use record::{record_batch, AttemptRecord, Outcome};

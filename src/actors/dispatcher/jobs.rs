@@ -6,7 +6,7 @@
 
 use super::rooms::RoomPlan;
 use crate::crypto::DataKey;
-use crate::db::deliveries::{self, AttemptRecord, Claimed, Outcome};
+use crate::db::deliveries::{self, AttemptRecord, ClaimStamp, Claimed, InternalKeys, Outcome};
 use crate::db::{agents, Commits, DbError, DbPool, DbPooled};
 use crate::domain::Secret;
 use std::collections::HashMap;
@@ -55,6 +55,23 @@ pub struct Stamp {
     pub lease_until: chrono::NaiveDateTime,
 }
 
+impl Stamp {
+    /// Runs a claim with this stamp and the shared key cache.
+    fn with<T>(&self, claim: impl FnOnce(&mut InternalKeys<'_>, ClaimStamp<'_>) -> T) -> T {
+        let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = InternalKeys {
+            data_key: &self.data_key,
+            cache: &mut cache,
+        };
+        let stamp = ClaimStamp {
+            token: &self.token,
+            owner: &self.owner,
+            lease_until: self.lease_until,
+        };
+        claim(&mut keys, stamp)
+    }
+}
+
 /// Records, releases, then (unless `chain` is None: draining) claims the
 /// next heads of the tasks whose head it recorded as finished.
 pub fn write(pool: &DbPool, stamp: &Stamp, chain: bool, writes: &Writes) -> Written {
@@ -83,16 +100,8 @@ pub fn write(pool: &DbPool, stamp: &Stamp, chain: bool, writes: &Writes) -> Writ
             .collect(),
         _ => Vec::new(),
     };
-    let mut keys = stamp.keys.lock().unwrap_or_else(|e| e.into_inner());
-    let chained = deliveries::claim_next_heads(
-        &mut conn,
-        &stamp.data_key,
-        &mut keys,
-        &stamp.token,
-        &stamp.owner,
-        stamp.lease_until,
-        &finished,
-    );
+    let chained = stamp
+        .with(|keys, db_stamp| deliveries::claim_next_heads(&mut conn, keys, db_stamp, &finished));
     tracing::debug!(
         recorded = writes.records.len(),
         released = writes.releases.len(),
@@ -121,17 +130,9 @@ impl ClaimJob {
         let mut conn = relaxed(&self.pool)?;
         let rooms = self.plan.rooms(agents::deliverable(&mut conn)?);
         let wanted = rooms.iter().map(|r| r.slots).sum();
-        let stamp = &self.stamp;
-        let mut keys = stamp.keys.lock().unwrap_or_else(|e| e.into_inner());
-        let claimed = deliveries::claim(
-            &mut conn,
-            &stamp.data_key,
-            &mut keys,
-            &stamp.token,
-            &stamp.owner,
-            stamp.lease_until,
-            &rooms,
-        )?;
+        let claimed = self
+            .stamp
+            .with(|keys, db_stamp| deliveries::claim(&mut conn, keys, db_stamp, &rooms))?;
         tracing::debug!(
             wanted,
             claimed = claimed.len(),

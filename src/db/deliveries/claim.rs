@@ -33,18 +33,29 @@ pub struct Claimed {
     pub task: Option<Task>,
 }
 
+/// What a claim stamps on the rows it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimStamp<'a> {
+    pub token: &'a str,
+    pub owner: &'a str,
+    pub lease_until: NaiveDateTime,
+}
+
+/// Opens agents' internal keys for claimed deliveries, through a cache
+/// that outlives one claim.
+pub struct InternalKeys<'a> {
+    pub data_key: &'a DataKey,
+    pub cache: &'a mut HashMap<String, Option<Secret>>,
+}
+
 /// Agents per statement: SQLite allows 500 terms in a compound SELECT.
 const AGENTS_PER_STATEMENT: usize = 100;
 
-/// Claims due heads for `owner` until `lease_until`, at most `slots` of each
-/// room's agent, stamping them with `token`. `keys` caches internal keys.
+/// Claims due heads, at most `slots` of each room's agent, stamping them.
 pub fn claim(
     conn: &mut DbConnection,
-    data_key: &DataKey,
-    keys: &mut HashMap<String, Option<Secret>>,
-    token: &str,
-    owner: &str,
-    lease_until: NaiveDateTime,
+    keys: &mut InternalKeys<'_>,
+    stamp: ClaimStamp<'_>,
     rooms: &[Room],
 ) -> DbResult<Vec<Claimed>> {
     let rooms: Vec<&Room> = rooms.iter().filter(|r| r.slots > 0).collect();
@@ -54,18 +65,18 @@ pub fn claim(
     let at = now();
     let rows = if rooms.len() <= AGENTS_PER_STATEMENT {
         // One statement commits on its own: no round trips for BEGIN/COMMIT.
-        claim_chunk(conn, token, owner, at, lease_until, &rooms)?
+        claim_chunk(conn, stamp, at, &rooms)?
     } else {
         retrying(conn, |conn| {
             let mut rows = Vec::new();
             for chunk in rooms.chunks(AGENTS_PER_STATEMENT) {
-                rows.extend(claim_chunk(conn, token, owner, at, lease_until, chunk)?);
+                rows.extend(claim_chunk(conn, stamp, at, chunk)?);
             }
             Ok(rows)
         })?
     };
     let agents: Vec<&Agent> = rooms.iter().map(|r| &r.agent).collect();
-    with_context(conn, data_key, keys, &agents, rows)
+    with_context(conn, keys, &agents, rows)
 }
 
 /// Claims the new heads of `task_ids` (tasks whose head was just recorded)
@@ -73,11 +84,8 @@ pub fn claim(
 /// goes out without waiting for the next full claim.
 pub fn claim_next_heads(
     conn: &mut DbConnection,
-    data_key: &DataKey,
-    keys: &mut HashMap<String, Option<Secret>>,
-    token: &str,
-    owner: &str,
-    lease_until: NaiveDateTime,
+    keys: &mut InternalKeys<'_>,
+    stamp: ClaimStamp<'_>,
     task_ids: &[String],
 ) -> DbResult<Vec<Claimed>> {
     if task_ids.is_empty() {
@@ -94,13 +102,8 @@ pub fn claim_next_heads(
          RETURNING *",
         raw::placeholders(task_ids.len())
     );
-    let mut params: Vec<Param> = vec![
-        token.into(),
-        owner.into(),
-        lease_until.into(),
-        at.into(),
-        at.into(),
-    ];
+    let mut params = stamp_params(stamp);
+    params.extend([at.into(), at.into()]);
     params.extend(task_ids.iter().map(Param::from));
     let rows: Vec<Delivery> = raw::load(conn, &sql, &params)?;
     if rows.is_empty() {
@@ -108,22 +111,29 @@ pub fn claim_next_heads(
     }
     let agents = crate::db::agents::deliverable(conn)?;
     let agents: Vec<&Agent> = agents.iter().collect();
-    with_context(conn, data_key, keys, &agents, rows)
+    with_context(conn, keys, &agents, rows)
+}
+
+/// The values of `SET claim_token = ?, claimed_by = ?, claimed_until = ?`.
+fn stamp_params(stamp: ClaimStamp<'_>) -> Vec<Param> {
+    vec![
+        stamp.token.into(),
+        stamp.owner.into(),
+        stamp.lease_until.into(),
+    ]
 }
 
 fn claim_chunk(
     conn: &mut DbConnection,
-    token: &str,
-    owner: &str,
+    stamp: ClaimStamp<'_>,
     at: NaiveDateTime,
-    lease_until: NaiveDateTime,
     rooms: &[&Room],
 ) -> QueryResult<Vec<Delivery>> {
     let skip_locked = match conn {
         DbConnection::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         DbConnection::Sqlite(_) => "",
     };
-    let mut params: Vec<Param> = vec![token.into(), owner.into(), lease_until.into()];
+    let mut params = stamp_params(stamp);
     let mut heads = Vec::with_capacity(rooms.len());
     for (i, room) in rooms.iter().enumerate() {
         heads.push(format!(
@@ -149,8 +159,7 @@ fn claim_chunk(
 /// The claimed rows with their agents, internal keys and tasks, oldest first.
 fn with_context(
     conn: &mut DbConnection,
-    data_key: &DataKey,
-    keys: &mut HashMap<String, Option<Secret>>,
+    keys: &mut InternalKeys<'_>,
     agents: &[&Agent],
     rows: Vec<Delivery>,
 ) -> DbResult<Vec<Claimed>> {
@@ -169,16 +178,16 @@ fn with_context(
         let Some(agent) = agents.get(delivery.agent_id.as_str()) else {
             continue; // cannot happen: the claim named only deliverable agents
         };
-        if !keys.contains_key(&agent.id) {
-            let key = api_keys::find_internal_secret(conn, data_key, &agent.id)?;
-            keys.insert(agent.id.clone(), key);
+        if !keys.cache.contains_key(&agent.id) {
+            let key = api_keys::find_internal_secret(conn, keys.data_key, &agent.id)?;
+            keys.cache.insert(agent.id.clone(), key);
         }
         claimed.push(Claimed {
             task: delivery
                 .task_id
                 .as_ref()
                 .and_then(|t| tasks.get(t).cloned()),
-            internal_key: keys[&agent.id].clone(),
+            internal_key: keys.cache[&agent.id].clone(),
             agent: (*agent).clone(),
             delivery,
         });
