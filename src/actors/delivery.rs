@@ -38,16 +38,16 @@ impl RetryPolicy {
 pub struct Deliver {
     pub claimed: Claimed,
     pub policy: RetryPolicy,
-    pub claim_token: String,
 }
 
 /// The record of an attempt whose forwarder went away before answering:
 /// retried like an outage, after the first backoff step.
-pub fn unfinished(claimed: &Claimed, claim_token: &str) -> AttemptRecord {
+pub fn unfinished(claimed: &Claimed) -> AttemptRecord {
     let d = &claimed.delivery;
     AttemptRecord {
         delivery_id: d.id.clone(),
-        claim_token: claim_token.to_owned(),
+        lane_id: claimed.lane(),
+        claim_token: claimed.claim_token.clone(),
         task_id: d.task_id.clone(),
         attempt: d.attempts + 1,
         started_at: now(),
@@ -87,11 +87,8 @@ impl Handler<Deliver> for ForwarderActor {
         let limit = self.max_body_bytes;
         Box::pin(async move {
             let started_at = now();
-            let Deliver {
-                claimed,
-                policy,
-                claim_token,
-            } = msg;
+            let Deliver { claimed, policy } = msg;
+            let (lane_id, claim_token) = (claimed.lane(), claimed.claim_token.clone());
             let attempt = claimed.delivery.attempts + 1;
             // A manual retry starts a fresh budget: count from there.
             let budget_used = attempt - claimed.delivery.budget_base;
@@ -120,6 +117,7 @@ impl Handler<Deliver> for ForwarderActor {
             AttemptRecord {
                 task_id: claimed.delivery.task_id.clone(),
                 delivery_id: claimed.delivery.id,
+                lane_id,
                 claim_token,
                 transient,
                 attempt,

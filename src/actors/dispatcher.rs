@@ -278,10 +278,9 @@ impl DispatcherActor {
     }
 
     fn release(&mut self, claimed: &Claimed) {
-        let token = claimed.delivery.claim_token.clone().unwrap_or_default();
         self.writes
             .releases
-            .push((claimed.delivery.id.clone(), token));
+            .push((claimed.lane(), claimed.claim_token.clone()));
     }
 
     fn attempt(&mut self, claimed: Claimed, ctx: &mut Context<Self>) {
@@ -289,13 +288,8 @@ impl DispatcherActor {
         let acp_url = claimed.agent.acp_url.clone().unwrap_or_default();
         let forwarder = self.registry.forwarder_for(&claimed.agent, &acp_url);
         let policy = self.config.policy;
-        let token = claimed.delivery.claim_token.clone().unwrap_or_default();
-        let fallback = super::delivery::unfinished(&claimed, &token);
-        let work = forwarder.send(Deliver {
-            claimed,
-            policy,
-            claim_token: token,
-        });
+        let fallback = super::delivery::unfinished(&claimed);
+        let work = forwarder.send(Deliver { claimed, policy });
         ctx.spawn(work.into_actor(self).map(move |sent, act, ctx| {
             act.lanes.finished(&agent_id);
             // A forwarder that went away mid-attempt: retry like an outage.

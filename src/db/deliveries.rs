@@ -1,13 +1,11 @@
-//! The delivery queue: `deliveries` rows committed before the 202, each
-//! task's head claimed with a fenced lease for an attempt, and every attempt
-//! kept in `delivery_attempts`.
-//!
-//! A delivery is deliverable when it is pending, due and its task's head
-//! (`is_head`; a `forward_async` delivery is its own head). Claims read only
-//! heads (`claim`), so their cost does not depend on the events queued
-//! behind them; outcomes are applied only while the claim's token still
-//! holds the row (`record`); when a head finishes, the task's next pending
-//! event becomes its head in the same transaction.
+//! The delivery queue: `deliveries` rows committed before the 202, and
+//! `delivery_lanes`, one per task with pending events (or per pending
+//! `forward_async` delivery), naming the delivery at its head and when that
+//! is due. Claims read and stamp only lanes (`claim`), so their cost does not
+//! depend on the events queued behind heads; an outcome is applied only
+//! while the claim's token still holds the lane (`record`); when a head
+//! finishes, its lane moves to the task's next pending event in the same
+//! transaction, or goes. Every attempt is kept in `delivery_attempts`.
 
 pub mod admin;
 mod claim;
@@ -27,10 +25,11 @@ pub use record::{record_batch, AttemptRecord, Outcome};
 pub use retention::{purge, PURGE_BATCH};
 
 use super::raw::{self, Param};
-use super::schema::{agent_tasks, deliveries, delivery_attempts};
+use super::schema::{agent_tasks, deliveries, delivery_attempts, delivery_lanes};
 use super::DbConnection;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
@@ -69,8 +68,6 @@ pub struct Delivery {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub delivered_at: Option<NaiveDateTime>,
-    pub is_head: bool,
-    pub claim_token: Option<String>,
     /// `attempts` when the last manual retry gave it a fresh budget.
     pub budget_base: i32,
 }
@@ -123,12 +120,18 @@ fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
     raw::execute(conn, &sql, &params).map(drop)
 }
 
-/// Gives each of these tasks whose head is no longer pending its next head:
-/// the earliest pending event after it (found by seeking past the finished
-/// ones, whose index entries PostgreSQL may not have cleaned yet), else the
-/// earliest pending event (one an operator sent again), else none. Callers
-/// hold the task locks.
-fn advance_heads(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
+/// The lane a delivery belongs to: its task, or itself.
+pub fn lane_of(task_id: Option<&str>, delivery_id: &str) -> String {
+    task_id.unwrap_or(delivery_id).to_owned()
+}
+
+/// Gives each of these tasks whose head is no longer pending its next head,
+/// and its lane with it: the earliest pending event after the old head (found
+/// by seeking past the finished ones, whose index entries PostgreSQL may not
+/// have cleaned yet), else the earliest pending event (one an operator sent
+/// again), else none (the lane goes). A lane whose head changed loses its
+/// claim. Callers hold the task locks.
+fn advance_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
     if task_ids.is_empty() {
         return Ok(());
     }
@@ -145,12 +148,120 @@ fn advance_heads(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()
              AND h.status = 'pending'))"
     );
     raw::execute(conn, &recompute, &params)?;
-    let flag = format!(
-        "UPDATE deliveries SET is_head = TRUE WHERE status = 'pending' AND is_head = FALSE \
-         AND (task_id, sequence_id) IN (SELECT t.id, t.head_sequence FROM agent_tasks t \
-             WHERE t.id IN ({list}) AND t.head_sequence IS NOT NULL)"
+    // The head each task should have, as (task, delivery, due).
+    let heads = format!(
+        "SELECT t.id AS task_id, t.agent_id AS agent_id, d.id AS head_id, d.next_attempt_at AS due_at \
+         FROM agent_tasks t JOIN deliveries d ON d.task_id = t.id AND d.sequence_id = t.head_sequence \
+         AND d.status = 'pending' WHERE t.id IN ({list})"
     );
-    raw::execute(conn, &flag, &params).map(drop)
+    let heads: Vec<TaskHead> = raw::load(conn, &heads, &params)?;
+    let lanes: Vec<Lane> = delivery_lanes::table
+        .filter(delivery_lanes::id.eq_any(task_ids))
+        .select(Lane::as_select())
+        .load(conn)?;
+    let lanes: HashMap<&str, &Lane> = lanes.iter().map(|l| (l.id.as_str(), l)).collect();
+    let mut moved: Vec<&TaskHead> = Vec::new();
+    let mut new: Vec<Lane> = Vec::new();
+    for head in &heads {
+        match lanes.get(head.task_id.as_str()) {
+            Some(lane) if lane.head_id == head.head_id => {}
+            Some(_) => moved.push(head),
+            None => new.push(Lane::new(&head.task_id, &head.agent_id, &head.head_id, head.due_at)),
+        }
+    }
+    move_lanes(conn, &moved)?;
+    insert_lanes(conn, &new)?;
+    let headless: Vec<&String> = task_ids
+        .iter()
+        .filter(|t| !heads.iter().any(|h| &h.task_id == *t))
+        .collect();
+    drop_lanes(conn, &headless)
+}
+
+/// Points each lane at its task's new head, unclaimed (one statement).
+fn move_lanes(conn: &mut DbConnection, heads: &[&TaskHead]) -> QueryResult<()> {
+    if heads.is_empty() {
+        return Ok(());
+    }
+    let mut params = Vec::with_capacity(heads.len() * 3);
+    let rows: Vec<&str> = heads
+        .iter()
+        .map(|h| {
+            params.extend([
+                Param::from(&h.task_id),
+                Param::from(&h.head_id),
+                Param::from(h.due_at),
+            ]);
+            "SELECT ? AS id, ? AS head, ? AS due"
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE delivery_lanes SET head_id = v.head, due_at = v.due, claim_token = NULL, \
+         claimed_by = NULL, claimed_until = NULL FROM ({}) AS v WHERE delivery_lanes.id = v.id",
+        rows.join(" UNION ALL ")
+    );
+    raw::execute(conn, &sql, &params).map(drop)
+}
+
+/// Adds lanes (one multi-row statement per chunk).
+pub(super) fn insert_lanes(conn: &mut DbConnection, lanes: &[Lane]) -> QueryResult<()> {
+    for chunk in lanes.chunks(256) {
+        let insert = diesel::insert_into(delivery_lanes::table).values(chunk);
+        match conn {
+            DbConnection::Postgres(pg) => insert.execute(pg)?,
+            DbConnection::Sqlite(lite) => insert.execute(lite)?,
+        };
+    }
+    Ok(())
+}
+
+/// Deletes these lanes (tasks drained, forward_async deliveries finished).
+fn drop_lanes(conn: &mut DbConnection, ids: &[&String]) -> QueryResult<()> {
+    if !ids.is_empty() {
+        diesel::delete(delivery_lanes::table.filter(delivery_lanes::id.eq_any(ids)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct TaskHead {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    task_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    agent_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    head_id: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamp)]
+    due_at: NaiveDateTime,
+}
+
+/// A lane: a task with pending events, or one pending forward_async delivery.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = delivery_lanes, treat_none_as_default_value = false)]
+pub struct Lane {
+    pub id: String,
+    pub agent_id: String,
+    pub head_id: String,
+    pub due_at: NaiveDateTime,
+    pub claim_token: Option<String>,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<NaiveDateTime>,
+}
+
+impl Lane {
+    /// An unclaimed lane.
+    pub fn new(id: &str, agent_id: &str, head_id: &str, due_at: NaiveDateTime) -> Self {
+        Self {
+            id: id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            head_id: head_id.to_owned(),
+            due_at,
+            claim_token: None,
+            claimed_by: None,
+            claimed_until: None,
+        }
+    }
 }
 
 /// A deadlock, serialization failure or busy database: the same work may

@@ -90,9 +90,19 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
-        is_head -> Bool,
-        claim_token -> Nullable<Text>,
         budget_base -> Integer,
+    }
+}
+
+diesel::table! {
+    delivery_lanes (id) {
+        id -> Text,
+        agent_id -> Text,
+        head_id -> Text,
+        due_at -> Timestamp,
+        claim_token -> Nullable<Text>,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
     }
 }
 
@@ -144,4 +154,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     delivery_attempts,
     delivery_dedup,
+    delivery_lanes,
 );

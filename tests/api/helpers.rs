@@ -219,7 +219,12 @@ pub fn test_master_key_value(db_url: &str) -> Option<String> {
 }
 
 pub fn client() -> awc::Client {
+    // Idle connections are dropped before hookgate's 5 s keep-alive ends
+    // them: a pooled connection the server has just closed would fail the
+    // next request sent on it.
+    let connector = awc::Connector::new().conn_keep_alive(Duration::from_secs(3));
     awc::Client::builder()
+        .connector(connector)
         .timeout(Duration::from_secs(60))
         .disable_redirects()
         .finish()

@@ -1,15 +1,12 @@
-ALTER TABLE deliveries RESET (fillfactor);
 DROP INDEX deliveries_finished;
 DROP INDEX deliveries_newest;
-DROP INDEX deliveries_ready;
 CREATE INDEX deliveries_pending_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 UPDATE deliveries SET dedup_key = (
     SELECT k.dedup_key FROM delivery_dedup k WHERE k.delivery_id = deliveries.id);
 DROP TABLE delivery_dedup;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_agent_id_dedup_key_key UNIQUE (agent_id, dedup_key);
 ALTER TABLE agents DROP COLUMN deliveries_paused_at;
-ALTER TABLE delivery_attempts DROP COLUMN instance;
 ALTER TABLE agent_tasks DROP COLUMN head_sequence;
+ALTER TABLE delivery_attempts DROP COLUMN instance;
 ALTER TABLE deliveries DROP COLUMN budget_base;
-ALTER TABLE deliveries DROP COLUMN claim_token;
-ALTER TABLE deliveries DROP COLUMN is_head;
+DROP TABLE delivery_lanes;

@@ -1,11 +1,22 @@
--- The queue of task heads (issue #10). A delivery is deliverable when it is
--- its task's head (forward_async deliveries are each their own head): the
--- claim reads only heads, through `deliveries_ready`, so its cost does not
--- grow with the events waiting behind them. A claim stamps claim_token and
--- its lease's end (claimed_until); an outcome is recorded only while the
--- token still holds the row.
-ALTER TABLE deliveries ADD COLUMN is_head BOOLEAN NOT NULL DEFAULT FALSE;
-ALTER TABLE deliveries ADD COLUMN claim_token TEXT;
+-- The queue of lanes (issue #10). A lane is a task with pending events, or
+-- one pending forward_async delivery; its row names the delivery at its head
+-- and when that is due. Claims read and stamp only lane rows, through
+-- `delivery_lanes_ready` (agent, due time), so a claim costs the same however
+-- many events wait behind heads, and a delivery row is written once per
+-- attempt. An outcome is recorded only while the claim's token still holds
+-- the lane.
+CREATE TABLE delivery_lanes (
+    id TEXT PRIMARY KEY NOT NULL,
+    agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    head_id TEXT NOT NULL,
+    due_at TIMESTAMP NOT NULL,
+    claim_token TEXT,
+    claimed_by TEXT,
+    claimed_until TIMESTAMP
+);
+CREATE INDEX delivery_lanes_ready ON delivery_lanes (agent_id, due_at);
+CREATE INDEX delivery_lanes_head ON delivery_lanes (head_id);
+
 -- Attempts made before the last manual retry: each retry starts a fresh budget.
 ALTER TABLE deliveries ADD COLUMN budget_base INTEGER NOT NULL DEFAULT 0;
 -- Which hookgate process made an attempt (its claims' owner id).
@@ -33,13 +44,16 @@ CREATE INDEX delivery_dedup_age ON delivery_dedup (created_at);
 UPDATE agent_tasks SET head_sequence = (
     SELECT MIN(d.sequence_id) FROM deliveries d
     WHERE d.task_id = agent_tasks.id AND d.status = 'pending');
-UPDATE deliveries SET is_head = TRUE
-WHERE status = 'pending' AND (task_id IS NULL OR sequence_id =
-    (SELECT t.head_sequence FROM agent_tasks t WHERE t.id = deliveries.task_id));
+INSERT INTO delivery_lanes (id, agent_id, head_id, due_at)
+SELECT d.task_id, d.agent_id, d.id, d.next_attempt_at
+FROM deliveries d JOIN agent_tasks t ON t.id = d.task_id AND d.sequence_id = t.head_sequence
+WHERE d.status = 'pending';
+INSERT INTO delivery_lanes (id, agent_id, head_id, due_at)
+SELECT id, agent_id, id, next_attempt_at FROM deliveries
+WHERE status = 'pending' AND task_id IS NULL;
 
+-- Claims live in delivery_lanes now.
 DROP INDEX deliveries_pending_due;
-CREATE INDEX deliveries_ready ON deliveries (agent_id, next_attempt_at)
-    WHERE status = 'pending' AND is_head = TRUE;
 -- Listing newest first, and purging finished rows by age.
 CREATE INDEX deliveries_newest ON deliveries (created_at, id);
 CREATE INDEX deliveries_finished ON deliveries (updated_at) WHERE status <> 'pending';

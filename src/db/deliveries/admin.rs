@@ -3,8 +3,11 @@
 //! Each keeps the heads right: a task that lost or regained pending events
 //! gets its head recomputed under the task lock.
 
-use super::{advance_heads, lock_tasks, retrying, Delivery, CANCELLED, FAILED, PENDING};
-use crate::db::schema::deliveries;
+use super::{
+    advance_tasks, drop_lanes, insert_lanes, lane_of, lock_tasks, retrying, Delivery, Lane, CANCELLED,
+    FAILED, PENDING,
+};
+use crate::db::schema::{deliveries, delivery_lanes};
 use crate::db::{now, DbConnection};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -67,12 +70,6 @@ fn matching(
         .select(Delivery::as_select())
         .filter(deliveries::status.eq_any(&filter.statuses))
         .filter(deliveries::updated_at.ne(started))
-        // A claim in flight is left to finish; its row is not moved.
-        .filter(
-            deliveries::claim_token
-                .is_null()
-                .or(deliveries::claimed_until.lt(started)),
-        )
         .into_boxed();
     if let Some(agent) = &filter.agent_id {
         query = query.filter(deliveries::agent_id.eq(agent.clone()));
@@ -92,29 +89,45 @@ fn matching(
         .load(conn)
 }
 
-/// Pending again, due at `at`, budget starting now; a claim in flight on a
-/// pending row is fenced off (its token is cleared).
+/// Pending again, due at `at`, budget starting now. A pending delivery
+/// whose lane is claimed (an attempt in flight) is left alone; the others
+/// get their lanes back (or due now).
 fn requeue(conn: &mut DbConnection, rows: &[Delivery], at: NaiveDateTime) -> QueryResult<()> {
     let task_ids: Vec<String> = rows.iter().filter_map(|d| d.task_id.clone()).collect();
     lock_tasks(conn, &task_ids)?;
+    let mut own_lanes = Vec::new();
     for row in rows {
-        // A task's events wait for its head: only a task-less row is its own.
-        let head = row.task_id.is_none() || (row.status == PENDING && row.is_head);
+        if row.status == PENDING && lane_is_claimed(conn, &row.id, at)? {
+            continue;
+        }
         diesel::update(deliveries::table.find(&row.id))
             .filter(deliveries::status.eq(&row.status))
             .set((
                 deliveries::status.eq(PENDING),
-                deliveries::is_head.eq(head),
                 deliveries::next_attempt_at.eq(at),
                 deliveries::budget_base.eq(deliveries::attempts),
-                deliveries::claim_token.eq(None::<String>),
-                deliveries::claimed_by.eq(None::<String>),
-                deliveries::claimed_until.eq(None::<NaiveDateTime>),
                 deliveries::updated_at.eq(at),
             ))
             .execute(conn)?;
+        diesel::update(delivery_lanes::table.filter(delivery_lanes::head_id.eq(&row.id)))
+            .set(delivery_lanes::due_at.eq(at))
+            .execute(conn)?;
+        if row.task_id.is_none() && row.status != PENDING {
+            own_lanes.push(Lane::new(&row.id, &row.agent_id, &row.id, at));
+        }
     }
-    advance_heads(conn, &task_ids)
+    insert_lanes(conn, &own_lanes)?;
+    advance_tasks(conn, &task_ids)
+}
+
+/// Whether `delivery_id` heads a lane whose claim still holds at `at`.
+fn lane_is_claimed(conn: &mut DbConnection, delivery_id: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    let claimed: i64 = delivery_lanes::table
+        .filter(delivery_lanes::head_id.eq(delivery_id))
+        .filter(delivery_lanes::claimed_until.ge(at))
+        .count()
+        .get_result(conn)?;
+    Ok(claimed > 0)
 }
 
 /// Whether a cancel found the delivery, and what it was.
@@ -142,15 +155,15 @@ pub fn cancel(conn: &mut DbConnection, id: &str) -> QueryResult<Cancelled> {
             .filter(deliveries::status.eq(PENDING))
             .set((
                 deliveries::status.eq(CANCELLED),
-                deliveries::is_head.eq(false),
-                deliveries::claim_token.eq(None::<String>),
-                deliveries::claimed_by.eq(None::<String>),
-                deliveries::claimed_until.eq(None::<NaiveDateTime>),
                 deliveries::last_error.eq(Some("cancelled by an operator")),
                 deliveries::updated_at.eq(at),
             ))
             .execute(conn)?;
-        advance_heads(conn, &tasks)?;
+        // Its lane moves on (or goes), which also fences off an attempt in flight.
+        match &current.task_id {
+            Some(_) => advance_tasks(conn, &tasks)?,
+            None => drop_lanes(conn, &[&lane_of(None, id)])?,
+        }
         Ok(find_row(conn, id)?.map_or(Cancelled::Missing, |d| Cancelled::Done(Box::new(d))))
     })
 }

@@ -1,16 +1,15 @@
-//! Claiming deliverable task heads. Each agent with room gets its own
-//! limited subquery over `deliveries_ready` (agent, due time), so a claim
-//! costs the same however many events wait behind heads or sit with busy
-//! or paused agents; PostgreSQL skips rows another instance is claiming.
-//! A claim writes only columns no index reads (token, owner, lease end), so
-//! PostgreSQL can make it a heap-only update; a claimed head stays in the
-//! index and is passed over until its lease ends.
+//! Claiming lanes. Each agent with room gets its own limited subquery over
+//! `delivery_lanes_ready` (agent, due time), so a claim costs the same
+//! however many events wait behind heads or sit with busy or paused agents;
+//! PostgreSQL skips lanes another instance is claiming. A claim writes only
+//! the narrow lane row (token, owner, lease end); a claimed lane stays in
+//! the index and is passed over until its lease ends.
 
-use super::{retrying, Delivery, Task};
+use super::{lane_of, retrying, Delivery, Task};
 use crate::crypto::DataKey;
 use crate::db::agents::Agent;
 use crate::db::raw::{self, Param};
-use crate::db::schema::{agent_tasks, deliveries};
+use crate::db::schema::{agent_tasks, deliveries, delivery_lanes};
 use crate::db::{api_keys, now, DbConnection, DbResult};
 use crate::domain::Secret;
 use chrono::NaiveDateTime;
@@ -28,12 +27,21 @@ pub struct Room {
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub delivery: Delivery,
+    /// The token that holds its lane; outcomes are recorded under it.
+    pub claim_token: String,
     pub agent: Agent,
     pub internal_key: Option<Secret>,
     pub task: Option<Task>,
 }
 
-/// What a claim stamps on the rows it takes.
+impl Claimed {
+    /// The lane the claim holds.
+    pub fn lane(&self) -> String {
+        lane_of(self.delivery.task_id.as_deref(), &self.delivery.id)
+    }
+}
+
+/// What a claim stamps on the lanes it takes.
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimStamp<'a> {
     pub token: &'a str,
@@ -51,7 +59,13 @@ pub struct InternalKeys<'a> {
 /// Agents per statement: SQLite allows 500 terms in a compound SELECT.
 const AGENTS_PER_STATEMENT: usize = 100;
 
-/// Claims due heads, at most `slots` of each room's agent, stamping them.
+#[derive(QueryableByName)]
+struct HeadRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    head_id: String,
+}
+
+/// Claims due lanes, at most `slots` of each room's agent, stamping them.
 pub fn claim(
     conn: &mut DbConnection,
     keys: &mut InternalKeys<'_>,
@@ -63,25 +77,25 @@ pub fn claim(
         return Ok(Vec::new());
     }
     let at = now();
-    let rows = if rooms.len() <= AGENTS_PER_STATEMENT {
+    let heads = if rooms.len() <= AGENTS_PER_STATEMENT {
         // One statement commits on its own: no round trips for BEGIN/COMMIT.
         claim_chunk(conn, stamp, at, &rooms)?
     } else {
         retrying(conn, |conn| {
-            let mut rows = Vec::new();
+            let mut heads = Vec::new();
             for chunk in rooms.chunks(AGENTS_PER_STATEMENT) {
-                rows.extend(claim_chunk(conn, stamp, at, chunk)?);
+                heads.extend(claim_chunk(conn, stamp, at, chunk)?);
             }
-            Ok(rows)
+            Ok(heads)
         })?
     };
     let agents: Vec<&Agent> = rooms.iter().map(|r| &r.agent).collect();
-    with_context(conn, keys, &agents, rows)
+    with_context(conn, keys, stamp, &agents, &heads)
 }
 
-/// Claims the new heads of `task_ids` (tasks whose head was just recorded)
-/// when they are due and their agent deliverable: a busy task's next event
-/// goes out without waiting for the next full claim.
+/// Claims the lanes of `task_ids` (tasks whose head was just recorded) when
+/// they are due and their agent deliverable: a busy task's next event goes
+/// out without waiting for the next full claim.
 pub fn claim_next_heads(
     conn: &mut DbConnection,
     keys: &mut InternalKeys<'_>,
@@ -93,25 +107,24 @@ pub fn claim_next_heads(
     }
     let at = now();
     let sql = format!(
-        "UPDATE deliveries SET claim_token = ?, claimed_by = ?, claimed_until = ? \
-         WHERE status = 'pending' AND is_head = TRUE AND next_attempt_at <= ? \
-         AND (claimed_until IS NULL OR claimed_until < ?) \
-         AND (task_id, sequence_id) IN (SELECT t.id, t.head_sequence FROM agent_tasks t WHERE t.id IN ({})) \
+        "UPDATE delivery_lanes SET claim_token = ?, claimed_by = ?, claimed_until = ? \
+         WHERE id IN ({}) AND due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) \
          AND agent_id IN (SELECT a.id FROM agents a WHERE a.acp_url IS NOT NULL \
              AND a.deliveries_paused_at IS NULL) \
-         RETURNING *",
+         RETURNING head_id",
         raw::placeholders(task_ids.len())
     );
     let mut params = stamp_params(stamp);
-    params.extend([at.into(), at.into()]);
     params.extend(task_ids.iter().map(Param::from));
-    let rows: Vec<Delivery> = raw::load(conn, &sql, &params)?;
-    if rows.is_empty() {
+    params.extend([at.into(), at.into()]);
+    let heads: Vec<HeadRow> = raw::load(conn, &sql, &params)?;
+    if heads.is_empty() {
         return Ok(Vec::new());
     }
     let agents = crate::db::agents::deliverable(conn)?;
     let agents: Vec<&Agent> = agents.iter().collect();
-    with_context(conn, keys, &agents, rows)
+    let heads: Vec<String> = heads.into_iter().map(|h| h.head_id).collect();
+    with_context(conn, keys, stamp, &agents, &heads)
 }
 
 /// The values of `SET claim_token = ?, claimed_by = ?, claimed_until = ?`.
@@ -123,23 +136,25 @@ fn stamp_params(stamp: ClaimStamp<'_>) -> Vec<Param> {
     ]
 }
 
+/// Claims up to each room's slots of its agent's due lanes; returns the
+/// claimed lanes' head deliveries.
 fn claim_chunk(
     conn: &mut DbConnection,
     stamp: ClaimStamp<'_>,
     at: NaiveDateTime,
     rooms: &[&Room],
-) -> QueryResult<Vec<Delivery>> {
+) -> QueryResult<Vec<String>> {
     let skip_locked = match conn {
         DbConnection::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         DbConnection::Sqlite(_) => "",
     };
     let mut params = stamp_params(stamp);
-    let mut heads = Vec::with_capacity(rooms.len());
+    let mut lanes = Vec::with_capacity(rooms.len());
     for (i, room) in rooms.iter().enumerate() {
-        heads.push(format!(
-            "SELECT id FROM (SELECT id FROM deliveries WHERE agent_id = ? AND status = 'pending' \
-             AND is_head = TRUE AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) \
-             ORDER BY next_attempt_at LIMIT ?{skip_locked}) h{i}"
+        lanes.push(format!(
+            "SELECT id FROM (SELECT id FROM delivery_lanes WHERE agent_id = ? AND due_at <= ? \
+             AND (claimed_until IS NULL OR claimed_until < ?) \
+             ORDER BY due_at LIMIT ?{skip_locked}) l{i}"
         ));
         params.extend([
             Param::from(&room.agent.id),
@@ -149,20 +164,32 @@ fn claim_chunk(
         ]);
     }
     let sql = format!(
-        "UPDATE deliveries SET claim_token = ?, claimed_by = ?, claimed_until = ? \
-         WHERE id IN ({}) RETURNING *",
-        heads.join(" UNION ALL ")
+        "UPDATE delivery_lanes SET claim_token = ?, claimed_by = ?, claimed_until = ? \
+         WHERE id IN ({}) RETURNING head_id",
+        lanes.join(" UNION ALL ")
     );
-    raw::load(conn, &sql, &params)
+    let heads: Vec<HeadRow> = raw::load(conn, &sql, &params)?;
+    Ok(heads.into_iter().map(|h| h.head_id).collect())
 }
 
-/// The claimed rows with their agents, internal keys and tasks, oldest first.
+/// The claimed deliveries with their agents, internal keys and tasks,
+/// oldest first.
 fn with_context(
     conn: &mut DbConnection,
     keys: &mut InternalKeys<'_>,
+    stamp: ClaimStamp<'_>,
     agents: &[&Agent],
-    rows: Vec<Delivery>,
+    heads: &[String],
 ) -> DbResult<Vec<Claimed>> {
+    let mut rows: Vec<Delivery> = Vec::with_capacity(heads.len());
+    for chunk in heads.chunks(500) {
+        rows.extend(
+            deliveries::table
+                .filter(deliveries::id.eq_any(chunk))
+                .select(Delivery::as_select())
+                .load::<Delivery>(conn)?,
+        );
+    }
     let task_ids: Vec<&String> = rows.iter().filter_map(|d| d.task_id.as_ref()).collect();
     let mut tasks: HashMap<String, Task> = HashMap::new();
     for chunk in task_ids.chunks(500) {
@@ -188,6 +215,7 @@ fn with_context(
                 .as_ref()
                 .and_then(|t| tasks.get(t).cloned()),
             internal_key: keys.cache[&agent.id].clone(),
+            claim_token: stamp.token.to_owned(),
             agent: (*agent).clone(),
             delivery,
         });
@@ -196,43 +224,45 @@ fn with_context(
     Ok(claimed)
 }
 
-/// Gives back claims that were never attempted: claimable again at once,
-/// by any instance. A claim that no longer holds its row is left alone.
+/// Gives back claims that were never attempted, as `(lane, token)`:
+/// claimable again at once, by any instance. A claim that no longer holds
+/// its lane is left alone.
 pub fn release_claims(conn: &mut DbConnection, claims: &[(String, String)]) -> QueryResult<()> {
     if claims.is_empty() {
         return Ok(());
     }
     conn.transaction(|conn| {
-        for (id, token) in claims {
+        for (lane, token) in claims {
             diesel::update(
-                deliveries::table
-                    .find(id)
-                    .filter(deliveries::claim_token.eq(token))
-                    .filter(deliveries::status.eq(super::PENDING)),
+                delivery_lanes::table
+                    .find(lane)
+                    .filter(delivery_lanes::claim_token.eq(token)),
             )
-            .set((
-                deliveries::claim_token.eq(None::<String>),
-                deliveries::claimed_by.eq(None::<String>),
-                deliveries::claimed_until.eq(None::<NaiveDateTime>),
-            ))
+            .set(unclaimed())
             .execute(conn)?;
         }
         Ok(())
     })
 }
 
+/// The columns of a lane nobody holds.
+#[allow(clippy::type_complexity)]
+fn unclaimed() -> (
+    diesel::dsl::Eq<delivery_lanes::claim_token, Option<String>>,
+    diesel::dsl::Eq<delivery_lanes::claimed_by, Option<String>>,
+    diesel::dsl::Eq<delivery_lanes::claimed_until, Option<NaiveDateTime>>,
+) {
+    (
+        delivery_lanes::claim_token.eq(None::<String>),
+        delivery_lanes::claimed_by.eq(None::<String>),
+        delivery_lanes::claimed_until.eq(None::<NaiveDateTime>),
+    )
+}
+
 /// Drops every claim: run at start-up on SQLite, where one process
 /// (holding the database's lock file) owns the queue.
 pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
-    diesel::update(
-        deliveries::table
-            .filter(deliveries::claim_token.is_not_null())
-            .filter(deliveries::status.eq(super::PENDING)),
-    )
-    .set((
-        deliveries::claim_token.eq(None::<String>),
-        deliveries::claimed_by.eq(None::<String>),
-        deliveries::claimed_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)
+    diesel::update(delivery_lanes::table.filter(delivery_lanes::claim_token.is_not_null()))
+        .set(unclaimed())
+        .execute(conn)
 }

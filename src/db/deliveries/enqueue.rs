@@ -1,7 +1,7 @@
 //! Intake's writes: a delivery row, its task's next sequence number (and
 //! whether it is the task's head), and its provider redelivery id.
 
-use super::{is_transient, Delivery, Task, PENDING};
+use super::{insert_lanes, is_transient, lane_of, Delivery, Lane, Task, PENDING};
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
 use crate::db::{is_unique_violation, now, DbConnection, DbResult};
@@ -99,8 +99,14 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by_key(|&i| task_of(&batch[i]));
     let mut rows: Vec<Option<Delivery>> = vec![None; batch.len()];
+    let mut lanes = Vec::new();
     for i in order {
-        rows[i] = Some(delivery_row(conn, &batch[i])?);
+        let (row, head) = delivery_row(conn, &batch[i])?;
+        if head {
+            let lane = lane_of(row.task_id.as_deref(), &row.id);
+            lanes.push(Lane::new(&lane, &row.agent_id, &row.id, row.next_attempt_at));
+        }
+        rows[i] = Some(row);
     }
     let rows: Vec<Delivery> = rows.into_iter().flatten().collect();
     let dedup: Vec<DedupRow> = batch
@@ -131,6 +137,7 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
             DbConnection::Sqlite(lite) => insert.execute(lite)?,
         };
     }
+    insert_lanes(conn, &lanes)?;
     Ok(rows
         .into_iter()
         .map(|row| Accepted {
@@ -145,9 +152,9 @@ fn task_of(new: &NewDelivery) -> Option<&str> {
     new.task.as_ref().map(|(id, _)| id.as_str())
 }
 
-/// The row for `new`, with its task's next sequence number taken; it is
-/// its task's head when nothing else of the task is pending.
-fn delivery_row(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<Delivery> {
+/// The row for `new`, with its task's next sequence number taken, and
+/// whether it heads its lane (nothing else of its task is pending).
+fn delivery_row(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<(Delivery, bool)> {
     let (sequence_id, is_head) = match &new.task {
         Some((id, name)) => {
             let (sequence, head) = next_sequence(conn, &new.agent_id, id, name)?;
@@ -156,7 +163,7 @@ fn delivery_row(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<Deliv
         None => (None, true),
     };
     let at = now();
-    Ok(Delivery {
+    let row = Delivery {
         id: uuid::Uuid::new_v4().to_string(),
         agent_id: new.agent_id.clone(),
         route_id: Some(new.route_id.clone()),
@@ -178,10 +185,9 @@ fn delivery_row(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<Deliv
         created_at: at,
         updated_at: at,
         delivered_at: None,
-        is_head,
-        claim_token: None,
         budget_base: 0,
-    })
+    };
+    Ok((row, is_head))
 }
 
 #[derive(QueryableByName)]

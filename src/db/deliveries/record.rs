@@ -2,7 +2,7 @@
 //! claim's token still holds the row (a lost claim's late result is dropped),
 //! and a task whose head finished gets its next head in the same transaction.
 
-use super::{advance_heads, lock_tasks, retrying, Attempt};
+use super::{advance_tasks, drop_lanes, lock_tasks, retrying, Attempt};
 use super::{DELIVERED, FAILED, PENDING};
 use crate::db::raw::{self, IdRow, Param};
 use crate::db::schema::delivery_attempts;
@@ -23,7 +23,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: String,
-    /// The claim the attempt ran under.
+    /// The lane the claim held, and the claim's token.
+    pub lane_id: String,
     pub claim_token: String,
     pub task_id: Option<String>,
     pub attempt: i32,
@@ -114,20 +115,27 @@ fn record_pass(
             DbConnection::Sqlite(lite) => insert.execute(lite)?,
         };
     }
-    let finished_tasks: Vec<String> = held
+    let finished: Vec<&&AttemptRecord> = held
         .iter()
         .filter(|r| !matches!(r.outcome, Outcome::Retry { .. }))
-        .filter_map(|r| r.task_id.clone())
         .collect();
-    advance_heads(conn, &finished_tasks)?;
+    let tasks: Vec<String> = finished.iter().filter_map(|r| r.task_id.clone()).collect();
+    advance_tasks(conn, &tasks)?;
+    let own_lanes: Vec<&String> = finished
+        .iter()
+        .filter(|r| r.task_id.is_none())
+        .map(|r| &r.lane_id)
+        .collect();
+    drop_lanes(conn, &own_lanes)?;
     Ok(moved)
 }
 
-/// Records per statement: seven bound values each.
+/// Records per statement.
 const PER_STATEMENT: usize = 100;
 
-/// Moves on every delivery whose claim `records` still hold, in one
-/// statement per hundred; returns the ids it moved.
+/// Releases every lane whose claim `records` still hold (a retried head's
+/// lane comes due at its retry time) and moves those deliveries on; returns
+/// the ids it moved.
 fn apply_all(
     conn: &mut DbConnection,
     records: &[&AttemptRecord],
@@ -135,41 +143,80 @@ fn apply_all(
 ) -> QueryResult<HashSet<String>> {
     let mut moved = HashSet::with_capacity(records.len());
     for chunk in records.chunks(PER_STATEMENT) {
-        let mut params: Vec<Param> = vec![at.into(), at.into()];
+        let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * 4);
         let rows: Vec<&str> = chunk
             .iter()
             .map(|rec| {
-                let (status, next, head) = match &rec.outcome {
-                    Outcome::Delivered => (DELIVERED, at, false),
-                    Outcome::Retry { at: next } => (PENDING, *next, true),
-                    Outcome::Failed => (FAILED, at, false),
-                };
                 params.extend([
-                    Param::from(&rec.delivery_id),
+                    Param::from(&rec.lane_id),
                     Param::from(&rec.claim_token),
-                    Param::from(status),
-                    Param::Bool(head),
-                    Param::Int(rec.attempt.into()),
-                    Param::from(next),
-                    Param::OptText(rec.error.clone()),
+                    Param::from(&rec.delivery_id),
+                    Param::from(next_time(rec, at)),
                 ]);
-                "SELECT ? AS id, ? AS token, ? AS status, ? AS head, ? AS attempt, ? AS next_at, ? AS error"
+                "SELECT ? AS lane, ? AS token, ? AS head, ? AS due"
             })
             .collect();
         let sql = format!(
-            "UPDATE deliveries SET status = v.status, is_head = v.head, attempts = v.attempt, \
-             next_attempt_at = v.next_at, last_error = v.error, claim_token = NULL, claimed_by = NULL, \
-             claimed_until = NULL, updated_at = ?, \
-             delivered_at = CASE WHEN v.status = 'delivered' THEN ? ELSE NULL END \
-             FROM ({}) AS v \
-             WHERE deliveries.id = v.id AND deliveries.claim_token = v.token AND deliveries.status = 'pending' \
-             RETURNING deliveries.id",
+            "UPDATE delivery_lanes SET due_at = v.due, claim_token = NULL, claimed_by = NULL, \
+             claimed_until = NULL FROM ({}) AS v \
+             WHERE delivery_lanes.id = v.lane AND delivery_lanes.claim_token = v.token \
+             AND delivery_lanes.head_id = v.head RETURNING delivery_lanes.head_id AS id",
             rows.join(" UNION ALL ")
         );
         let ids: Vec<IdRow> = raw::load(conn, &sql, &params)?;
         moved.extend(ids.into_iter().map(|r| r.id));
     }
+    let held: Vec<&&AttemptRecord> = records
+        .iter()
+        .filter(|r| moved.contains(&r.delivery_id))
+        .collect();
+    for chunk in held.chunks(PER_STATEMENT) {
+        move_deliveries(conn, chunk, at)?;
+    }
     Ok(moved)
+}
+
+/// When the delivery is next due: its retry time, or now.
+fn next_time(rec: &AttemptRecord, at: NaiveDateTime) -> NaiveDateTime {
+    match rec.outcome {
+        Outcome::Retry { at: next } => next,
+        _ => at,
+    }
+}
+
+/// The deliveries' new status, attempt count and error (one statement).
+fn move_deliveries(
+    conn: &mut DbConnection,
+    records: &[&&AttemptRecord],
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let mut params: Vec<Param> = vec![at.into(), at.into()];
+    let rows: Vec<&str> = records
+        .iter()
+        .map(|rec| {
+            let status = match rec.outcome {
+                Outcome::Delivered => DELIVERED,
+                Outcome::Retry { .. } => PENDING,
+                Outcome::Failed => FAILED,
+            };
+            params.extend([
+                Param::from(&rec.delivery_id),
+                Param::from(status),
+                Param::Int(rec.attempt.into()),
+                Param::from(next_time(rec, at)),
+                Param::OptText(rec.error.clone()),
+            ]);
+            "SELECT ? AS id, ? AS status, ? AS attempt, ? AS next_at, ? AS error"
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE deliveries SET status = v.status, attempts = v.attempt, next_attempt_at = v.next_at, \
+         last_error = v.error, updated_at = ?, \
+         delivered_at = CASE WHEN v.status = 'delivered' THEN ? ELSE NULL END \
+         FROM ({}) AS v WHERE deliveries.id = v.id",
+        rows.join(" UNION ALL ")
+    );
+    raw::execute(conn, &sql, &params).map(drop)
 }
 
 fn attempt_row(rec: &AttemptRecord, instance: &str, at: NaiveDateTime) -> Attempt {
