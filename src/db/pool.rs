@@ -66,8 +66,14 @@ impl Manager {
             Backend::Postgres => {
                 let mut conn = PgConnection::establish(&self.url)?;
                 if self.commits == Commits::Relaxed {
-                    conn.batch_execute("SET synchronous_commit TO OFF")
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    // The queue's tables go from empty to large in seconds,
+                    // faster than statistics follow: a statement planned
+                    // once for an empty table would keep scanning it whole.
+                    // Custom plans are made with the table's current size.
+                    conn.batch_execute(
+                        "SET synchronous_commit TO OFF; SET plan_cache_mode TO force_custom_plan",
+                    )
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 }
                 Ok(DbConnection::Postgres(conn))
             }
