@@ -166,7 +166,12 @@ fn advance_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()
         match lanes.get(head.task_id.as_str()) {
             Some(lane) if lane.head_id == head.head_id => {}
             Some(_) => moved.push(head),
-            None => new.push(Lane::new(&head.task_id, &head.agent_id, &head.head_id, head.due_at)),
+            None => new.push(Lane::new(
+                &head.task_id,
+                &head.agent_id,
+                &head.head_id,
+                head.due_at,
+            )),
         }
     }
     move_lanes(conn, &moved)?;

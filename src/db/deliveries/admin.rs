@@ -4,8 +4,8 @@
 //! gets its head recomputed under the task lock.
 
 use super::{
-    advance_tasks, drop_lanes, insert_lanes, lane_of, lock_tasks, retrying, Delivery, Lane, CANCELLED,
-    FAILED, PENDING,
+    advance_tasks, drop_lanes, insert_lanes, lane_of, lock_tasks, retrying, Delivery, Lane,
+    CANCELLED, FAILED, PENDING,
 };
 use crate::db::schema::{deliveries, delivery_lanes};
 use crate::db::{now, DbConnection};
@@ -121,7 +121,11 @@ fn requeue(conn: &mut DbConnection, rows: &[Delivery], at: NaiveDateTime) -> Que
 }
 
 /// Whether `delivery_id` heads a lane whose claim still holds at `at`.
-fn lane_is_claimed(conn: &mut DbConnection, delivery_id: &str, at: NaiveDateTime) -> QueryResult<bool> {
+fn lane_is_claimed(
+    conn: &mut DbConnection,
+    delivery_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
     let claimed: i64 = delivery_lanes::table
         .filter(delivery_lanes::head_id.eq(delivery_id))
         .filter(delivery_lanes::claimed_until.ge(at))

@@ -104,7 +104,12 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         let (row, head) = delivery_row(conn, &batch[i])?;
         if head {
             let lane = lane_of(row.task_id.as_deref(), &row.id);
-            lanes.push(Lane::new(&lane, &row.agent_id, &row.id, row.next_attempt_at));
+            lanes.push(Lane::new(
+                &lane,
+                &row.agent_id,
+                &row.id,
+                row.next_attempt_at,
+            ));
         }
         rows[i] = Some(row);
     }
