@@ -66,9 +66,10 @@ pub struct DispatcherActor {
     draining: bool,
 }
 
-/// Wake-ups closer together than this share one claim: under load every
-/// accepted event wakes the dispatcher.
-const MIN_CLAIM_GAP: Duration = Duration::from_millis(5);
+/// Claims closer together than this are one claim: under load every
+/// accepted event and every finished attempt asks for one, and a claim
+/// costs a few statements however few heads it takes.
+const MIN_CLAIM_GAP: Duration = Duration::from_millis(3);
 
 impl DispatcherActor {
     /// Starts the dispatcher on an arbiter of its own; the counter tells how
@@ -102,7 +103,8 @@ impl DispatcherActor {
         (addr, in_flight)
     }
 
-    /// Claims now, or soon if the last claim was very recent.
+    /// Claims now, or soon if the last claim was very recent (the waiting
+    /// claims in each agent's slots cover the gap).
     fn wake(&mut self, ctx: &mut Context<Self>) {
         let since = self.last_claim.elapsed();
         if since >= MIN_CLAIM_GAP {
@@ -146,7 +148,7 @@ impl DispatcherActor {
             }
             act.write(ctx);
             // Heads that finished made their tasks' next events due.
-            act.claim(ctx);
+            act.wake(ctx);
         }));
     }
 
@@ -211,7 +213,7 @@ impl DispatcherActor {
                 Err(e) => tracing::error!(error = %e, "claim task did not finish"),
             }
             if std::mem::take(&mut act.claim_again) {
-                act.claim(ctx);
+                act.wake(ctx);
             }
         }));
     }
@@ -304,7 +306,7 @@ impl DispatcherActor {
             act.writes.records.push(record);
             act.pump(&agent_id, ctx);
             act.write(ctx);
-            act.claim(ctx);
+            act.wake(ctx);
         }));
     }
 

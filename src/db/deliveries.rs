@@ -29,7 +29,6 @@ use super::schema::{agent_tasks, deliveries, delivery_attempts, delivery_lanes};
 use super::DbConnection;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use std::collections::HashMap;
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
@@ -131,7 +130,7 @@ pub fn lane_of(task_id: Option<&str>, delivery_id: &str) -> String {
 /// have cleaned yet), else the earliest pending event (one an operator sent
 /// again), else none (the lane goes). A lane whose head changed loses its
 /// claim. Callers hold the task locks.
-fn advance_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
+fn advance_tasks(conn: &mut DbConnection, task_ids: &[String], lanes: NewLanes) -> QueryResult<()> {
     if task_ids.is_empty() {
         return Ok(());
     }
@@ -148,64 +147,36 @@ fn advance_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()
              AND h.status = 'pending'))"
     );
     raw::execute(conn, &recompute, &params)?;
-    // The head each task should have, as (task, delivery, due).
-    let heads = format!(
-        "SELECT t.id AS task_id, t.agent_id AS agent_id, d.id AS head_id, d.next_attempt_at AS due_at \
-         FROM agent_tasks t JOIN deliveries d ON d.task_id = t.id AND d.sequence_id = t.head_sequence \
-         AND d.status = 'pending' WHERE t.id IN ({list})"
+    // Each lane follows its task's head; a lane whose head changed is free.
+    let follow = format!(
+        "UPDATE delivery_lanes SET head_id = d.id, due_at = d.next_attempt_at, claim_token = NULL, \
+         claimed_by = NULL, claimed_until = NULL FROM agent_tasks t, deliveries d \
+         WHERE delivery_lanes.id IN ({list}) AND t.id = delivery_lanes.id AND d.task_id = t.id \
+         AND d.sequence_id = t.head_sequence AND d.status = 'pending' AND delivery_lanes.head_id <> d.id"
     );
-    let heads: Vec<TaskHead> = raw::load(conn, &heads, &params)?;
-    let lanes: Vec<Lane> = delivery_lanes::table
-        .filter(delivery_lanes::id.eq_any(task_ids))
-        .select(Lane::as_select())
-        .load(conn)?;
-    let lanes: HashMap<&str, &Lane> = lanes.iter().map(|l| (l.id.as_str(), l)).collect();
-    let mut moved: Vec<&TaskHead> = Vec::new();
-    let mut new: Vec<Lane> = Vec::new();
-    for head in &heads {
-        match lanes.get(head.task_id.as_str()) {
-            Some(lane) if lane.head_id == head.head_id => {}
-            Some(_) => moved.push(head),
-            None => new.push(Lane::new(
-                &head.task_id,
-                &head.agent_id,
-                &head.head_id,
-                head.due_at,
-            )),
-        }
+    raw::execute(conn, &follow, &params)?;
+    if lanes == NewLanes::Open {
+        let open = format!(
+            "INSERT INTO delivery_lanes (id, agent_id, head_id, due_at) \
+             SELECT t.id, t.agent_id, d.id, d.next_attempt_at FROM agent_tasks t JOIN deliveries d \
+             ON d.task_id = t.id AND d.sequence_id = t.head_sequence AND d.status = 'pending' \
+             WHERE t.id IN ({list}) AND NOT EXISTS (SELECT 1 FROM delivery_lanes l WHERE l.id = t.id)"
+        );
+        raw::execute(conn, &open, &params)?;
     }
-    move_lanes(conn, &moved)?;
-    insert_lanes(conn, &new)?;
-    let headless: Vec<&String> = task_ids
-        .iter()
-        .filter(|t| !heads.iter().any(|h| &h.task_id == *t))
-        .collect();
-    drop_lanes(conn, &headless)
+    let close = format!(
+        "DELETE FROM delivery_lanes WHERE id IN \
+         (SELECT id FROM agent_tasks WHERE id IN ({list}) AND head_sequence IS NULL)"
+    );
+    raw::execute(conn, &close, &params).map(drop)
 }
 
-/// Points each lane at its task's new head, unclaimed (one statement).
-fn move_lanes(conn: &mut DbConnection, heads: &[&TaskHead]) -> QueryResult<()> {
-    if heads.is_empty() {
-        return Ok(());
-    }
-    let mut params = Vec::with_capacity(heads.len() * 3);
-    let rows: Vec<&str> = heads
-        .iter()
-        .map(|h| {
-            params.extend([
-                Param::from(&h.task_id),
-                Param::from(&h.head_id),
-                Param::from(h.due_at),
-            ]);
-            "SELECT ? AS id, ? AS head, ? AS due"
-        })
-        .collect();
-    let sql = format!(
-        "UPDATE delivery_lanes SET head_id = v.head, due_at = v.due, claim_token = NULL, \
-         claimed_by = NULL, claimed_until = NULL FROM ({}) AS v WHERE delivery_lanes.id = v.id",
-        rows.join(" UNION ALL ")
-    );
-    raw::execute(conn, &sql, &params).map(drop)
+/// Whether advancing may find a task with a head and no lane: a task an
+/// operator gave pending events again. A recorded head always has its lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewLanes {
+    Open,
+    NeverNeeded,
 }
 
 /// Adds lanes (one multi-row statement per chunk).
@@ -227,18 +198,6 @@ fn drop_lanes(conn: &mut DbConnection, ids: &[&String]) -> QueryResult<()> {
             .execute(conn)?;
     }
     Ok(())
-}
-
-#[derive(QueryableByName)]
-struct TaskHead {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    task_id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    agent_id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    head_id: String,
-    #[diesel(sql_type = diesel::sql_types::Timestamp)]
-    due_at: NaiveDateTime,
 }
 
 /// A lane: a task with pending events, or one pending forward_async delivery.

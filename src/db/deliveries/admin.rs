@@ -5,7 +5,7 @@
 
 use super::{
     advance_tasks, drop_lanes, insert_lanes, lane_of, lock_tasks, retrying, Delivery, Lane,
-    CANCELLED, FAILED, PENDING,
+    NewLanes, CANCELLED, FAILED, PENDING,
 };
 use crate::db::schema::{deliveries, delivery_lanes};
 use crate::db::{now, DbConnection};
@@ -117,7 +117,7 @@ fn requeue(conn: &mut DbConnection, rows: &[Delivery], at: NaiveDateTime) -> Que
         }
     }
     insert_lanes(conn, &own_lanes)?;
-    advance_tasks(conn, &task_ids)
+    advance_tasks(conn, &task_ids, NewLanes::Open)
 }
 
 /// Whether `delivery_id` heads a lane whose claim still holds at `at`.
@@ -165,7 +165,7 @@ pub fn cancel(conn: &mut DbConnection, id: &str) -> QueryResult<Cancelled> {
             .execute(conn)?;
         // Its lane moves on (or goes), which also fences off an attempt in flight.
         match &current.task_id {
-            Some(_) => advance_tasks(conn, &tasks)?,
+            Some(_) => advance_tasks(conn, &tasks, NewLanes::Open)?,
             None => drop_lanes(conn, &[&lane_of(None, id)])?,
         }
         Ok(find_row(conn, id)?.map_or(Cancelled::Missing, |d| Cancelled::Done(Box::new(d))))

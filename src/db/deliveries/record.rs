@@ -2,7 +2,7 @@
 //! claim's token still holds the row (a lost claim's late result is dropped),
 //! and a task whose head finished gets its next head in the same transaction.
 
-use super::{advance_tasks, drop_lanes, lock_tasks, retrying, Attempt};
+use super::{advance_tasks, drop_lanes, lock_tasks, retrying, Attempt, NewLanes};
 use super::{DELIVERED, FAILED, PENDING};
 use crate::db::raw::{self, IdRow, Param};
 use crate::db::schema::delivery_attempts;
@@ -120,7 +120,7 @@ fn record_pass(
         .filter(|r| !matches!(r.outcome, Outcome::Retry { .. }))
         .collect();
     let tasks: Vec<String> = finished.iter().filter_map(|r| r.task_id.clone()).collect();
-    advance_tasks(conn, &tasks)?;
+    advance_tasks(conn, &tasks, NewLanes::NeverNeeded)?;
     let own_lanes: Vec<&String> = finished
         .iter()
         .filter(|r| r.task_id.is_none())
