@@ -2,13 +2,13 @@
 //! that may run at once: one records every attempt finished since it last
 //! ran (fenced by its claim token), the other claims the task heads there is
 //! room for: per agent (its concurrency, its circuit, not paused) and in
-//! all. Claimed heads wait in the agent's lane and go to its
+//! all. Claimed heads wait in the agent's slots and go to its
 //! `ForwarderActor` the moment a slot is free; each job runs again as soon
 //! as it has work, so a backlog drains at the speed the agents answer.
 
 mod jobs;
-mod lanes;
 mod rooms;
+mod slots;
 
 use super::circuit::{Circuits, Gate};
 use super::delivery::{Deliver, RetryPolicy};
@@ -18,8 +18,8 @@ use crate::db::deliveries::{AttemptRecord, Claimed};
 use crate::db::{now, DbPool};
 use actix::prelude::*;
 use jobs::{ClaimJob, KeyCache, Stamp, Writes, Written};
-use lanes::{Lanes, Next};
 use rooms::RoomPlan;
+use slots::{Next, Slots};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ pub struct DispatcherActor {
     config: DeliveryConfig,
     registry: ForwarderRegistry,
     circuits: Circuits,
-    lanes: Lanes,
+    slots: Slots,
     /// Claimed and not yet recorded or released (what shutdown waits for).
     in_flight: Arc<AtomicUsize>,
     /// Finished attempts and claims given back, for the next write.
@@ -89,7 +89,7 @@ impl DispatcherActor {
             registry: ForwarderRegistry::new(config.timeout, config.max_body_bytes),
             circuits: Circuits::new(config.policy.base, config.policy.max),
             config,
-            lanes: Lanes::default(),
+            slots: Slots::default(),
             in_flight: counter,
             writes: Writes::default(),
             writing: false,
@@ -234,7 +234,7 @@ impl DispatcherActor {
         let mut agents: Vec<String> = claimed.iter().map(|c| c.agent.id.clone()).collect();
         agents.sort();
         agents.dedup();
-        claimed.into_iter().for_each(|c| self.lanes.push(c));
+        claimed.into_iter().for_each(|c| self.slots.push(c));
         agents.iter().for_each(|agent| self.pump(agent, ctx));
         // Claims given back while pumping are written at once.
         self.write(ctx);
@@ -243,9 +243,9 @@ impl DispatcherActor {
     fn room_plan(&mut self) -> RoomPlan {
         self.rotation = self.rotation.wrapping_add(1);
         RoomPlan {
-            total: (self.config.total * 2).saturating_sub(self.lanes.held_total()),
+            total: (self.config.total * 2).saturating_sub(self.slots.held_total()),
             per_agent: self.config.per_agent,
-            held: self.lanes.held_by_agent(),
+            held: self.slots.held_by_agent(),
             gates: self.circuits.gates(Instant::now()),
             rotation: self.rotation,
         }
@@ -256,7 +256,7 @@ impl DispatcherActor {
     fn pump(&mut self, agent_id: &str, ctx: &mut Context<Self>) {
         let gate = self.circuits.gate(agent_id, Instant::now());
         if gate == Gate::Open || self.draining {
-            for claimed in self.lanes.take_waiting(agent_id) {
+            for claimed in self.slots.take_waiting(agent_id) {
                 self.release(&claimed);
             }
             return;
@@ -265,10 +265,10 @@ impl DispatcherActor {
             Gate::Probe => 1,
             _ => self.config.per_agent,
         };
-        let total_room = self.config.total.saturating_sub(self.lanes.running_total());
+        let total_room = self.config.total.saturating_sub(self.slots.running_total());
         let mut sent = 0;
         while sent < total_room {
-            match self.lanes.next(agent_id, slots, self.config.lease / 2) {
+            match self.slots.next(agent_id, slots, self.config.lease / 2) {
                 Some(Next::Send(claimed)) => {
                     sent += 1;
                     self.attempt(*claimed, ctx);
@@ -293,7 +293,7 @@ impl DispatcherActor {
         let fallback = super::delivery::unfinished(&claimed);
         let work = forwarder.send(Deliver { claimed, policy });
         ctx.spawn(work.into_actor(self).map(move |sent, act, ctx| {
-            act.lanes.finished(&agent_id);
+            act.slots.finished(&agent_id);
             // A forwarder that went away mid-attempt: retry like an outage.
             let record = sent.unwrap_or(fallback);
             log_attempt(&record);
@@ -313,7 +313,7 @@ impl DispatcherActor {
     /// The interval's work: gates may have moved to a probe, waiting claims
     /// may need a slot, and retries may have come due.
     fn poll(&mut self, ctx: &mut Context<Self>) {
-        for agent in self.lanes.agents_waiting() {
+        for agent in self.slots.agents_waiting() {
             self.pump(&agent, ctx);
         }
         self.write(ctx);
@@ -370,7 +370,7 @@ impl Handler<Drain> for DispatcherActor {
 
     fn handle(&mut self, _: Drain, ctx: &mut Self::Context) {
         self.draining = true;
-        for agent in self.lanes.agents_waiting() {
+        for agent in self.slots.agents_waiting() {
             self.pump(&agent, ctx);
         }
         self.write(ctx);

@@ -148,8 +148,8 @@ pub fn open_pool(url: &str, pool_size: u32, commits: Commits) -> anyhow::Result<
     };
     let pool = r2d2::Pool::builder()
         .max_size(pool_size)
-        // The queue's connections are checked out for every tick; a broken
-        // one fails that tick (retried) and is dropped, so skip the ping.
+        // The queue's connections are checked out for every claim and write;
+        // a broken one fails that job (retried) and is dropped: no ping.
         .test_on_check_out(commits != Commits::Relaxed)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))

@@ -1,4 +1,4 @@
-//! How many heads a tick may claim for each agent: twice its concurrency
+//! How many lanes a claim may take for each agent: twice its concurrency
 //! (one slot running, one waiting) less what it holds, as its circuit
 //! allows, within the process's total.
 
@@ -7,7 +7,7 @@ use crate::db::agents::Agent;
 use crate::db::deliveries::Room;
 use std::collections::HashMap;
 
-/// Decided in memory at the start of a tick, applied to the agents the
+/// Decided in memory when a claim starts, applied to the agents the
 /// database says are deliverable.
 #[derive(Debug, Clone)]
 pub struct RoomPlan {
