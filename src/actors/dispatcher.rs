@@ -135,8 +135,10 @@ impl DispatcherActor {
         });
         ctx.spawn(run.into_actor(self).map(|joined, act, ctx| {
             act.writing = false;
+            let mut failed = true;
             match joined {
                 Ok((writes, mut written)) => {
+                    failed = written.recorded.is_err();
                     let chained = std::mem::replace(&mut written.chained, Ok(Vec::new()));
                     act.after_write(writes, written);
                     match chained {
@@ -146,7 +148,11 @@ impl DispatcherActor {
                 }
                 Err(e) => tracing::error!(error = %e, "writing delivery outcomes did not finish"),
             }
-            act.write(ctx);
+            // After a failure the next write waits for the poll interval
+            // rather than spinning on a database that refuses it.
+            if !failed {
+                act.write(ctx);
+            }
             // Heads that finished made their tasks' next events due.
             act.wake(ctx);
         }));
