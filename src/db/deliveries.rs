@@ -20,7 +20,7 @@ pub use claim::{
     Room,
 };
 pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
-pub use listing::{find, list, Cursor, ListFilter};
+pub use listing::{find, list, Cursor, ListFilter, Scope};
 pub use record::{record_batch, AttemptRecord, Outcome};
 pub use retention::{purge, PURGE_BATCH};
 

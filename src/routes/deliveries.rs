@@ -2,10 +2,13 @@
 //! with filters and a stable cursor, one delivery with its attempts, and the
 //! stored request it carries.
 
+use super::agents::{find as find_agent, AgentRef};
 use super::errors::{run_db, AdminError};
 use super::AppState;
-use crate::db::agents::{self, utc};
-use crate::db::deliveries::{self, Attempt, Cursor, Delivery, ListFilter, PENDING, STATUSES};
+use crate::db::agents::utc;
+use crate::db::deliveries::{
+    self, Attempt, Cursor, Delivery, ListFilter, Scope, PENDING, STATUSES,
+};
 use crate::db::DbConnection;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -131,30 +134,24 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<NaiveDateTim
         .transpose()
 }
 
-/// The agent id an `agent_id` / `agent_name` pair names (either, not both).
+/// The agent id an `agent_id` / `agent_name` pair names (either, not both);
+/// None when neither is given.
 pub fn agent_filter(
     conn: &mut DbConnection,
     agent_id: Option<String>,
     agent_name: Option<String>,
 ) -> Result<Option<String>, AdminError> {
-    match (agent_id, agent_name) {
-        (Some(_), Some(_)) => Err(AdminError::BadRequest(
-            "Only one of 'agent_id' or 'agent_name' should be provided.".into(),
-        )),
-        (Some(id), None) => Ok(Some(
-            agents::find_by_id(conn, &id)?
-                .ok_or_else(|| AdminError::NotFound(format!("Agent with ID '{id}' not found.")))?
-                .id,
-        )),
-        (None, Some(name)) => Ok(Some(
-            agents::find_by_name(conn, &name)?
-                .ok_or_else(|| {
-                    AdminError::NotFound(format!("Agent with name '{name}' not found."))
-                })?
-                .id,
-        )),
-        (None, None) => Ok(None),
-    }
+    let which = match (agent_id, agent_name) {
+        (Some(_), Some(_)) => {
+            return Err(AdminError::BadRequest(
+                "Only one of 'agent_id' or 'agent_name' should be provided.".into(),
+            ))
+        }
+        (Some(id), None) => AgentRef::Id(id),
+        (None, Some(name)) => AgentRef::Name(name),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(find_agent(conn, &which)?.id))
 }
 
 fn list_filter(query: &ListQuery) -> Result<ListFilter, AdminError> {
@@ -170,12 +167,14 @@ fn list_filter(query: &ListQuery) -> Result<ListFilter, AdminError> {
         })
         .transpose()?;
     Ok(ListFilter {
-        agent_id: None,
+        scope: Scope {
+            agent_id: None,
+            task_id: query.task_id.clone(),
+            since: parse_time("since", query.since.as_deref())?,
+            until: parse_time("until", query.until.as_deref())?,
+        },
         status: query.status.as_deref().map(parse_status).transpose()?,
-        task_id: query.task_id.clone(),
         route_id: query.route_id.clone(),
-        since: parse_time("since", query.since.as_deref())?,
-        until: parse_time("until", query.until.as_deref())?,
         after,
     })
 }
@@ -198,7 +197,7 @@ pub async fn list(
         )));
     }
     let (rows, next) = run_db(&state.pool, move |conn| {
-        filter.agent_id = agent_filter(conn, query.agent_id, query.agent_name)?;
+        filter.scope.agent_id = agent_filter(conn, query.agent_id, query.agent_name)?;
         Ok(deliveries::list(conn, &filter, limit)?)
     })
     .await?;

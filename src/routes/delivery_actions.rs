@@ -2,6 +2,7 @@
 //! fresh attempt budget, cancel a pending one, and hold or release an
 //! agent's deliveries while intake goes on.
 
+use super::agents::{find as find_agent, AgentRef};
 use super::deliveries::{
     agent_filter, no_such_delivery, parse_status, parse_time, DeliveryResponse,
 };
@@ -9,7 +10,9 @@ use super::errors::{run_db, AdminError};
 use super::AppState;
 use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::db::agents::{self, AgentResponse};
-use crate::db::deliveries::{self, admin::Cancelled, RetryFilter, CANCELLED, FAILED, PENDING};
+use crate::db::deliveries::{
+    self, admin::Cancelled, RetryFilter, Scope, CANCELLED, FAILED, PENDING,
+};
 use crate::db::now;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -82,14 +85,16 @@ pub async fn retry_many(
         )));
     }
     let mut filter = RetryFilter {
-        agent_id: None,
+        scope: Scope {
+            agent_id: None,
+            task_id: body.task_id,
+            since: parse_time("since", body.since.as_deref())?,
+            until: parse_time("until", body.until.as_deref())?,
+        },
         statuses: vec![status],
-        task_id: body.task_id,
-        since: parse_time("since", body.since.as_deref())?,
-        until: parse_time("until", body.until.as_deref())?,
     };
     let moved = run_db(&state.pool, move |conn| {
-        filter.agent_id = agent_filter(conn, body.agent_id, body.agent_name)?;
+        filter.scope.agent_id = agent_filter(conn, body.agent_id, body.agent_name)?;
         Ok(deliveries::retry_matching(conn, &filter)?)
     })
     .await?;
@@ -154,8 +159,7 @@ async fn set_paused(
     paused: bool,
 ) -> Result<HttpResponse, AdminError> {
     let agent = run_db(&state.pool, move |conn| {
-        let current = agents::find_by_id(conn, &id)?
-            .ok_or_else(|| AdminError::NotFound(format!("Agent with ID '{id}' not found.")))?;
+        let current = find_agent(conn, &AgentRef::Id(id.clone()))?;
         // Pausing twice keeps the first time.
         let at = if paused {
             current.deliveries_paused_at.or(Some(now()))
@@ -163,7 +167,7 @@ async fn set_paused(
             None
         };
         agents::set_deliveries_paused(conn, &id, at)?
-            .ok_or_else(|| AdminError::NotFound(format!("Agent with ID '{id}' not found.")))
+            .ok_or_else(|| AdminError::NotFound(format!("Agent with ID {id} not found.")))
     })
     .await?;
     tracing::info!(agent.id = %agent.id, paused, "agent deliveries paused or resumed");

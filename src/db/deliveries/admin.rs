@@ -3,6 +3,7 @@
 //! Each keeps the heads right: a task that lost or regained pending events
 //! gets its head recomputed under the task lock.
 
+use super::listing::Scope;
 use super::{
     advance_tasks, drop_lanes, insert_lanes, lane_of, lock_tasks, retrying, Delivery, Lane,
     NewLanes, CANCELLED, FAILED, PENDING,
@@ -12,15 +13,12 @@ use crate::db::{now, DbConnection};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-/// Which deliveries a bulk retry moves. `statuses` are those it may move
-/// from: `failed`, `cancelled`, and `pending` (made due now).
+/// Which deliveries a bulk retry moves: those in `scope` with one of
+/// `statuses` (`failed`, `cancelled`, and `pending`, made due now).
 #[derive(Debug, Clone, Default)]
 pub struct RetryFilter {
-    pub agent_id: Option<String>,
+    pub scope: Scope,
     pub statuses: Vec<String>,
-    pub task_id: Option<String>,
-    pub since: Option<NaiveDateTime>,
-    pub until: Option<NaiveDateTime>,
 }
 
 /// Rows of one bulk operation per transaction, so intake never waits long.
@@ -66,24 +64,13 @@ fn matching(
     filter: &RetryFilter,
     started: NaiveDateTime,
 ) -> QueryResult<Vec<Delivery>> {
-    let mut query = deliveries::table
-        .select(Delivery::as_select())
-        .filter(deliveries::status.eq_any(&filter.statuses))
-        .filter(deliveries::updated_at.ne(started))
-        .into_boxed();
-    if let Some(agent) = &filter.agent_id {
-        query = query.filter(deliveries::agent_id.eq(agent.clone()));
-    }
-    if let Some(task) = &filter.task_id {
-        query = query.filter(deliveries::task_id.eq(task.clone()));
-    }
-    if let Some(since) = filter.since {
-        query = query.filter(deliveries::created_at.ge(since));
-    }
-    if let Some(until) = filter.until {
-        query = query.filter(deliveries::created_at.lt(until));
-    }
+    let query = filter
+        .scope
+        .query()
+        .filter(deliveries::status.eq_any(filter.statuses.clone()))
+        .filter(deliveries::updated_at.ne(started));
     query
+        .select(Delivery::as_select())
         .order((deliveries::created_at.asc(), deliveries::id.asc()))
         .limit(BATCH)
         .load(conn)

@@ -43,15 +43,46 @@ impl Cursor {
     }
 }
 
+/// Which deliveries an operator means: an agent's, a task's, created in a
+/// time range. Listing and bulk retry narrow the table the same way.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub agent_id: Option<String>,
+    pub task_id: Option<String>,
+    /// Created at or after.
+    pub since: Option<NaiveDateTime>,
+    /// Created before.
+    pub until: Option<NaiveDateTime>,
+}
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+impl Scope {
+    /// `deliveries` narrowed to this scope.
+    pub(super) fn query(&self) -> deliveries::BoxedQuery<'static, Backend> {
+        let mut query = deliveries::table.into_boxed();
+        if let Some(agent_id) = &self.agent_id {
+            query = query.filter(deliveries::agent_id.eq(agent_id.clone()));
+        }
+        if let Some(task) = &self.task_id {
+            query = query.filter(deliveries::task_id.eq(task.clone()));
+        }
+        if let Some(since) = self.since {
+            query = query.filter(deliveries::created_at.ge(since));
+        }
+        if let Some(until) = self.until {
+            query = query.filter(deliveries::created_at.lt(until));
+        }
+        query
+    }
+}
+
 /// What `GET /deliveries` filters on.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub agent_id: Option<String>,
+    pub scope: Scope,
     pub status: Option<String>,
-    pub task_id: Option<String>,
     pub route_id: Option<String>,
-    pub since: Option<NaiveDateTime>,
-    pub until: Option<NaiveDateTime>,
     pub after: Option<Cursor>,
 }
 
@@ -62,24 +93,12 @@ pub fn list(
     filter: &ListFilter,
     limit: i64,
 ) -> QueryResult<(Vec<Delivery>, Option<Cursor>)> {
-    let mut query = deliveries::table.select(Delivery::as_select()).into_boxed();
-    if let Some(agent_id) = &filter.agent_id {
-        query = query.filter(deliveries::agent_id.eq(agent_id.clone()));
-    }
+    let mut query = filter.scope.query();
     if let Some(status) = &filter.status {
         query = query.filter(deliveries::status.eq(status.clone()));
     }
-    if let Some(task) = &filter.task_id {
-        query = query.filter(deliveries::task_id.eq(task.clone()));
-    }
     if let Some(route) = &filter.route_id {
         query = query.filter(deliveries::route_id.eq(route.clone()));
-    }
-    if let Some(since) = filter.since {
-        query = query.filter(deliveries::created_at.ge(since));
-    }
-    if let Some(until) = filter.until {
-        query = query.filter(deliveries::created_at.lt(until));
     }
     if let Some(after) = &filter.after {
         query = query.filter(
@@ -91,6 +110,7 @@ pub fn list(
         );
     }
     let mut rows = query
+        .select(Delivery::as_select())
         .order((deliveries::created_at.desc(), deliveries::id.desc()))
         .limit(limit + 1)
         .load(conn)?;
