@@ -2,18 +2,21 @@
 //! `delivery_lanes_ready` (agent, due time), so a claim costs the same
 //! however many events wait behind heads or sit with busy or paused agents;
 //! PostgreSQL skips lanes another instance is claiming. A claim writes only
-//! the narrow lane row (token, owner, lease end); a claimed lane stays in
-//! the index and is passed over until its lease ends.
+//! the narrow lane row (token, owner, lease end) and makes it due when the
+//! lease ends, so later claims never scan past held lanes, and a lane whose
+//! holder died comes due by itself. On PostgreSQL the claim and the loading
+//! of the claimed deliveries are one statement.
 
-use super::{lane_of, retrying, Delivery, Task};
+use super::{lane_of, retrying, Delivery};
 use crate::crypto::DataKey;
 use crate::db::agents::Agent;
 use crate::db::raw::{self, Param};
-use crate::db::schema::{agent_tasks, deliveries, delivery_lanes};
+use crate::db::schema::delivery_lanes;
 use crate::db::{api_keys, now, DbConnection, DbResult};
 use crate::domain::Secret;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamp};
 use std::collections::HashMap;
 
 /// How many deliveries of one agent a claim may take.
@@ -31,7 +34,16 @@ pub struct Claimed {
     pub claim_token: String,
     pub agent: Agent,
     pub internal_key: Option<Secret>,
-    pub task: Option<Task>,
+    pub task: Option<ClaimedTask>,
+}
+
+/// The task a claimed `acp_event` delivery belongs to.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    pub id: String,
+    pub name: String,
+    /// None until the agent answered its `task/create`.
+    pub created_on_agent_at: Option<NaiveDateTime>,
 }
 
 impl Claimed {
@@ -77,20 +89,20 @@ pub fn claim(
         return Ok(Vec::new());
     }
     let at = now();
-    let heads = if rooms.len() <= AGENTS_PER_STATEMENT {
+    let rows = if rooms.len() <= AGENTS_PER_STATEMENT {
         // One statement commits on its own: no round trips for BEGIN/COMMIT.
         claim_chunk(conn, stamp, at, &rooms)?
     } else {
         retrying(conn, |conn| {
-            let mut heads = Vec::new();
+            let mut rows = Vec::new();
             for chunk in rooms.chunks(AGENTS_PER_STATEMENT) {
-                heads.extend(claim_chunk(conn, stamp, at, chunk)?);
+                rows.extend(claim_chunk(conn, stamp, at, chunk)?);
             }
-            Ok(heads)
+            Ok(rows)
         })?
     };
     let agents: Vec<&Agent> = rooms.iter().map(|r| &r.agent).collect();
-    with_context(conn, keys, stamp, &agents, &heads)
+    with_context(conn, keys, stamp, &agents, rows)
 }
 
 /// Claims the lanes of `task_ids` (tasks whose head was just recorded) when
@@ -105,103 +117,120 @@ pub fn claim_next_heads(
     if task_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let at = now();
-    let sql = format!(
-        "UPDATE delivery_lanes SET claim_token = ?, claimed_by = ?, claimed_until = ? \
-         WHERE id IN ({}) AND due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?) \
-         AND agent_id IN (SELECT a.id FROM agents a WHERE a.acp_url IS NOT NULL \
-             AND a.deliveries_paused_at IS NULL) \
-         RETURNING head_id",
+    let lanes = format!(
+        "id IN ({}) AND due_at <= ? AND agent_id IN (SELECT a.id FROM agents a \
+         WHERE a.acp_url IS NOT NULL AND a.deliveries_paused_at IS NULL)",
         raw::placeholders(task_ids.len())
     );
-    let mut params = stamp_params(stamp);
-    params.extend(task_ids.iter().map(Param::from));
-    params.extend([at.into(), at.into()]);
-    let heads: Vec<HeadRow> = raw::load(conn, &sql, &params)?;
-    if heads.is_empty() {
+    let mut params: Vec<Param> = task_ids.iter().map(Param::from).collect();
+    params.push(now().into());
+    let rows = stamp_lanes(conn, stamp, &lanes, params)?;
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
     let agents = crate::db::agents::deliverable(conn)?;
     let agents: Vec<&Agent> = agents.iter().collect();
-    let heads: Vec<String> = heads.into_iter().map(|h| h.head_id).collect();
-    with_context(conn, keys, stamp, &agents, &heads)
+    with_context(conn, keys, stamp, &agents, rows)
 }
 
-/// The values of `SET claim_token = ?, claimed_by = ?, claimed_until = ?`.
-fn stamp_params(stamp: ClaimStamp<'_>) -> Vec<Param> {
-    vec![
-        stamp.token.into(),
-        stamp.owner.into(),
-        stamp.lease_until.into(),
-    ]
-}
-
-/// Claims up to each room's slots of its agent's due lanes; returns the
-/// claimed lanes' head deliveries.
+/// Claims up to each room's slots of its agent's due lanes.
 fn claim_chunk(
     conn: &mut DbConnection,
     stamp: ClaimStamp<'_>,
     at: NaiveDateTime,
     rooms: &[&Room],
-) -> QueryResult<Vec<String>> {
+) -> QueryResult<Vec<ClaimedRow>> {
     let skip_locked = match conn {
         DbConnection::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         DbConnection::Sqlite(_) => "",
     };
-    let mut params = stamp_params(stamp);
+    let mut params = Vec::with_capacity(rooms.len() * 3);
     let mut lanes = Vec::with_capacity(rooms.len());
     for (i, room) in rooms.iter().enumerate() {
         lanes.push(format!(
             "SELECT id FROM (SELECT id FROM delivery_lanes WHERE agent_id = ? AND due_at <= ? \
-             AND (claimed_until IS NULL OR claimed_until < ?) \
              ORDER BY due_at LIMIT ?{skip_locked}) l{i}"
         ));
         params.extend([
             Param::from(&room.agent.id),
             at.into(),
-            at.into(),
             Param::Int(room.slots as i64),
         ]);
     }
-    let sql = format!(
-        "UPDATE delivery_lanes SET claim_token = ?, claimed_by = ?, claimed_until = ? \
-         WHERE id IN ({}) RETURNING head_id",
-        lanes.join(" UNION ALL ")
-    );
-    let heads: Vec<HeadRow> = raw::load(conn, &sql, &params)?;
-    Ok(heads.into_iter().map(|h| h.head_id).collect())
+    let lanes = format!("id IN ({})", lanes.join(" UNION ALL "));
+    stamp_lanes(conn, stamp, &lanes, params)
 }
 
-/// The claimed deliveries with their agents, internal keys and tasks,
-/// oldest first.
+/// A claimed lane's head delivery, with its task's name and whether the
+/// agent knows the task.
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(embed)]
+    delivery: Delivery,
+    #[diesel(sql_type = Nullable<Text>)]
+    task_name: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    task_created_on_agent_at: Option<NaiveDateTime>,
+}
+
+/// Selects claimed head deliveries `d` (from `heads`, narrowed by `filter`)
+/// with their task's columns.
+fn claimed_rows(heads: &str, filter: &str) -> String {
+    format!(
+        "SELECT d.*, t.name AS task_name, t.created_on_agent_at AS task_created_on_agent_at \
+         {heads} LEFT JOIN agent_tasks t ON t.id = d.task_id {filter}"
+    )
+}
+
+/// Stamps the lanes `lanes` (a condition over `delivery_lanes`, with its
+/// parameters) and returns their heads. A claimed lane is due again when its
+/// lease ends, so claims scanning due lanes never pass over held ones.
+/// PostgreSQL does both in one statement; SQLite, in process, in two.
+fn stamp_lanes(
+    conn: &mut DbConnection,
+    stamp: ClaimStamp<'_>,
+    lanes: &str,
+    lane_params: Vec<Param>,
+) -> QueryResult<Vec<ClaimedRow>> {
+    let update = format!(
+        "UPDATE delivery_lanes SET claim_token = ?, claimed_by = ?, claimed_until = ?, \
+         due_at = ? WHERE {lanes} RETURNING head_id"
+    );
+    let mut params: Vec<Param> = vec![
+        stamp.token.into(),
+        stamp.owner.into(),
+        stamp.lease_until.into(),
+        stamp.lease_until.into(),
+    ];
+    params.extend(lane_params);
+    if let DbConnection::Postgres(_) = conn {
+        let rows = claimed_rows("FROM claimed c JOIN deliveries d ON d.id = c.head_id", "");
+        let sql = format!("WITH claimed AS ({update}) {rows}");
+        return raw::load(conn, &sql, &params);
+    }
+    let heads: Vec<HeadRow> = raw::load(conn, &update, &params)?;
+    let mut rows = Vec::with_capacity(heads.len());
+    for chunk in heads.chunks(500) {
+        let filter = format!("WHERE d.id IN ({})", raw::placeholders(chunk.len()));
+        let sql = claimed_rows("FROM deliveries d", &filter);
+        let params: Vec<Param> = chunk.iter().map(|h| Param::from(&h.head_id)).collect();
+        rows.extend(raw::load::<ClaimedRow>(conn, &sql, &params)?);
+    }
+    Ok(rows)
+}
+
+/// The claimed deliveries with their agents and internal keys, oldest first.
 fn with_context(
     conn: &mut DbConnection,
     keys: &mut InternalKeys<'_>,
     stamp: ClaimStamp<'_>,
     agents: &[&Agent],
-    heads: &[String],
+    rows: Vec<ClaimedRow>,
 ) -> DbResult<Vec<Claimed>> {
-    let mut rows: Vec<Delivery> = Vec::with_capacity(heads.len());
-    for chunk in heads.chunks(500) {
-        rows.extend(
-            deliveries::table
-                .filter(deliveries::id.eq_any(chunk))
-                .select(Delivery::as_select())
-                .load::<Delivery>(conn)?,
-        );
-    }
-    let task_ids: Vec<&String> = rows.iter().filter_map(|d| d.task_id.as_ref()).collect();
-    let mut tasks: HashMap<String, Task> = HashMap::new();
-    for chunk in task_ids.chunks(500) {
-        let found: Vec<Task> = agent_tasks::table
-            .filter(agent_tasks::id.eq_any(chunk))
-            .select(Task::as_select())
-            .load(conn)?;
-        tasks.extend(found.into_iter().map(|t| (t.id.clone(), t)));
-    }
     let agents: HashMap<&str, &Agent> = agents.iter().map(|a| (a.id.as_str(), *a)).collect();
     let mut claimed = Vec::with_capacity(rows.len());
-    for delivery in rows {
+    for row in rows {
+        let delivery = row.delivery;
         let Some(agent) = agents.get(delivery.agent_id.as_str()) else {
             continue; // cannot happen: the claim named only deliverable agents
         };
@@ -209,11 +238,16 @@ fn with_context(
             let key = api_keys::find_internal_secret(conn, keys.data_key, &agent.id)?;
             keys.cache.insert(agent.id.clone(), key);
         }
+        let task = match (&delivery.task_id, row.task_name) {
+            (Some(id), Some(name)) => Some(ClaimedTask {
+                id: id.clone(),
+                name,
+                created_on_agent_at: row.task_created_on_agent_at,
+            }),
+            _ => None,
+        };
         claimed.push(Claimed {
-            task: delivery
-                .task_id
-                .as_ref()
-                .and_then(|t| tasks.get(t).cloned()),
+            task,
             internal_key: keys.cache[&agent.id].clone(),
             claim_token: stamp.token.to_owned(),
             agent: (*agent).clone(),
@@ -231,6 +265,7 @@ pub fn release_claims(conn: &mut DbConnection, claims: &[(String, String)]) -> Q
     if claims.is_empty() {
         return Ok(());
     }
+    let at = now();
     conn.transaction(|conn| {
         for (lane, token) in claims {
             diesel::update(
@@ -238,24 +273,29 @@ pub fn release_claims(conn: &mut DbConnection, claims: &[(String, String)]) -> Q
                     .find(lane)
                     .filter(delivery_lanes::claim_token.eq(token)),
             )
-            .set(unclaimed())
+            .set(unclaimed(at))
             .execute(conn)?;
         }
         Ok(())
     })
 }
 
-/// The columns of a lane nobody holds.
+/// The columns of a lane nobody holds, due at `at` (a claim had set its
+/// due time to the lease's end).
 #[allow(clippy::type_complexity)]
-fn unclaimed() -> (
+fn unclaimed(
+    at: NaiveDateTime,
+) -> (
     diesel::dsl::Eq<delivery_lanes::claim_token, Option<String>>,
     diesel::dsl::Eq<delivery_lanes::claimed_by, Option<String>>,
     diesel::dsl::Eq<delivery_lanes::claimed_until, Option<NaiveDateTime>>,
+    diesel::dsl::Eq<delivery_lanes::due_at, NaiveDateTime>,
 ) {
     (
         delivery_lanes::claim_token.eq(None::<String>),
         delivery_lanes::claimed_by.eq(None::<String>),
         delivery_lanes::claimed_until.eq(None::<NaiveDateTime>),
+        delivery_lanes::due_at.eq(at),
     )
 }
 
@@ -263,6 +303,6 @@ fn unclaimed() -> (
 /// (holding the database's lock file) owns the queue.
 pub fn release_all_claims(conn: &mut DbConnection) -> QueryResult<usize> {
     diesel::update(delivery_lanes::table.filter(delivery_lanes::claim_token.is_not_null()))
-        .set(unclaimed())
+        .set(unclaimed(now()))
         .execute(conn)
 }
