@@ -176,7 +176,9 @@ fn advance_tasks(conn: &mut DbConnection, task_ids: &[String], lanes: NewLanes) 
 
 /// `advance_tasks` as one PostgreSQL statement: the next heads are found
 /// once and the task rows and lanes follow them (one round trip and one
-/// plan instead of four).
+/// plan instead of four). Every look-up is a lateral `LIMIT 1`: a
+/// `NOT EXISTS` under `OR` was planned as a hash of every pending delivery,
+/// a cost that grew with the backlog.
 fn advance_tasks_at_once(
     conn: &mut DbConnection,
     task_ids: &[String],
@@ -202,10 +204,10 @@ fn advance_tasks_at_once(
         "WITH next AS (SELECT t.id AS task, t.agent_id, COALESCE(h1.id, h2.id) AS head, \
              COALESCE(h1.sequence_id, h2.sequence_id) AS seq, \
              COALESCE(h1.next_attempt_at, h2.next_attempt_at) AS due \
-             FROM agent_tasks t {} {} \
-             WHERE t.id IN ({list}) AND (t.head_sequence IS NULL OR NOT EXISTS (SELECT 1 \
-             FROM deliveries h WHERE h.task_id = t.id AND h.sequence_id = t.head_sequence \
-             AND h.status = 'pending'))), \
+             FROM agent_tasks t LEFT JOIN LATERAL (SELECT 1 AS pending FROM deliveries h \
+                 WHERE h.task_id = t.id AND h.sequence_id = t.head_sequence \
+                 AND h.status = 'pending' LIMIT 1) current ON true {} {} \
+             WHERE t.id IN ({list}) AND current.pending IS NULL), \
          tasks AS (UPDATE agent_tasks SET head_sequence = n.seq FROM next n \
              WHERE agent_tasks.id = n.task), \
          followed AS (UPDATE delivery_lanes SET head_id = n.head, due_at = n.due, \

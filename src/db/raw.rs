@@ -53,6 +53,18 @@ pub struct IdRow {
     pub id: String,
 }
 
+/// `WITH name(a, b) AS (VALUES (?, ?), (?, ?))`: `rows` rows of bound
+/// values to join a statement against, one plan node however many rows
+/// (a `UNION ALL` of `SELECT`s was one subquery each to plan).
+pub fn values_table(name: &str, columns: &[&str], rows: usize) -> String {
+    let row = format!("({})", placeholders(columns.len()));
+    format!(
+        "WITH {name}({}) AS (VALUES {})",
+        columns.join(", "),
+        vec![row.as_str(); rows].join(", ")
+    )
+}
+
 /// `?, ?, ?` for a list of `n` values.
 pub fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")

@@ -1,12 +1,13 @@
 //! Intake's writes: a delivery row, its task's next sequence number (and
 //! whether it is the task's head), and its provider redelivery id.
 
-use super::{insert_lanes, is_transient, lane_of, Delivery, Lane, Task, PENDING};
+use super::{insert_lanes, is_transient, lane_of, lock_tasks, Delivery, Lane, Task, PENDING};
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
 use crate::db::{is_unique_violation, now, DbConnection, DbResult};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::collections::{BTreeMap, HashMap};
 
 /// What intake stores; ids, sequence and times are made here.
 #[derive(Debug, Clone)]
@@ -92,28 +93,31 @@ pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryRes
     conn.transaction(|conn| insert_all(conn, batch))
 }
 
-/// The writes of one intake transaction. Task rows are bumped (and so
-/// locked) in id order, as `lock_tasks` takes them; the first statement writes, so SQLite takes its
-/// write lock at once (waiting on busy_timeout) instead of failing to upgrade.
+/// The writes of one intake transaction: every task of the batch is locked
+/// (in id order, as `lock_tasks` takes them everywhere) and bumped in two
+/// statements, then the rows go in with multi-row inserts, so a batch holds
+/// its task rows for a handful of round trips whatever its size. The first
+/// statement on SQLite writes, so it takes its write lock at once.
 fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
-    let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by_key(|&i| task_of(&batch[i]));
-    let mut rows: Vec<Option<Delivery>> = vec![None; batch.len()];
+    let mut sequences = take_sequences(conn, batch)?;
     let mut lanes = Vec::new();
-    for i in order {
-        let (row, head) = delivery_row(conn, &batch[i])?;
-        if head {
+    let mut rows = Vec::with_capacity(batch.len());
+    for new in batch {
+        let (sequence_id, is_head) = match task_of(new) {
+            Some(task) => {
+                let seq = sequences.get_mut(task).expect("every task was bumped");
+                seq.next += 1;
+                (Some(seq.next - 1), seq.next - 1 == seq.head)
+            }
+            None => (None, true),
+        };
+        let row = delivery_row(new, sequence_id);
+        if is_head {
             let lane = lane_of(row.task_id.as_deref(), &row.id);
-            lanes.push(Lane::new(
-                &lane,
-                &row.agent_id,
-                &row.id,
-                row.next_attempt_at,
-            ));
+            lanes.push(Lane::new(&lane, &row.agent_id, &row.id, row.next_attempt_at));
         }
-        rows[i] = Some(row);
+        rows.push(row);
     }
-    let rows: Vec<Delivery> = rows.into_iter().flatten().collect();
     let dedup: Vec<DedupRow> = batch
         .iter()
         .zip(&rows)
@@ -153,22 +157,93 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         .collect())
 }
 
+/// A task's sequence numbers for this batch: the next one to hand out and
+/// its head's.
+struct Sequences {
+    next: i64,
+    head: i64,
+}
+
+#[derive(QueryableByName)]
+struct Bumped {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_sequence: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    head_sequence: i64,
+}
+
+/// Takes as many sequence numbers from each task as the batch has events
+/// for it, creating the tasks that do not exist yet.
+fn take_sequences(
+    conn: &mut DbConnection,
+    batch: &[NewDelivery],
+) -> QueryResult<HashMap<String, Sequences>> {
+    let mut counts: BTreeMap<&str, (i64, &NewDelivery)> = BTreeMap::new();
+    for new in batch {
+        if let Some(task) = task_of(new) {
+            counts.entry(task).or_insert((0, new)).0 += 1;
+        }
+    }
+    let mut sequences = HashMap::with_capacity(counts.len());
+    if counts.is_empty() {
+        return Ok(sequences);
+    }
+    let ids: Vec<String> = counts.keys().map(|id| id.to_string()).collect();
+    lock_tasks(conn, &ids)?;
+    let mut params = Vec::with_capacity(counts.len() * 2);
+    for (id, (n, _)) in &counts {
+        params.extend([Param::from(*id), Param::Int(*n)]);
+    }
+    let bump = format!(
+        "{} UPDATE agent_tasks SET last_sequence = last_sequence + v.n, \
+         head_sequence = COALESCE(head_sequence, last_sequence + 1) FROM v \
+         WHERE agent_tasks.id = v.id RETURNING agent_tasks.id, last_sequence, head_sequence",
+        raw::values_table("v", &["id", "n"], counts.len())
+    );
+    for row in raw::load::<Bumped>(conn, &bump, &params)? {
+        let n = counts.get(row.id.as_str()).map_or(0, |(n, _)| *n);
+        let next = row.last_sequence - n + 1;
+        let head = row.head_sequence;
+        sequences.insert(row.id, Sequences { next, head });
+    }
+    let created: Vec<Task> = counts
+        .iter()
+        .filter(|(id, _)| !sequences.contains_key(**id))
+        .map(|(id, (n, new))| Task {
+            id: id.to_string(),
+            agent_id: new.agent_id.clone(),
+            name: new.task.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
+            last_sequence: *n,
+            created_on_agent_at: None,
+            created_at: now(),
+            head_sequence: Some(1),
+        })
+        .collect();
+    for chunk in created.chunks(256) {
+        let insert = diesel::insert_into(agent_tasks::table).values(chunk);
+        match conn {
+            DbConnection::Postgres(pg) => insert.execute(pg)?,
+            DbConnection::Sqlite(lite) => insert.execute(lite)?,
+        };
+    }
+    sequences.extend(
+        created
+            .into_iter()
+            .map(|task| (task.id, Sequences { next: 1, head: 1 })),
+    );
+    Ok(sequences)
+}
+
 fn task_of(new: &NewDelivery) -> Option<&str> {
     new.task.as_ref().map(|(id, _)| id.as_str())
 }
 
-/// The row for `new`, with its task's next sequence number taken, and
-/// whether it heads its lane (nothing else of its task is pending).
-fn delivery_row(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<(Delivery, bool)> {
-    let (sequence_id, is_head) = match &new.task {
-        Some((id, name)) => {
-            let (sequence, head) = next_sequence(conn, &new.agent_id, id, name)?;
-            (Some(sequence), sequence == head)
-        }
-        None => (None, true),
-    };
+/// The row for `new`, pending from now.
+fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>) -> Delivery {
     let at = now();
-    let row = Delivery {
+    Delivery {
         id: uuid::Uuid::new_v4().to_string(),
         agent_id: new.agent_id.clone(),
         route_id: Some(new.route_id.clone()),
@@ -191,43 +266,5 @@ fn delivery_row(conn: &mut DbConnection, new: &NewDelivery) -> QueryResult<(Deli
         updated_at: at,
         delivered_at: None,
         budget_base: 0,
-    };
-    Ok((row, is_head))
-}
-
-#[derive(QueryableByName)]
-struct Sequence {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    last_sequence: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    head_sequence: i64,
-}
-
-/// The task's next sequence number and its head's, in one round trip.
-fn next_sequence(
-    conn: &mut DbConnection,
-    agent_id: &str,
-    id: &str,
-    name: &str,
-) -> QueryResult<(i64, i64)> {
-    const BUMP: &str = "UPDATE agent_tasks SET last_sequence = last_sequence + 1, \
-        head_sequence = COALESCE(head_sequence, last_sequence + 1) \
-        WHERE id = ? RETURNING last_sequence, head_sequence";
-    let bumped: Vec<Sequence> = raw::load(conn, BUMP, &[Param::from(id)])?;
-    if let Some(s) = bumped.first() {
-        return Ok((s.last_sequence, s.head_sequence));
     }
-    let task = Task {
-        id: id.to_owned(),
-        agent_id: agent_id.to_owned(),
-        name: name.to_owned(),
-        last_sequence: 1,
-        created_on_agent_at: None,
-        created_at: now(),
-        head_sequence: Some(1),
-    };
-    diesel::insert_into(agent_tasks::table)
-        .values(&task)
-        .execute(conn)?;
-    Ok((1, 1))
 }

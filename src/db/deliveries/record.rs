@@ -144,24 +144,20 @@ fn apply_all(
     let mut moved = HashSet::with_capacity(records.len());
     for chunk in records.chunks(PER_STATEMENT) {
         let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * 4);
-        let rows: Vec<&str> = chunk
-            .iter()
-            .map(|rec| {
-                params.extend([
-                    Param::from(&rec.lane_id),
-                    Param::from(&rec.claim_token),
-                    Param::from(&rec.delivery_id),
-                    Param::from(next_time(rec, at)),
-                ]);
-                "SELECT ? AS lane, ? AS token, ? AS head, ? AS due"
-            })
-            .collect();
+        for rec in chunk {
+            params.extend([
+                Param::from(&rec.lane_id),
+                Param::from(&rec.claim_token),
+                Param::from(&rec.delivery_id),
+                Param::from(next_time(rec, at)),
+            ]);
+        }
         let sql = format!(
-            "UPDATE delivery_lanes SET due_at = v.due, claim_token = NULL, claimed_by = NULL, \
-             claimed_until = NULL FROM ({}) AS v \
+            "{} UPDATE delivery_lanes SET due_at = v.due, claim_token = NULL, claimed_by = NULL, \
+             claimed_until = NULL FROM v \
              WHERE delivery_lanes.id = v.lane AND delivery_lanes.claim_token = v.token \
              AND delivery_lanes.head_id = v.head RETURNING delivery_lanes.head_id AS id",
-            rows.join(" UNION ALL ")
+            raw::values_table("v", &["lane", "token", "head", "due"], chunk.len())
         );
         let ids: Vec<IdRow> = raw::load(conn, &sql, &params)?;
         moved.extend(ids.into_iter().map(|r| r.id));
@@ -190,31 +186,32 @@ fn move_deliveries(
     records: &[&&AttemptRecord],
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    let mut params: Vec<Param> = vec![at.into(), at.into()];
-    let rows: Vec<&str> = records
-        .iter()
-        .map(|rec| {
-            let status = match rec.outcome {
-                Outcome::Delivered => DELIVERED,
-                Outcome::Retry { .. } => PENDING,
-                Outcome::Failed => FAILED,
-            };
-            params.extend([
-                Param::from(&rec.delivery_id),
-                Param::from(status),
-                Param::Int(rec.attempt.into()),
-                Param::from(next_time(rec, at)),
-                Param::OptText(rec.error.clone()),
-            ]);
-            "SELECT ? AS id, ? AS status, ? AS attempt, ? AS next_at, ? AS error"
-        })
-        .collect();
+    let mut params: Vec<Param> = Vec::with_capacity(records.len() * 5 + 2);
+    for rec in records {
+        let status = match rec.outcome {
+            Outcome::Delivered => DELIVERED,
+            Outcome::Retry { .. } => PENDING,
+            Outcome::Failed => FAILED,
+        };
+        params.extend([
+            Param::from(&rec.delivery_id),
+            Param::from(status),
+            Param::Int(rec.attempt.into()),
+            Param::from(next_time(rec, at)),
+            Param::OptText(rec.error.clone()),
+        ]);
+    }
+    params.extend([at.into(), at.into()]);
     let sql = format!(
-        "UPDATE deliveries SET status = v.status, attempts = v.attempt, next_attempt_at = v.next_at, \
-         last_error = v.error, updated_at = ?, \
+        "{} UPDATE deliveries SET status = v.status, attempts = v.attempt, \
+         next_attempt_at = v.next_at, last_error = v.error, updated_at = ?, \
          delivered_at = CASE WHEN v.status = 'delivered' THEN ? ELSE NULL END \
-         FROM ({}) AS v WHERE deliveries.id = v.id",
-        rows.join(" UNION ALL ")
+         FROM v WHERE deliveries.id = v.id",
+        raw::values_table(
+            "v",
+            &["id", "status", "attempt", "next_at", "error"],
+            records.len()
+        )
     );
     raw::execute(conn, &sql, &params).map(drop)
 }
