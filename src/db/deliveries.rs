@@ -100,10 +100,12 @@ pub struct Task {
     pub head_sequence: Option<i64>,
 }
 
-/// Locks task rows in id order on PostgreSQL. Intake, the recorder and the
-/// admin operations all take task rows in this order, so they never
-/// deadlock; and a head computed after the lock sees every event committed
-/// for the task. SQLite has one writer at a time and needs nothing.
+/// Locks task rows in id order on PostgreSQL, so a head computed after the
+/// lock sees every event committed for the task. Intake and the admin
+/// operations take task rows first; the recorder takes them after its lane
+/// and delivery rows, to hold them briefly (an admin operation meeting it
+/// may deadlock, and `retrying` runs the loser again). SQLite has one
+/// writer at a time and needs nothing.
 fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
     if task_ids.is_empty() || matches!(conn, DbConnection::Sqlite(_)) {
         return Ok(());

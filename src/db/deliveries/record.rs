@@ -51,8 +51,6 @@ pub fn record_batch(
         return Ok(Vec::new());
     }
     retrying(conn, |conn| {
-        let task_ids: Vec<String> = records.iter().filter_map(|r| r.task_id.clone()).collect();
-        lock_tasks(conn, &task_ids)?;
         let mut held = vec![false; records.len()];
         for pass in passes(records) {
             let batch: Vec<&AttemptRecord> = pass.iter().map(|&i| &records[i]).collect();
@@ -95,18 +93,6 @@ fn record_pass(
         .copied()
         .filter(|r| moved.contains(&r.delivery_id))
         .collect();
-    let created: Vec<Param> = held
-        .iter()
-        .filter_map(|r| r.task_created.as_ref().map(Param::from))
-        .collect();
-    if !created.is_empty() {
-        let sql = format!(
-            "UPDATE agent_tasks SET created_on_agent_at = ? WHERE id IN ({})",
-            raw::placeholders(created.len())
-        );
-        let params: Vec<Param> = std::iter::once(at.into()).chain(created).collect();
-        raw::execute(conn, &sql, &params)?;
-    }
     let attempts: Vec<Attempt> = held.iter().map(|r| attempt_row(r, instance, at)).collect();
     for chunk in attempts.chunks(256) {
         let insert = diesel::insert_into(delivery_attempts::table).values(chunk);
@@ -120,6 +106,26 @@ fn record_pass(
         .filter(|r| !matches!(r.outcome, Outcome::Retry { .. }))
         .collect();
     let tasks: Vec<String> = finished.iter().filter_map(|r| r.task_id.clone()).collect();
+    // Task rows are locked last, so intake (which bumps them) waits only
+    // for these few statements and the commit.
+    let touched: Vec<String> = held
+        .iter()
+        .filter_map(|r| r.task_created.clone())
+        .chain(tasks.iter().cloned())
+        .collect();
+    lock_tasks(conn, &touched)?;
+    let created: Vec<Param> = held
+        .iter()
+        .filter_map(|r| r.task_created.as_ref().map(Param::from))
+        .collect();
+    if !created.is_empty() {
+        let sql = format!(
+            "UPDATE agent_tasks SET created_on_agent_at = ? WHERE id IN ({})",
+            raw::placeholders(created.len())
+        );
+        let params: Vec<Param> = std::iter::once(at.into()).chain(created).collect();
+        raw::execute(conn, &sql, &params)?;
+    }
     advance_tasks(conn, &tasks, NewLanes::NeverNeeded)?;
     let own_lanes: Vec<&String> = finished
         .iter()
