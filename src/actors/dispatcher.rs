@@ -249,7 +249,7 @@ impl DispatcherActor {
     fn room_plan(&mut self) -> RoomPlan {
         self.rotation = self.rotation.wrapping_add(1);
         RoomPlan {
-            total: (self.config.total * 2).saturating_sub(self.slots.held_total()),
+            total: (self.config.total * rooms::PREFETCH).saturating_sub(self.slots.held_total()),
             per_agent: self.config.per_agent,
             held: self.slots.held_by_agent(),
             gates: self.circuits.gates(Instant::now()),

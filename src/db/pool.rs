@@ -70,8 +70,13 @@ impl Manager {
                     // faster than statistics follow: a statement planned
                     // once for an empty table would keep scanning it whole.
                     // Custom plans are made with the table's current size.
+                    // The lanes table turns over in seconds, faster than
+                    // autovacuum visits: a bitmap scan reads every dead
+                    // version of every lane each claim, where an index scan
+                    // stops at the limit and marks dead entries to skip.
                     conn.batch_execute(
-                        "SET synchronous_commit TO OFF; SET plan_cache_mode TO force_custom_plan",
+                        "SET synchronous_commit TO OFF; SET plan_cache_mode TO force_custom_plan; \
+                         SET enable_bitmapscan TO off",
                     )
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 }

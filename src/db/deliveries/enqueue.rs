@@ -114,7 +114,12 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         let row = delivery_row(new, sequence_id);
         if is_head {
             let lane = lane_of(row.task_id.as_deref(), &row.id);
-            lanes.push(Lane::new(&lane, &row.agent_id, &row.id, row.next_attempt_at));
+            lanes.push(Lane::new(
+                &lane,
+                &row.agent_id,
+                &row.id,
+                row.next_attempt_at,
+            ));
         }
         rows.push(row);
     }
@@ -214,7 +219,11 @@ fn take_sequences(
         .map(|(id, (n, new))| Task {
             id: id.to_string(),
             agent_id: new.agent_id.clone(),
-            name: new.task.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
+            name: new
+                .task
+                .as_ref()
+                .map(|(_, name)| name.clone())
+                .unwrap_or_default(),
             last_sequence: *n,
             created_on_agent_at: None,
             created_at: now(),
