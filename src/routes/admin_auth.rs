@@ -1,13 +1,19 @@
 //! The admin token rule: every route but the forward route, `/openapi.json`
 //! and health needs the token when one is set (`/agents/register` too,
-//! unless open registration is on).
+//! unless open registration is on). A request the token admits (every
+//! request when none is set) carries `AdminCaller`, so a route that is also
+//! open to others (registration) can tell an admin from a stranger.
 
 use crate::domain::Secret;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
+
+/// Marks a request made with the admin token (or with none configured).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminCaller;
 
 #[derive(Debug, Clone)]
 pub struct AdminAuth {
@@ -37,16 +43,20 @@ pub async fn admin_auth(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let allowed = match req.app_data::<web::Data<AdminAuth>>() {
+    let (admin, public) = match req.app_data::<web::Data<AdminAuth>>() {
         Some(auth) => match &auth.token {
-            None => true,
-            Some(token) => {
-                auth.is_public(req.path()) || auth.presented(&req).is_some_and(|t| token.matches(t))
-            }
+            None => (true, true),
+            Some(token) => (
+                auth.presented(&req).is_some_and(|t| token.matches(t)),
+                auth.is_public(req.path()),
+            ),
         },
-        None => true,
+        None => (true, true),
     };
-    if allowed {
+    if admin {
+        req.extensions_mut().insert(AdminCaller);
+    }
+    if admin || public {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let response = HttpResponse::Unauthorized().json(serde_json::json!({

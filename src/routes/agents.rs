@@ -1,12 +1,15 @@
 //! `/agents`: registration (idempotent by name, returns the internal key),
 //! list, get and delete.
 
+use super::admin_auth::AdminCaller;
 use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
+use crate::crypto::DataKey;
 use crate::db::agents::{self, Agent, AgentResponse, Registration};
-use crate::db::{is_unique_violation, DbConnection};
-use crate::domain::{AcpType, AgentName};
-use actix_web::{web, HttpResponse};
+use crate::db::{api_keys, is_unique_violation, DbConnection};
+use crate::domain::{AcpType, AgentName, Secret};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -98,20 +101,30 @@ fn validate_acp_url(url: &str) -> Result<(), AdminError> {
 }
 
 #[utoipa::path(operation_id = "register_agent", post, path = "/agents/register", tag = "agents", request_body = RegisterAgentRequest,
-    responses((status = 200, body = RegisteredAgent), (status = 422, description = "A field is invalid")))]
+    responses((status = 200, body = RegisteredAgent), (status = 401, description = "Wrong x-agent-api-key for an existing agent"),
+        (status = 409, description = "The agent exists and the caller is neither the admin nor the agent"), (status = 422, description = "A field is invalid")))]
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RegisterAgentRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let registration = body.into_inner().parse()?;
+    let registrant = Registrant::of(&req);
     let data_key = state.data_key.clone();
     let (agent, key) = run_change(&state, move |conn| {
-        // Two first registrations of one name can race; the loser retries as an update.
-        match agents::register(conn, &data_key, registration.clone()) {
-            Err(crate::db::DbError::Query(e)) if is_unique_violation(&e) => {
-                Ok(agents::register(conn, &data_key, registration)?)
+        // Two first registrations of one name can race; the loser retries as
+        // an update, and so must pass the same check.
+        let mut register = || {
+            conn.transaction(|conn| {
+                registrant.may_register(conn, &data_key, &registration.name)?;
+                Ok::<_, AdminError>(agents::register(conn, &data_key, registration.clone())?)
+            })
+        };
+        match register() {
+            Err(AdminError::Internal(crate::db::DbError::Query(e))) if is_unique_violation(&e) => {
+                register()
             }
-            other => Ok(other?),
+            other => other,
         }
     })
     .await?;
@@ -120,6 +133,62 @@ pub async fn register(
         agent: agent.into(),
         agent_api_key: key.expose().to_owned(),
     }))
+}
+
+/// Who is registering: the admin may create or change any agent; anyone
+/// else (open registration) may create a new agent, or change an existing
+/// one by presenting its internal key in `x-agent-api-key`, as the Agentex
+/// SDK does when it registers again with `AGENT_API_KEY` set.
+enum Registrant {
+    Admin,
+    Other { agent_key: Option<Secret> },
+}
+
+impl Registrant {
+    fn of(req: &HttpRequest) -> Self {
+        if req.extensions().get::<AdminCaller>().is_some() {
+            return Self::Admin;
+        }
+        let agent_key = req
+            .headers()
+            .get("x-agent-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| Secret::new(v.trim().to_owned()));
+        Self::Other { agent_key }
+    }
+
+    /// Refuses a change to an existing agent the registrant cannot prove
+    /// is theirs; nothing is written and no key is returned.
+    fn may_register(
+        &self,
+        conn: &mut DbConnection,
+        data_key: &DataKey,
+        name: &AgentName,
+    ) -> Result<(), AdminError> {
+        let Self::Other { agent_key } = self else {
+            return Ok(());
+        };
+        let Some(existing) = agents::find_by_name(conn, name.as_str())? else {
+            return Ok(());
+        };
+        let Some(presented) = agent_key else {
+            return Err(AdminError::Conflict(format!(
+                "Agent '{name}' is already registered. Registering it again needs the admin \
+                 token, or the agent's own key (returned when it was first registered) in \
+                 'x-agent-api-key'.",
+                name = name.as_str()
+            )));
+        };
+        let own = api_keys::find_internal_secret(conn, data_key, &existing.id)?;
+        if own.is_some_and(|own| own.matches(presented.expose())) {
+            return Ok(());
+        }
+        Err(AdminError::Unauthorized(format!(
+            "Invalid agent key for agent '{}': 'x-agent-api-key' must be the key returned \
+             when it was first registered.",
+            name.as_str()
+        )))
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

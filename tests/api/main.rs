@@ -24,6 +24,7 @@ mod openapi;
 mod process;
 mod queue;
 mod queue_admin;
+mod registration;
 mod restarts;
 mod rotation;
 mod secrets_at_rest;
