@@ -6,6 +6,9 @@ use crate::master_key::MasterKeySetting;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The shortest admin token accepted: guessing one must stay out of reach.
+const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
 /// `hookgate serve` flags; each falls back to its environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -225,6 +228,15 @@ impl Settings {
             return Err(ConfigError(
                 "HOOKGATE_CLAIM_LEASE_SECS / --claim-lease-secs must be at least 1".into(),
             ));
+        }
+        if let Some(token) = &self.admin_token {
+            let chars = token.expose().chars().count();
+            if chars < MIN_ADMIN_TOKEN_CHARS {
+                return Err(ConfigError(format!(
+                    "HOOKGATE_ADMIN_TOKEN / --admin-token is {chars} characters long; it must have \
+                     at least {MIN_ADMIN_TOKEN_CHARS} (for example: openssl rand -hex 32)"
+                )));
+            }
         }
         if !self.bind.ip().is_loopback() && self.admin_token.is_none() {
             return Err(ConfigError(format!(

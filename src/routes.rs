@@ -5,6 +5,7 @@ mod admin_auth;
 mod agent_routes;
 mod agents;
 mod api_keys;
+mod browser_guard;
 mod deliveries;
 mod delivery_actions;
 mod errors;
@@ -15,6 +16,7 @@ mod openapi;
 mod webhook_trigger;
 
 pub use admin_auth::{admin_auth, AdminAuth};
+pub use browser_guard::browser_guard;
 pub use errors::{json_config, query_config, AdminError};
 pub use openapi::ApiDoc;
 

@@ -148,6 +148,7 @@ impl Application {
                 .app_data(web::Data::new(verifier))
                 .app_data(web::Data::new(ForwarderRegistry::new(timeout, max_body)))
                 .wrap(middleware::from_fn(routes::admin_auth))
+                .wrap(middleware::from_fn(routes::browser_guard))
                 .configure(routes::configure)
         })
         .listen(listener)?

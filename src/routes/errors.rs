@@ -94,7 +94,8 @@ where
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(1 << 20)
-        // curl users forget the header; the body must still be JSON.
+        // The browser guard has already refused admin bodies of any other
+        // type (415); the check is not repeated here.
         .content_type_required(false)
         .error_handler(|err, _| {
             let message = format!("Invalid request body: {err}");

@@ -11,7 +11,7 @@ db_tests!(
     open_registration_lets_agents_register
 );
 
-const TOKEN: &str = "admin-token-for-tests";
+const TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 
 async fn without_token(
     app: &TestApp,

@@ -36,6 +36,21 @@ fn bad_settings_fail_fast_with_one_clear_line() {
         &run(dir.path(), &["serve", "--bind", "0.0.0.0:0"]),
         "HOOKGATE_ADMIN_TOKEN",
     );
+    let short = run(
+        dir.path(),
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--admin-token",
+            "only-twenty-one-chars",
+        ],
+    );
+    assert_fails_with(&short, "at least 32");
+    assert!(
+        !String::from_utf8_lossy(&short.stderr).contains("only-twenty-one-chars"),
+        "the token is not printed"
+    );
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -160,7 +175,7 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
     drop(upstream); // the agent is down: the failure path gets logged too
     let call = |method: &str, path: &str, headers: &[(&str, &str)], body: &str| {
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
         for (n, v) in headers {
@@ -272,7 +287,7 @@ fn wait_ready(port: u16) {
         let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             && raw_call(
                 port,
-                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
             )
             .starts_with("HTTP/1.1 200");
         if ok {

@@ -9,6 +9,7 @@ mod acp_agent;
 mod admin_token;
 mod agents;
 mod api_keys;
+mod browser_guard;
 mod cli;
 mod delivery;
 mod delivery_failures;
