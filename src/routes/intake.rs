@@ -139,13 +139,14 @@ fn content(
 /// The provider's event headers (`x-github-event`, `x-github-delivery`, …):
 /// never credentials or signatures.
 fn event_headers(headers: &HeaderMap) -> Value {
-    const SECRET_HINTS: [&str; 6] = [
+    const SECRET_HINTS: [&str; 7] = [
         "signature",
         "token",
         "secret",
         "authorization",
         "cookie",
         "api-key",
+        "hmac",
     ];
     let mut out = Map::new();
     for (name, value) in headers {
@@ -156,7 +157,9 @@ fn event_headers(headers: &HeaderMap) -> Value {
             || name.starts_with("linear-")
             || name == "content-type"
             || name == "user-agent";
-        if !wanted || SECRET_HINTS.iter().any(|hint| name.contains(hint)) {
+        let credential = crate::verify::Scheme::built_in_for(name).is_some()
+            || SECRET_HINTS.iter().any(|hint| name.contains(hint));
+        if !wanted || credential {
             continue;
         }
         if let Ok(value) = value.to_str() {
@@ -215,6 +218,7 @@ mod tests {
             ("x-github-event", "push"),
             ("x-github-delivery", "d1"),
             ("x-hub-signature-256", "sha256=00"),
+            ("x-shopify-hmac-sha256", "c2ln"),
             ("x-agent-api-key", "k"),
             ("x-gitlab-token", "t"),
             ("authorization", "Bearer x"),

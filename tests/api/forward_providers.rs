@@ -12,6 +12,7 @@ db_tests!(
     standard_webhooks_and_svix_deliveries,
     stripe_deliveries,
     shopify_deliveries,
+    shopify_events_carry_no_signature,
     gitlab_deliveries,
     linear_deliveries,
     generic_hmac_deliveries,
@@ -253,6 +254,48 @@ async fn stripe_deliveries(backend: Backend) {
         upstream.received().len(),
         1,
         "no refused call reached the agent"
+    );
+}
+
+/// An `acp_event` from Shopify reaches the agent with the provider's event
+/// headers and without its signature (issue 11).
+async fn shopify_events_carry_no_signature(backend: Backend) {
+    vectors::ready();
+    let app = spawn_app(backend).await;
+    let agent = crate::acp_agent::AcpAgent::start().await;
+    app.register("agent-a", &agent.url).await;
+    let (secret, shop) = ("shpss_app_client_secret", "hookgate-test.myshopify.com");
+    app.create_key("agent-a", shop, "shopify", Some(secret))
+        .await;
+    let route = json!({"agent_name": "agent-a", "path": "orders", "mode": "acp_event",
+        "task_key": "shop:{header.x-shopify-shop-domain}"});
+    assert_eq!(app.post_json("/agent_routes", route).await.status, 200);
+    let body = json!({"id": 820982911946154508u64}).to_string();
+    let signed = vectors::sign("shopify", secret, &body, now(), "");
+    let headers = with(
+        &signed,
+        &[
+            ("x-shopify-shop-domain", shop),
+            ("x-shopify-topic", "orders/create"),
+        ],
+    );
+    assert!(headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("x-shopify-hmac-sha256")));
+    let reply = app
+        .forward(Method::POST, "agent-a", "orders", &headers, body)
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    agent
+        .wait_for("the event", |_| agent.event_count() == 1)
+        .await;
+    let event = &agent.events()[0];
+    let sent = &event["params"]["event"]["content"]["data"]["headers"];
+    assert_eq!(sent["x-shopify-topic"], "orders/create", "{sent}");
+    let names: Vec<&String> = sent.as_object().unwrap().keys().collect();
+    assert!(
+        names.iter().all(|n| !n.contains("hmac")),
+        "no signature in the event: {names:?}"
     );
 }
 
