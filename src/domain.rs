@@ -3,6 +3,7 @@
 
 mod agent_name;
 mod hmac_config;
+pub mod json_fields;
 mod key_kind;
 pub mod payload;
 mod route;

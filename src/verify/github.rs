@@ -2,50 +2,27 @@
 //! with the secret named by the payload's `repository.full_name`.
 
 use super::{hmac_sha256, VerifyError};
+use crate::domain::json_fields::{self, Field};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
-/// Just the field verification needs; the rest of the payload is skipped
-/// without being built (`IgnoredAny`), which keeps large bodies cheap.
-#[derive(serde::Deserialize)]
-struct Payload<'a> {
-    #[serde(borrow)]
-    repository: Option<Repository<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct Repository<'a> {
-    #[serde(borrow)]
-    full_name: Option<std::borrow::Cow<'a, str>>,
-}
-
 /// The repository full name that names the secret, in the contract's order
-/// of checks (empty, not JSON, no repository, no name).
+/// of checks (empty, not JSON, no repository, no name), read without
+/// building the body: it is not verified yet.
 pub fn repository_name(body: &[u8]) -> Result<String, VerifyError> {
     if body.is_empty() {
         return Err(VerifyError::GithubEmptyPayload);
     }
-    // Fast path for well-formed payloads; anything unusual takes the slow
-    // path below, which classifies the error exactly.
-    if let Ok(Payload {
-        repository: Some(Repository {
-            full_name: Some(name),
-        }),
-    }) = serde_json::from_slice::<Payload<'_>>(body)
-    {
-        if !name.is_empty() {
-            return Ok(name.into_owned());
-        }
+    let found = json_fields::find(body, &[&["repository"], &["repository", "full_name"]])
+        .map_err(|_| VerifyError::GithubNotJson)?;
+    let [repository, name] = &found[..] else {
+        unreachable!("two paths asked, two fields found")
+    };
+    if !matches!(repository, Field::Other) || matches!(name, Field::NotObject) {
+        // Absent, or not an object (a string, a number, an array, null).
+        return Err(VerifyError::GithubMissingRepository);
     }
-    let payload: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| VerifyError::GithubNotJson)?;
-    let repository = payload
-        .get("repository")
-        .filter(|r| r.is_object())
-        .ok_or(VerifyError::GithubMissingRepository)?;
-    repository
-        .get("full_name")
-        .and_then(|n| n.as_str())
+    name.as_str()
         .filter(|n| !n.is_empty())
         .map(str::to_owned)
         .ok_or(VerifyError::GithubMissingRepositoryName)

@@ -2,24 +2,22 @@
 //! body's `webhookTimestamp` (milliseconds) within a minute of now.
 
 use super::{hmac_sha256, VerifyError};
+use crate::domain::json_fields::{self, Field};
 
 pub const SIGNATURE_HEADER: &str = "linear-signature";
 /// How far `webhookTimestamp` may be from now, either way (Linear's SDK).
 pub const TOLERANCE_MS: u64 = 60_000;
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Payload {
-    webhook_timestamp: Option<serde_json::Value>,
-}
-
-/// The body's `webhookTimestamp`, in milliseconds.
+/// The body's `webhookTimestamp`, in milliseconds, read without building
+/// the body: it is not verified yet.
 pub fn webhook_timestamp(body: &[u8]) -> Result<i64, VerifyError> {
-    let payload: Payload = serde_json::from_slice(body).map_err(|_| VerifyError::LinearNotJson)?;
-    payload
-        .webhook_timestamp
-        .and_then(|v| v.as_i64())
-        .ok_or(VerifyError::LinearMissingTimestamp)
+    let found = json_fields::find(body, &[&["webhookTimestamp"]])
+        .map_err(|_| VerifyError::LinearNotJson)?;
+    match found[0] {
+        Field::Int(ms) => Ok(ms),
+        Field::NotObject => Err(VerifyError::LinearNotJson),
+        _ => Err(VerifyError::LinearMissingTimestamp),
+    }
 }
 
 pub fn check_timestamp(timestamp_ms: i64, now_ms: i64) -> Result<(), VerifyError> {

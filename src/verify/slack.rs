@@ -4,6 +4,7 @@
 //! its JSON in the `payload` field).
 
 use super::{hmac_sha256, VerifyError};
+use crate::domain::json_fields::{self, Field};
 
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -33,19 +34,59 @@ pub struct SlackPayload {
     pub challenge: Option<String>,
 }
 
-/// Reads `api_app_id` (and a URL-verification challenge) from a JSON or form body.
+/// The fields a Slack body is read for before it is verified.
+const WANTED: [&[&str]; 3] = [&["api_app_id"], &["type"], &["challenge"]];
+
+/// Reads `api_app_id` (and a URL-verification challenge) from a JSON or form
+/// body, without building the body: it is not verified yet.
 pub fn parse_payload(body: &[u8], is_form: bool) -> Result<SlackPayload, VerifyError> {
-    let json = crate::domain::payload::body_as_json(body, is_form)
-        .filter(serde_json::Value::is_object)
-        .ok_or(VerifyError::SlackInvalidRequest)?;
-    let api_app_id = json
-        .get("api_app_id")
-        .and_then(|v| v.as_str())
+    match json_fields::find(body, &WANTED) {
+        Ok(found) => from_fields(&found),
+        Err(_) if is_form => from_form(body),
+        Err(_) => Err(VerifyError::SlackInvalidRequest),
+    }
+}
+
+fn from_fields(found: &[Field<'_>]) -> Result<SlackPayload, VerifyError> {
+    let [app, kind, challenge] = found else {
+        unreachable!("three paths asked, three fields found")
+    };
+    if matches!(app, Field::NotObject) {
+        return Err(VerifyError::SlackInvalidRequest);
+    }
+    payload(app.as_str(), kind.as_str(), challenge.as_str())
+}
+
+/// A form: its `payload` field when that holds a JSON object
+/// (interactivity), else its fields themselves (slash commands).
+fn from_form(body: &[u8]) -> Result<SlackPayload, VerifyError> {
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|_| VerifyError::SlackInvalidRequest)?;
+    if let Some((_, inner)) = fields.iter().find(|(k, _)| k == "payload") {
+        let found = json_fields::find(inner.as_bytes(), &WANTED)
+            .map_err(|_| VerifyError::SlackInvalidRequest)?;
+        return from_fields(&found);
+    }
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    payload(field("api_app_id"), field("type"), field("challenge"))
+}
+
+fn payload(
+    app: Option<&str>,
+    kind: Option<&str>,
+    challenge: Option<&str>,
+) -> Result<SlackPayload, VerifyError> {
+    let api_app_id = app
         .filter(|v| !v.is_empty())
         .ok_or(VerifyError::SlackMissingAppId)?
         .to_owned();
-    let challenge = (json.get("type").and_then(|t| t.as_str()) == Some("url_verification"))
-        .then(|| json.get("challenge").and_then(|c| c.as_str()))
+    let challenge = (kind == Some("url_verification"))
+        .then_some(challenge)
         .flatten()
         .map(str::to_owned);
     Ok(SlackPayload {
