@@ -3,18 +3,20 @@
 //!
 //! Every admin change clears the whole cache on this instance before the
 //! admin call returns, and (on PostgreSQL) notifies the other instances,
-//! whose listener clears theirs. A reader notes the generation before its
-//! database read and stores the result only if no clear happened since, so a
-//! read that raced a delete can never put a deleted key back. Misses are
-//! cached too (bounded), so unknown keys cannot hammer the database.
+//! whose listener clears theirs. Each entry carries the generation its
+//! database read started in, and is served only while that generation is
+//! current, so a read that raced a delete can never put a deleted key back.
+//! Misses are cached too, so unknown keys and names cannot hammer the
+//! database; each map is bounded in bytes and evicts what is least used
+//! (moka), so strangers' misses push out only other misses' room, never
+//! clear what is in use.
 
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
 use crate::domain::{KeyKind, LiveUntil, TimedSecret};
-use std::collections::HashMap;
-use std::hash::Hash;
+use moka::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// An agent as verification needs it.
 pub type AgentEntry = Arc<(Agent, Vec<Route>)>;
@@ -24,30 +26,102 @@ pub type AgentEntry = Arc<(Agent, Vec<Route>)>;
 pub type Secrets = Arc<[TimedSecret]>;
 
 type SecretsKey = (String, KeyKind, Option<String>);
+type DigestKey = (String, KeyKind, String);
+
+/// A cached value and the generation its read started in.
+#[derive(Clone)]
+struct Stamped<V> {
+    generation: u64,
+    value: V,
+}
+
+/// What an entry's bookkeeping costs beyond its strings (hash table slot,
+/// moka's node, the `Arc`s): a round figure, so the byte bound holds.
+const ENTRY_OVERHEAD: usize = 160;
 
 /// The cache; share it as `Arc<KeyCache>`.
 pub struct KeyCache {
     generation: AtomicU64,
     enabled: AtomicBool,
-    capacity: usize,
-    agents: Mutex<HashMap<String, Option<AgentEntry>>>,
+    agents: Cache<String, Stamped<Option<AgentEntry>>>,
     /// (agent id, kind, hex digest of a presented value) → until when it
     /// verifies, or `None`: no such key.
-    digests: Mutex<HashMap<(String, KeyKind, String), Option<LiveUntil>>>,
+    digests: Cache<DigestKey, Stamped<Option<LiveUntil>>>,
     /// (agent id, kind, key name or all of that kind) → live versions.
-    secrets: Mutex<HashMap<SecretsKey, Secrets>>,
+    secrets: Cache<SecretsKey, Stamped<Secrets>>,
+}
+
+/// A moka cache of at most `bytes`, entries weighed by `weigh`.
+fn bounded<K, V>(bytes: usize, weigh: fn(&K, &V) -> usize) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(bytes as u64)
+        .weigher(move |k, v| u32::try_from(weigh(k, v) + ENTRY_OVERHEAD).unwrap_or(u32::MAX))
+        .build()
+}
+
+#[expect(clippy::ptr_arg, reason = "a moka weigher takes &K, and K is String")]
+fn agent_bytes(name: &String, entry: &Stamped<Option<AgentEntry>>) -> usize {
+    let found = entry.value.as_ref().map_or(0, |entry| {
+        let (agent, routes) = &**entry;
+        let texts = [&agent.id, &agent.name, &agent.acp_type, &agent.status];
+        let optional = [
+            &agent.description,
+            &agent.acp_url,
+            &agent.status_reason,
+            &agent.registration_metadata,
+            &agent.agent_input_type,
+        ];
+        let routes: usize = routes
+            .iter()
+            .map(|r| {
+                r.id.len()
+                    + r.agent_id.len()
+                    + r.path.len()
+                    + r.mode.len()
+                    + r.content.len()
+                    + r.task_key.as_ref().map_or(0, String::len)
+                    + r.text_template.as_ref().map_or(0, String::len)
+                    + 128
+            })
+            .sum();
+        texts.iter().map(|t| t.len()).sum::<usize>()
+            + optional
+                .iter()
+                .map(|t| t.as_ref().map_or(0, String::len))
+                .sum::<usize>()
+            + routes
+            + 256
+    });
+    name.len() + found
+}
+
+fn digest_bytes(key: &DigestKey, _: &Stamped<Option<LiveUntil>>) -> usize {
+    key.0.len() + key.2.len() + 16
+}
+
+fn secrets_bytes(key: &SecretsKey, entry: &Stamped<Secrets>) -> usize {
+    let versions: usize = entry
+        .value
+        .iter()
+        .map(|v| v.secret.expose().len() + 96)
+        .sum();
+    key.0.len() + key.2.as_ref().map_or(0, String::len) + versions
 }
 
 impl KeyCache {
-    /// A cache holding at most `capacity` entries of each kind.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache of at most about `bytes` (a third for each kind of entry).
+    pub fn new(bytes: usize) -> Self {
+        let each = bytes / 3;
         Self {
             generation: AtomicU64::new(0),
             enabled: AtomicBool::new(true),
-            capacity,
-            agents: Mutex::default(),
-            digests: Mutex::default(),
-            secrets: Mutex::default(),
+            agents: bounded(each, agent_bytes),
+            digests: bounded(each, digest_bytes),
+            secrets: bounded(each, secrets_bytes),
         }
     }
 
@@ -58,10 +132,11 @@ impl KeyCache {
 
     /// Forget everything (an admin change here or on another instance).
     pub fn invalidate_all(&self) {
+        // The bump alone makes every entry stale; clearing frees the room.
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.agents.lock().expect("cache lock").clear();
-        self.digests.lock().expect("cache lock").clear();
-        self.secrets.lock().expect("cache lock").clear();
+        self.agents.invalidate_all();
+        self.digests.invalidate_all();
+        self.secrets.invalidate_all();
     }
 
     /// Turns caching off (while notifications from other instances may be
@@ -72,7 +147,7 @@ impl KeyCache {
     }
 
     pub fn agent(&self, name: &str) -> Option<Option<AgentEntry>> {
-        self.get(&self.agents, name)
+        self.get(&self.agents, &name.to_owned())
     }
 
     pub fn put_agent(&self, generation: u64, name: &str, entry: Option<AgentEntry>) {
@@ -117,32 +192,28 @@ impl KeyCache {
         self.put(&self.secrets, generation, key, secrets);
     }
 
-    fn get<K, Q, V>(&self, map: &Mutex<HashMap<K, V>>, key: &Q) -> Option<V>
+    fn get<K, V>(&self, map: &Cache<K, Stamped<V>>, key: &K) -> Option<V>
     where
-        K: Eq + Hash + std::borrow::Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-        V: Clone,
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
     {
         if !self.enabled.load(Ordering::SeqCst) {
             return None;
         }
-        map.lock().expect("cache lock").get(key).cloned()
+        let entry = map.get(key)?;
+        (entry.generation == self.generation()).then_some(entry.value)
     }
 
-    fn put<K: Eq + Hash, V>(&self, map: &Mutex<HashMap<K, V>>, generation: u64, key: K, value: V) {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return;
+    fn put<K, V>(&self, map: &Cache<K, Stamped<V>>, generation: u64, key: K, value: V)
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        // A read that started before a clear is refused here, or, if the
+        // clear comes between this check and the insert, never served.
+        if self.enabled.load(Ordering::SeqCst) && generation == self.generation() {
+            map.insert(key, Stamped { generation, value });
         }
-        let mut map = map.lock().expect("cache lock");
-        // Checked under the lock: a clear bumps the generation before it
-        // takes this lock, so a stale read is either refused here or cleared.
-        if self.generation.load(Ordering::SeqCst) != generation {
-            return;
-        }
-        if map.len() >= self.capacity {
-            map.clear(); // bounded: crude, but never wrong
-        }
-        map.insert(key, value);
     }
 }
 
@@ -152,7 +223,7 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_an_invalidation_is_not_stored() {
-        let cache = KeyCache::new(10);
+        let cache = KeyCache::new(1 << 20);
         let before = cache.generation();
         cache.invalidate_all(); // e.g. the key was deleted meanwhile
         let live = Some(LiveUntil(None));
@@ -173,9 +244,9 @@ mod tests {
 
     #[test]
     fn disabled_cache_stores_and_serves_nothing_and_size_is_bounded() {
-        let cache = KeyCache::new(2);
+        let cache = KeyCache::new(3 * 1024);
         let live = Some(LiveUntil(None));
-        for i in 0..5 {
+        for i in 0..500 {
             cache.put_digest(
                 cache.generation(),
                 "a",
@@ -184,9 +255,31 @@ mod tests {
                 live,
             );
         }
-        assert!(cache.digests.lock().unwrap().len() <= 2);
+        cache.digests.run_pending_tasks();
+        assert!(cache.digests.weighted_size() <= 3 * 1024 / 3);
         cache.set_enabled(false);
         cache.put_digest(cache.generation(), "a", KeyKind::External, "x", live);
         assert_eq!(cache.digest("a", KeyKind::External, "x"), None);
+    }
+
+    #[test]
+    fn a_flood_of_misses_does_not_push_out_a_key_in_use() {
+        let cache = KeyCache::new(3 * 64 * 1024);
+        let live = Some(LiveUntil(None));
+        cache.put_digest(cache.generation(), "a", KeyKind::External, "good", live);
+        for i in 0..20_000 {
+            if i % 100 == 0 {
+                assert_eq!(
+                    cache.digest("a", KeyKind::External, "good"),
+                    Some(live),
+                    "{i}"
+                );
+            }
+            let unknown = format!("{i:064}");
+            cache.put_digest(cache.generation(), "a", KeyKind::External, &unknown, None);
+        }
+        cache.digests.run_pending_tasks();
+        assert!(cache.digests.weighted_size() <= 64 * 1024);
+        assert_eq!(cache.digest("a", KeyKind::External, "good"), Some(live));
     }
 }

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod key_cache;
+pub mod log_limit;
 pub mod master_key;
 pub mod routes;
 pub mod startup;

@@ -20,6 +20,13 @@ use std::time::{Duration, Instant};
 
 pub use crate::routes::forward::ForwardLimits;
 
+/// Key-store requests that may wait at once (cache misses being looked up).
+const KEY_STORE_REQUESTS: usize = 256;
+
+/// The key cache's memory: room for hundreds of thousands of misses and
+/// every live agent and key of a large deployment.
+const KEY_CACHE_BYTES: usize = 32 << 20;
+
 /// A bound, ready-to-run hookgate.
 pub struct Application {
     /// Held while serving a SQLite database: one process owns its queue.
@@ -65,7 +72,8 @@ impl Application {
             )?)
         };
         let key_store = KeyStoreActor::start(pool.clone(), data_key.clone(), threads * 2);
-        let cache = Arc::new(KeyCache::new(100_000));
+        let permits = Arc::new(tokio::sync::Semaphore::new(KEY_STORE_REQUESTS));
+        let cache = Arc::new(KeyCache::new(KEY_CACHE_BYTES));
         if backend == Backend::Postgres {
             // Other instances may change keys: cache only while we hear them.
             db::notify::spawn_listener(settings.database_url.clone(), &cache);
@@ -136,7 +144,9 @@ impl Application {
         let server = HttpServer::new(move || {
             // Built on each worker's thread: the verifier and forwarders (and
             // their awc clients) live beside the requests they serve.
-            let verifier = VerifierActor::new(key_store.clone(), cache.clone(), tolerance).start();
+            let verifier =
+                VerifierActor::new(key_store.clone(), permits.clone(), cache.clone(), tolerance)
+                    .start();
             App::new()
                 .app_data(routes::json_config())
                 .app_data(routes::query_config())

@@ -21,14 +21,25 @@ pub struct VerifierActor {
     slack_tolerance_secs: u64,
 }
 
+/// The key store's requests in flight, shared by every worker's verifier:
+/// when all are taken, a call that misses the cache is answered 503 at once
+/// instead of queueing, so a flood of unknown keys cannot hold every
+/// database connection while intake waits.
+pub type KeyStorePermits = Arc<tokio::sync::Semaphore>;
+
 impl VerifierActor {
     pub fn new(
         key_store: Addr<KeyStoreActor>,
+        permits: KeyStorePermits,
         cache: Arc<KeyCache>,
         slack_tolerance_secs: u64,
     ) -> Self {
         Self {
-            lookup: Lookup { key_store, cache },
+            lookup: Lookup {
+                key_store,
+                permits,
+                cache,
+            },
             slack_tolerance_secs,
         }
     }
@@ -99,6 +110,9 @@ pub enum VerifyFailure {
     Refused(#[from] VerifyError),
     #[error("key store unavailable: {0}")]
     Internal(String),
+    /// Every key-store request is taken.
+    #[error("key store busy")]
+    Busy,
 }
 
 impl Handler<Verify> for VerifierActor {
@@ -122,6 +136,7 @@ impl Handler<Verify> for VerifierActor {
 #[derive(Clone)]
 struct Lookup {
     key_store: Addr<KeyStoreActor>,
+    permits: KeyStorePermits,
     cache: Arc<KeyCache>,
 }
 
@@ -132,6 +147,9 @@ impl Lookup {
         M::Result: Send,
         KeyStoreActor: Handler<M>,
     {
+        let Ok(_permit) = self.permits.try_acquire() else {
+            return Err(VerifyFailure::Busy);
+        };
         self.key_store
             .send(msg)
             .await

@@ -9,7 +9,8 @@ use crate::actors::intake::{IntakeFailure, IntakeWriter};
 use crate::actors::verifier::{Presented, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
-use crate::domain::RouteMode;
+use crate::domain::{AgentName, RouteMode};
+use crate::log_limit::LogLimit;
 use crate::verify::VerifyError;
 use actix::Addr;
 use actix_web::http::{header, Method, StatusCode};
@@ -19,6 +20,20 @@ use futures_util::StreamExt;
 use std::time::Instant;
 
 const PREFIX: &str = "/agents/forward/name/";
+
+/// Refusals are what strangers cause: their log lines are rate-limited.
+static REFUSAL_LOGS: LogLimit = LogLimit::new(20);
+
+/// The most a body buffer starts with, whatever Content-Length says.
+const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
+
+/// A name that failed validation, shortened for the 404 that quotes it.
+fn printable(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
 
 /// Limits the forward route applies before any lookup.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +74,8 @@ pub enum ForwardRouteError {
     Unprocessable(String),
     #[error("Too many events are waiting to be stored; retry shortly.")]
     Busy,
+    #[error("Too many calls are waiting for a key lookup; retry shortly.")]
+    KeyStoreBusy,
     #[error("Internal error while forwarding.")]
     Internal(String),
 }
@@ -72,7 +89,7 @@ impl ResponseError for ForwardRouteError {
             Self::Unreachable { .. } => 502,
             Self::Timeout { .. } => 504,
             Self::Unprocessable(_) => 422,
-            Self::Busy => 503,
+            Self::Busy | Self::KeyStoreBusy => 503,
             Self::Internal(_) => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -113,8 +130,9 @@ pub async fn forward(
             .finish());
     }
     let (agent_name, path) = split_path(req.uri().path());
-    if agent_name.is_empty() {
-        return Err(VerifyError::AgentNotFound(String::new()).into());
+    // A name that cannot exist is refused before any lookup or cache entry.
+    if AgentName::parse(agent_name).is_err() {
+        return Err(VerifyError::AgentNotFound(printable(agent_name)).into());
     }
     let body = read_body(&req, payload, limits.max_body_bytes).await?;
     let verify = Verify {
@@ -125,9 +143,13 @@ pub async fn forward(
     let verified = match verifier.send(verify).await {
         Ok(Ok(v)) => v,
         Ok(Err(VerifyFailure::Refused(e))) => {
-            tracing::info!(agent.name = %agent_name, status = e.status(), reason = %e, "forward refused");
+            if let Some(left_out) = REFUSAL_LOGS.admit() {
+                tracing::info!(agent.name = %agent_name, status = e.status(), reason = %e,
+                    earlier_refusals_not_logged = left_out, "forward refused");
+            }
             return Err(e.into());
         }
+        Ok(Err(VerifyFailure::Busy)) => return Err(ForwardRouteError::KeyStoreBusy),
         Ok(Err(VerifyFailure::Internal(e))) => return Err(internal(e)),
         Err(e) => return Err(internal(e.to_string())),
     };
@@ -247,7 +269,8 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ForwardRouteError::TooLarge(limit));
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+    // The declared length is the caller's word: grow to it as bytes arrive.
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(INITIAL_BODY_CAPACITY));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ForwardRouteError::BadBody(e.to_string()))?;
         if body.len() + chunk.len() > limit {

@@ -20,6 +20,7 @@ mod forward_providers;
 mod forward_slack;
 mod forwarding;
 mod key_cache;
+mod memory_bounds;
 mod migrations;
 mod openapi;
 mod process;

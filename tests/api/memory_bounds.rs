@@ -1,0 +1,155 @@
+//! What unauthenticated callers can make hookgate hold (issue 11), read from
+//! the release process's RSS while an attacker's traffic runs: unknown agent
+//! names by the hundred thousand, and the largest bodies hookgate takes,
+//! JSON that no signature covers.
+
+use crate::helpers::*;
+use crate::process::{free_port, Process};
+use actix_web::http::Method;
+use futures_util::{stream, StreamExt};
+use std::time::{Duration, Instant};
+
+db_tests!(
+    unknown_agent_names_hold_bounded_memory,
+    unverified_json_bodies_are_never_built
+);
+
+const MIB: u64 = 1024;
+
+/// The process's resident set, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// An unknown name: valid ones (cached as misses) and over-long ones
+/// (refused before any lookup), half each.
+fn unknown_name(i: usize) -> String {
+    if i.is_multiple_of(2) {
+        format!("unknown-{i:07}-{}", "a".repeat(230))
+    } else {
+        format!("unknown-{i:07}-{}", "b".repeat(2000))
+    }
+}
+
+/// Calls the forward route for each name in `range`, 32 at a time, each
+/// refused with 404; bounded by count and by `limit`.
+async fn flood(app: &TestApp, range: std::ops::Range<usize>, limit: Duration) {
+    let started = Instant::now();
+    let statuses: Vec<u16> = stream::iter(range)
+        .map(|i| async move {
+            let url = app.url(&format!("/agents/forward/name/{}/hook", unknown_name(i)));
+            app.send(
+                Method::POST,
+                &url,
+                &[("x-agent-api-key", "guess")],
+                "{}".into(),
+            )
+            .await
+            .status
+            .as_u16()
+        })
+        .buffer_unordered(32)
+        .take_while(|_| std::future::ready(started.elapsed() < limit))
+        .collect()
+        .await;
+    assert!(
+        statuses.iter().all(|s| *s == 404),
+        "every unknown name is a 404"
+    );
+}
+
+async fn unknown_agent_names_hold_bounded_memory(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let process = Process::start(&db.url, free_port()).await;
+    let pid = process.child.id();
+    let app = process.app(db);
+    flood(&app, 0..2_000, Duration::from_secs(60)).await; // threads, pools, allocator warm
+    let before = rss_kib(pid);
+    let count = 100_000;
+    flood(&app, 2_000..2_000 + count, Duration::from_secs(300)).await;
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!("{count} unknown names: RSS {before} KiB before, grew {grown} KiB");
+    assert!(
+        grown < 64 * MIB,
+        "RSS grew by {grown} KiB over {count} unknown names"
+    );
+    process.crash();
+}
+
+/// A 25 MiB JSON body no signature covers: a bare array of ones (Slack
+/// reads its app id from it), or a GitHub payload naming a real repository
+/// and padded with the array.
+fn huge_body(github: bool) -> String {
+    let ones = (25 * 1024 * 1024 - 64) / 2; // "1," pairs: just under 25 MiB, the default limit
+    let pad = format!("[{}1]", "1,".repeat(ones));
+    if github {
+        format!(r#"{{"repository":{{"full_name":"octo/hello"}},"pad":{pad}}}"#)
+    } else {
+        pad
+    }
+}
+
+async fn unverified_json_bodies_are_never_built(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let process = Process::start(&db.url, free_port()).await;
+    let pid = process.child.id();
+    let app = process.app(db);
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    app.create_key("agent-a", "octo/hello", "github", Some("a-github-secret"))
+        .await;
+    app.create_key("agent-a", "A0123", "slack", Some("a-slack-secret"))
+        .await;
+    let bodies = [huge_body(false), huge_body(true)];
+    let body_mib = bodies[1].len() as u64 / (1024 * 1024);
+    let before = rss_kib(pid);
+    let mut peak = before;
+    let now = now_secs().to_string();
+    let calls = (0..10).map(|i| {
+        let github = !i.is_multiple_of(2);
+        let body = bodies[usize::from(github)].clone();
+        let headers: Vec<(&str, String)> = if github {
+            vec![("x-hub-signature-256", format!("sha256={}", "0".repeat(64)))]
+        } else {
+            vec![
+                ("x-slack-signature", format!("v0={}", "0".repeat(64))),
+                ("x-slack-request-timestamp", now.clone()),
+            ]
+        };
+        let app = &app;
+        async move {
+            let mut all: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            all.push(("content-type", "application/json"));
+            app.forward(Method::POST, "agent-a", "hook", &all, body)
+                .await
+                .status
+                .as_u16()
+        }
+    });
+    let all = futures_util::future::join_all(calls);
+    futures_util::pin_mut!(all);
+    let statuses = loop {
+        tokio::select! {
+            statuses = &mut all => break statuses,
+            _ = actix_rt::time::sleep(Duration::from_millis(10)) => peak = peak.max(rss_kib(pid)),
+        }
+    };
+    assert!(
+        statuses.iter().all(|s| (400..500).contains(s)),
+        "all refused: {statuses:?}"
+    );
+    assert!(upstream.received().is_empty());
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib(pid);
+    let (peak_growth, left) = (peak.saturating_sub(before), after.saturating_sub(before));
+    eprintln!("10 x {body_mib} MiB unverified bodies: RSS {before} KiB before, peak +{peak_growth} KiB, +{left} KiB after");
+    assert!(peak_growth <= 300 * MIB, "peak grew by {peak_growth} KiB");
+    assert!(left <= 64 * MIB, "RSS stayed {left} KiB above where it was");
+    process.crash();
+}
