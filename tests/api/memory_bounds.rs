@@ -110,7 +110,7 @@ async fn unverified_json_bodies_are_never_built(backend: Backend) {
     let before = rss_kib(pid);
     let mut peak = before;
     let now = now_secs().to_string();
-    let calls = (0..10).map(|i| {
+    let calls = (0..10usize).map(|i| {
         let github = !i.is_multiple_of(2);
         let body = bodies[usize::from(github)].clone();
         let headers: Vec<(&str, String)> = if github {
