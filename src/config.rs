@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Public base URL, used to build `webhook_url` in webhook-trigger answers.
     #[arg(long, env = "HOOKGATE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// PEM file of CA certificates trusted for `https://` agents, beside the
+    /// system's roots.
+    #[arg(long, env = "HOOKGATE_AGENT_CA_FILE")]
+    pub agent_ca_file: Option<std::path::PathBuf>,
     /// Token required on admin routes (`x-api-key` or `Authorization: Bearer`).
     #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -121,6 +125,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub slack_tolerance_secs: u64,
     pub public_url: Option<String>,
+    pub agent_ca_file: Option<std::path::PathBuf>,
     pub admin_token: Option<Secret>,
     pub open_registration: bool,
     pub delivery_max_attempts: u32,
@@ -151,6 +156,7 @@ impl Default for Settings {
             max_body_bytes: 26_214_400,
             slack_tolerance_secs: 300,
             public_url: None,
+            agent_ca_file: None,
             admin_token: None,
             open_registration: false,
             delivery_max_attempts: 15,
@@ -194,6 +200,7 @@ impl Settings {
             max_body_bytes: args.max_body_bytes,
             slack_tolerance_secs: args.slack_tolerance_secs,
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            agent_ca_file: args.agent_ca_file,
             admin_token,
             open_registration: args.open_registration,
             delivery_max_attempts: args.delivery_max_attempts,

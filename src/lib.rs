@@ -16,4 +16,5 @@ pub mod log_limit;
 pub mod master_key;
 pub mod routes;
 pub mod startup;
+pub mod tls;
 pub mod verify;

@@ -3,6 +3,7 @@
 
 use crate::actors::delivery::RetryPolicy;
 use crate::actors::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
+use crate::actors::forwarder::ForwarderSettings;
 use crate::actors::intake::IntakeWriter;
 use crate::actors::retention::RetentionActor;
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
@@ -43,6 +44,8 @@ impl Application {
     /// listener. Must be called inside a running actix `System`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        // Read before the database is touched: a bad CA file creates nothing.
+        let agent_tls = crate::tls::agent_client_config(settings.agent_ca_file.as_deref())?;
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         db::migrate(&settings.database_url)?;
         let sqlite_lock = lock_sqlite(&settings.database_url)?;
@@ -107,8 +110,13 @@ impl Application {
                 (pool.clone(), queue)
             }
         };
+        let forwarding = ForwarderSettings {
+            timeout: settings.forward_timeout,
+            max_body_bytes: settings.max_body_bytes,
+            tls: agent_tls,
+        };
         let (dispatcher, in_flight) =
-            DispatcherActor::start(queue_pool, data_key.clone(), delivery);
+            DispatcherActor::start(queue_pool, data_key.clone(), delivery, forwarding.clone());
         RetentionActor::new(pool.clone(), settings.retention, DEDUP_WINDOW).start();
         let drain_limit = delivery.lease;
         let listener = TcpListener::bind(settings.bind)
@@ -129,11 +137,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             timeout_secs: settings.forward_timeout.as_secs(),
         });
-        let (timeout, max_body, tolerance) = (
-            settings.forward_timeout,
-            settings.max_body_bytes,
-            settings.slack_tolerance_secs,
-        );
+        let tolerance = settings.slack_tolerance_secs;
         let dispatcher_data = web::Data::new(dispatcher.clone());
         let intake = web::Data::new(IntakeWriter::start(
             intake_pool,
@@ -156,7 +160,7 @@ impl Application {
                 .app_data(intake.clone())
                 .app_data(dispatcher_data.clone())
                 .app_data(web::Data::new(verifier))
-                .app_data(web::Data::new(ForwarderRegistry::new(timeout, max_body)))
+                .app_data(web::Data::new(ForwarderRegistry::new(forwarding.clone())))
                 .wrap(middleware::from_fn(routes::admin_auth))
                 .wrap(middleware::from_fn(routes::browser_guard))
                 .configure(routes::configure)

@@ -12,7 +12,7 @@ mod slots;
 
 use super::circuit::{Circuits, Gate};
 use super::delivery::{Deliver, RetryPolicy};
-use super::forwarder::ForwarderRegistry;
+use super::forwarder::{ForwarderRegistry, ForwarderSettings};
 use crate::crypto::DataKey;
 use crate::db::deliveries::{AttemptRecord, Claimed};
 use crate::db::{now, DbPool};
@@ -78,6 +78,7 @@ impl DispatcherActor {
         pool: DbPool,
         data_key: Arc<DataKey>,
         config: DeliveryConfig,
+        forwarding: ForwarderSettings,
     ) -> (Addr<Self>, Arc<AtomicUsize>) {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let counter = in_flight.clone();
@@ -86,7 +87,7 @@ impl DispatcherActor {
             data_key,
             keys: KeyCache::default(),
             owner: uuid::Uuid::new_v4().to_string(),
-            registry: ForwarderRegistry::new(config.timeout, config.max_body_bytes),
+            registry: ForwarderRegistry::new(forwarding),
             circuits: Circuits::new(config.policy.base, config.policy.max),
             config,
             slots: Slots::default(),

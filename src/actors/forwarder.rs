@@ -9,6 +9,7 @@ use actix_web::http::{Method, StatusCode};
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::agents::Agent;
@@ -20,17 +21,28 @@ pub struct ForwarderActor {
     pub(super) max_body_bytes: usize,
 }
 
+/// How every forwarder reaches its agent.
+#[derive(Clone)]
+pub struct ForwarderSettings {
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+    /// For `https://` agents.
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
 impl ForwarderActor {
-    fn new(acp_url: &str, timeout: Duration, max_body_bytes: usize) -> Self {
+    fn new(acp_url: &str, settings: &ForwarderSettings) -> Self {
+        let connector = awc::Connector::new().rustls_0_23(settings.tls.clone());
         let client = awc::Client::builder()
+            .connector(connector)
             .disable_redirects()
             .no_default_headers()
-            .timeout(timeout)
+            .timeout(settings.timeout)
             .finish();
         Self {
             client,
             base_url: acp_url.trim_end_matches('/').to_owned(),
-            max_body_bytes,
+            max_body_bytes: settings.max_body_bytes,
         }
     }
 }
@@ -172,16 +184,14 @@ pub fn is_stripped_request_header(
 /// replaced when the agent's `acp_url` changes.
 pub struct ForwarderRegistry {
     forwarders: RefCell<HashMap<String, (String, Addr<ForwarderActor>)>>,
-    timeout: Duration,
-    max_body_bytes: usize,
+    settings: ForwarderSettings,
 }
 
 impl ForwarderRegistry {
-    pub fn new(timeout: Duration, max_body_bytes: usize) -> Self {
+    pub fn new(settings: ForwarderSettings) -> Self {
         Self {
             forwarders: RefCell::default(),
-            timeout,
-            max_body_bytes,
+            settings,
         }
     }
 
@@ -193,7 +203,7 @@ impl ForwarderRegistry {
                 return addr.clone();
             }
         }
-        let addr = ForwarderActor::new(acp_url, self.timeout, self.max_body_bytes).start();
+        let addr = ForwarderActor::new(acp_url, &self.settings).start();
         forwarders.insert(agent.id.clone(), (acp_url.to_owned(), addr.clone()));
         addr
     }

@@ -92,11 +92,8 @@ fn validate_acp_url(url: &str) -> Result<(), AdminError> {
     let bad = |why: &str| AdminError::Unprocessable(format!("Field 'acp_url' {why}, got {url:?}."));
     let uri: actix_web::http::Uri = url.parse().map_err(|_| bad("must be a URL"))?;
     match uri.scheme_str() {
-        Some("http") if uri.host().is_some() => Ok(()),
-        Some("https") => Err(bad(
-            "must be an http:// URL (https agents are not supported yet)",
-        )),
-        _ => Err(bad("must be an absolute http:// URL")),
+        Some("http" | "https") if uri.host().is_some() => Ok(()),
+        _ => Err(bad("must be an absolute http:// or https:// URL")),
     }
 }
 

@@ -61,19 +61,24 @@ impl AcpAgent {
     }
 
     pub fn start_on(listener: TcpListener) -> Self {
+        Self::serve(listener, None)
+    }
+
+    /// An agent served over TLS at `https://localhost:{port}`.
+    pub fn start_tls(tls: rustls::ServerConfig) -> Self {
+        Self::serve(TcpListener::bind("127.0.0.1:0").unwrap(), Some(tls))
+    }
+
+    fn serve(listener: TcpListener, tls: Option<rustls::ServerConfig>) -> Self {
         let state = Arc::new(State::default());
         let shared = state.clone();
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(shared.clone()))
                 .default_service(web::to(answer))
         })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_rt::spawn(server);
+        .workers(1);
+        let url = crate::helpers::serve(server, listener, tls);
         Self { url, state }
     }
 

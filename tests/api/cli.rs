@@ -51,6 +51,20 @@ fn bad_settings_fail_fast_with_one_clear_line() {
         !String::from_utf8_lossy(&short.stderr).contains("only-twenty-one-chars"),
         "the token is not printed"
     );
+    let no_ca = dir.path().join("missing-ca.pem");
+    assert_fails_with(
+        &run(
+            dir.path(),
+            &[
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--agent-ca-file",
+                no_ca.to_str().unwrap(),
+            ],
+        ),
+        "HOOKGATE_AGENT_CA_FILE",
+    );
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

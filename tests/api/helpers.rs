@@ -394,23 +394,59 @@ pub struct Upstream {
     received: Arc<Mutex<Vec<Received>>>,
 }
 
+/// Runs a test server on `listener`, over TLS when `tls` is given; its URL
+/// (`https://localhost:…` for TLS, whose certificates name localhost).
+pub fn serve<F, I, S, B>(
+    server: HttpServer<F, I, S, B>,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+) -> String
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_web::dev::ServiceFactory<actix_http::Request, Config = actix_web::dev::AppConfig>
+        + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<actix_http::Response<B>> + 'static,
+    <S::Service as actix_web::dev::Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    let port = listener.local_addr().unwrap().port();
+    let (url, server) = match tls {
+        None => (format!("http://127.0.0.1:{port}"), server.listen(listener)),
+        Some(tls) => (
+            format!("https://localhost:{port}"),
+            server.listen_rustls_0_23(listener, tls),
+        ),
+    };
+    actix_rt::spawn(server.unwrap().run());
+    url
+}
+
 impl Upstream {
     pub async fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// An upstream served over TLS at `https://localhost:{port}`.
+    pub async fn start_tls(tls: rustls::ServerConfig) -> Self {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<rustls::ServerConfig>) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let shared = received.clone();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(shared.clone()))
                 .app_data(web::PayloadConfig::new(64 << 20))
                 .default_service(web::to(record))
         })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_rt::spawn(server);
+        .workers(1);
+        let url = serve(server, listener, tls);
         Self { url, received }
     }
 

@@ -30,4 +30,5 @@ mod registration;
 mod restarts;
 mod rotation;
 mod secrets_at_rest;
+mod tls_agents;
 mod vectors;

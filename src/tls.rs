@@ -1,0 +1,54 @@
+//! TLS to agents: the client configuration every forwarder uses for
+//! `https://` agents (rustls with the ring provider), trusting the system's
+//! roots and, when `HOOKGATE_AGENT_CA_FILE` names one, a private CA's
+//! certificates too.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(String);
+
+/// The client configuration for agents.
+pub fn agent_client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    // Unreadable system certificates are skipped: a private CA may be all
+    // an installation uses.
+    let (added, _) =
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    tracing::debug!(system_roots = added, "TLS roots loaded");
+    if let Some(path) = ca_file {
+        add_ca_file(&mut roots, path)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // awc speaks HTTP/1.1 to agents, as over plain TCP.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<(), TlsError> {
+    let unreadable =
+        |why: String| TlsError(format!("HOOKGATE_AGENT_CA_FILE {}: {why}", path.display()));
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| unreadable(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(format!("not PEM certificates ({e})")))?;
+    if certs.is_empty() {
+        return Err(unreadable("holds no PEM certificate".into()));
+    }
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| unreadable(format!("a certificate was refused ({e})")))?;
+    }
+    Ok(())
+}
