@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// system's roots.
     #[arg(long, env = "HOOKGATE_AGENT_CA_FILE")]
     pub agent_ca_file: Option<std::path::PathBuf>,
+    /// Address ranges (CIDR, comma-separated) agents may not be reached
+    /// at, beside link-local and cloud metadata addresses.
+    #[arg(long, env = "HOOKGATE_AGENT_DENY_NETS", value_delimiter = ',')]
+    pub agent_deny_nets: Vec<ipnet::IpNet>,
+    /// Address ranges (CIDR, comma-separated) agents may be reached at
+    /// even where a refused range covers them.
+    #[arg(long, env = "HOOKGATE_AGENT_ALLOW_NETS", value_delimiter = ',')]
+    pub agent_allow_nets: Vec<ipnet::IpNet>,
     /// Token required on admin routes (`x-api-key` or `Authorization: Bearer`).
     #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -126,6 +134,8 @@ pub struct Settings {
     pub slack_tolerance_secs: u64,
     pub public_url: Option<String>,
     pub agent_ca_file: Option<std::path::PathBuf>,
+    pub agent_deny_nets: Vec<ipnet::IpNet>,
+    pub agent_allow_nets: Vec<ipnet::IpNet>,
     pub admin_token: Option<Secret>,
     pub open_registration: bool,
     pub delivery_max_attempts: u32,
@@ -157,6 +167,8 @@ impl Default for Settings {
             slack_tolerance_secs: 300,
             public_url: None,
             agent_ca_file: None,
+            agent_deny_nets: Vec::new(),
+            agent_allow_nets: Vec::new(),
             admin_token: None,
             open_registration: false,
             delivery_max_attempts: 15,
@@ -201,6 +213,8 @@ impl Settings {
             slack_tolerance_secs: args.slack_tolerance_secs,
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             agent_ca_file: args.agent_ca_file,
+            agent_deny_nets: args.agent_deny_nets,
+            agent_allow_nets: args.agent_allow_nets,
             admin_token,
             open_registration: args.open_registration,
             delivery_max_attempts: args.delivery_max_attempts,

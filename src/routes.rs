@@ -31,6 +31,8 @@ pub struct AppState {
     pub cache: std::sync::Arc<crate::key_cache::KeyCache>,
     /// Seals new secrets before they are stored.
     pub data_key: std::sync::Arc<crate::crypto::DataKey>,
+    /// Where agents may be reached: checked when an agent is registered.
+    pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
 }
 
 /// Registers every route. The forward route comes first: the router tries

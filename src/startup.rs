@@ -46,6 +46,10 @@ impl Application {
         settings.validate()?;
         // Read before the database is touched: a bad CA file creates nothing.
         let agent_tls = crate::tls::agent_client_config(settings.agent_ca_file.as_deref())?;
+        let outbound = Arc::new(crate::outbound::OutboundPolicy::new(
+            &settings.agent_deny_nets,
+            &settings.agent_allow_nets,
+        ));
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         db::migrate(&settings.database_url)?;
         let sqlite_lock = lock_sqlite(&settings.database_url)?;
@@ -114,6 +118,7 @@ impl Application {
             timeout: settings.forward_timeout,
             max_body_bytes: settings.max_body_bytes,
             tls: agent_tls,
+            outbound: outbound.clone(),
         };
         let (dispatcher, in_flight) =
             DispatcherActor::start(queue_pool, data_key.clone(), delivery, forwarding.clone());
@@ -128,6 +133,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             cache: cache.clone(),
             data_key,
+            outbound,
         });
         let auth = web::Data::new(AdminAuth {
             token: settings.admin_token.clone(),

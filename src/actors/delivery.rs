@@ -85,6 +85,7 @@ impl Handler<Deliver> for ForwarderActor {
         let client = self.client.clone();
         let base_url = self.base_url.clone();
         let limit = self.max_body_bytes;
+        let refused = self.refused.clone();
         Box::pin(async move {
             let started_at = now();
             let Deliver { claimed, policy } = msg;
@@ -92,7 +93,17 @@ impl Handler<Deliver> for ForwarderActor {
             let attempt = claimed.delivery.attempts + 1;
             // A manual retry starts a fresh budget: count from there.
             let budget_used = attempt - claimed.delivery.budget_base;
-            let (exchange, task_created) = if claimed.delivery.mode == "acp_event" {
+            let (exchange, task_created) = if let Some(error) = refused {
+                // The agent's address is refused: no attempt can succeed.
+                let verdict = Verdict::Fail { error };
+                (
+                    Exchange {
+                        verdict,
+                        status: None,
+                    },
+                    None,
+                )
+            } else if claimed.delivery.mode == "acp_event" {
                 deliver_event(&client, &base_url, &claimed, limit).await
             } else {
                 (replay(&client, &base_url, &claimed, limit).await, None)

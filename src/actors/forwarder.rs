@@ -13,12 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::agents::Agent;
+use crate::outbound::{OutboundPolicy, PolicyResolver};
 use crate::verify::{api_key, gitlab};
+use actix_tls::connect::{Connector as TcpConnector, Resolver};
 
 pub struct ForwarderActor {
     pub(super) client: awc::Client,
     pub(super) base_url: String,
     pub(super) max_body_bytes: usize,
+    /// Set when the agent's URL names an address the outbound policy
+    /// refuses: every call fails with it, nothing is sent.
+    pub(super) refused: Option<String>,
 }
 
 /// How every forwarder reaches its agent.
@@ -28,11 +33,21 @@ pub struct ForwarderSettings {
     pub max_body_bytes: usize,
     /// For `https://` agents.
     pub tls: Arc<rustls::ClientConfig>,
+    /// Where agents may be reached.
+    pub outbound: Arc<OutboundPolicy>,
 }
 
 impl ForwarderActor {
     fn new(acp_url: &str, settings: &ForwarderSettings) -> Self {
-        let connector = awc::Connector::new().rustls_0_23(settings.tls.clone());
+        let resolver = Resolver::custom(PolicyResolver(settings.outbound.clone()));
+        let connector = awc::Connector::new()
+            .connector(TcpConnector::new(resolver).service())
+            .rustls_0_23(settings.tls.clone());
+        let host = acp_url.parse::<actix_web::http::Uri>().ok();
+        let refused = host
+            .as_ref()
+            .and_then(|uri| uri.host())
+            .and_then(|host| settings.outbound.refusal_for_host(host));
         let client = awc::Client::builder()
             .connector(connector)
             .disable_redirects()
@@ -43,6 +58,7 @@ impl ForwarderActor {
             client,
             base_url: acp_url.trim_end_matches('/').to_owned(),
             max_body_bytes: settings.max_body_bytes,
+            refused,
         }
     }
 }
@@ -82,6 +98,10 @@ impl Handler<Forward> for ForwarderActor {
     type Result = ResponseFuture<Result<Forwarded, ForwardError>>;
 
     fn handle(&mut self, msg: Forward, _: &mut Self::Context) -> Self::Result {
+        if let Some(why) = &self.refused {
+            let why = why.clone();
+            return Box::pin(async move { Err(ForwardError::Unreachable(why)) });
+        }
         let url = format!("{}{}", self.base_url, msg.path_and_query);
         let mut request = self.client.request(msg.method, url);
         *request.headers_mut() = msg.headers;

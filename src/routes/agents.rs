@@ -106,6 +106,16 @@ pub async fn register(
     body: web::Json<RegisterAgentRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let registration = body.into_inner().parse()?;
+    if let Some(url) = &registration.acp_url {
+        let host = url.parse::<actix_web::http::Uri>().ok();
+        if let Some(why) =
+            host.and_then(|u| u.host().and_then(|h| state.outbound.refusal_for_host(h)))
+        {
+            return Err(AdminError::Unprocessable(format!(
+                "Field 'acp_url' is refused: {why}."
+            )));
+        }
+    }
     let registrant = Registrant::of(&req);
     let data_key = state.data_key.clone();
     let (agent, key) = run_change(&state, move |conn| {

@@ -23,6 +23,7 @@ mod key_cache;
 mod memory_bounds;
 mod migrations;
 mod openapi;
+mod outbound;
 mod process;
 mod queue;
 mod queue_admin;
