@@ -45,7 +45,7 @@ pub struct ServeArgs {
     pub agent_allow_nets: Vec<ipnet::IpNet>,
     /// Token required on admin routes (`x-api-key` or `Authorization: Bearer`).
     #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Attempts per delivery before it is marked failed.
     #[arg(long, env = "HOOKGATE_DELIVERY_MAX_ATTEMPTS", default_value_t = 15)]
     pub delivery_max_attempts: u32,
@@ -96,7 +96,7 @@ pub struct RekeyArgs {
     pub master_key: MasterKeyArgs,
     /// The new master key, 32 bytes as base64 or hex.
     #[arg(long, env = "HOOKGATE_NEW_MASTER_KEY", hide_env_values = true)]
-    pub new_master_key: Option<String>,
+    pub new_master_key: Option<Secret>,
     /// A file with the new master key; made (with a new random key, mode
     /// 0600) when it does not exist.
     #[arg(long, env = "HOOKGATE_NEW_MASTER_KEY_FILE")]
@@ -109,7 +109,7 @@ pub struct MasterKeyArgs {
     /// The master key, 32 bytes as base64 or hex. Prefer the environment
     /// variable or a key file to a flag other users can see.
     #[arg(long, env = "HOOKGATE_MASTER_KEY", hide_env_values = true)]
-    pub master_key: Option<String>,
+    pub master_key: Option<Secret>,
     /// A file holding the master key. Without either, a SQLite database gets
     /// a key file beside it (`<database>.key`, mode 0600) on its first start.
     #[arg(long, env = "HOOKGATE_MASTER_KEY_FILE")]
@@ -197,12 +197,12 @@ impl Settings {
             ));
         }
         let admin_token = match args.admin_token {
-            Some(t) if t.trim().is_empty() => {
+            Some(t) if t.expose().trim().is_empty() => {
                 return Err(ConfigError(
                     "HOOKGATE_ADMIN_TOKEN / --admin-token is set but empty".into(),
                 ))
             }
-            other => other.map(Secret::new),
+            other => other,
         };
         let settings = Self {
             bind,

@@ -34,6 +34,12 @@ pub enum CryptoError {
 #[derive(Clone)]
 pub struct MasterKey([u8; 32]);
 
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MasterKey(***)")
@@ -92,6 +98,13 @@ impl MasterKey {
 pub struct DataKey {
     raw: [u8; 32],
     cipher: XChaCha20Poly1305,
+}
+
+impl Drop for DataKey {
+    fn drop(&mut self) {
+        // The cipher zeroizes its own copy when it drops.
+        zeroize::Zeroize::zeroize(&mut self.raw);
+    }
 }
 
 impl fmt::Debug for DataKey {

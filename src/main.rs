@@ -68,9 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let done = hookgate::master_key::rekey(
                 &mut conn,
                 &current,
-                args.new_master_key
-                    .filter(|k| !k.is_empty())
-                    .map(hookgate::domain::Secret::new),
+                args.new_master_key.filter(|k| !k.expose().is_empty()),
                 args.new_master_key_file,
                 &url,
                 backend,

@@ -24,12 +24,12 @@ pub enum MasterKeySetting {
 }
 
 impl MasterKeySetting {
-    pub fn from_args(value: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Self> {
-        match (value.filter(|v| !v.is_empty()), file) {
+    pub fn from_args(value: Option<Secret>, file: Option<PathBuf>) -> anyhow::Result<Self> {
+        match (value.filter(|v| !v.expose().is_empty()), file) {
             (Some(_), Some(_)) => bail!(
                 "HOOKGATE_MASTER_KEY and HOOKGATE_MASTER_KEY_FILE are both set; give the master key one way"
             ),
-            (Some(v), None) => Ok(Self::Value(Secret::new(v))),
+            (Some(v), None) => Ok(Self::Value(v)),
             (None, Some(f)) => Ok(Self::File(f)),
             (None, None) => Ok(Self::Auto),
         }

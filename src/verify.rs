@@ -132,31 +132,32 @@ impl VerifyError {
 }
 
 /// The authentication scheme a call presents, picked from its headers in the
-/// contract's order: the first matching rule wins.
+/// contract's order: the first matching rule wins. Every presented
+/// credential is held as a [`Secret`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scheme {
     /// An `external` key, from `x-agent-api-key` or `Authorization: AgentKey`.
-    ApiKey(String),
+    ApiKey(Secret),
     /// GitHub's `x-hub-signature-256`.
-    Github { signature: String },
+    Github { signature: Secret },
     /// Slack's `x-slack-signature` with its timestamp header (if sent).
     Slack {
-        signature: String,
+        signature: Secret,
         timestamp: Option<String>,
     },
     /// `webhook-signature` (or Svix's `svix-signature`) with its id and timestamp.
     StandardWebhooks(standard_webhooks::Presented),
     /// `Stripe-Signature`.
-    Stripe { header: String },
+    Stripe { header: Secret },
     /// `X-Shopify-Hmac-Sha256` with the shop that names the secret.
     Shopify {
-        signature: String,
+        signature: Secret,
         shop: Option<String>,
     },
     /// `X-Gitlab-Token`.
-    Gitlab { token: String },
+    Gitlab { token: Secret },
     /// `Linear-Signature`.
-    Linear { signature: String },
+    Linear { signature: Secret },
 }
 
 impl Scheme {
@@ -189,17 +190,17 @@ impl Scheme {
 
     pub fn from_headers(headers: &http::HeaderMap) -> Result<Self, VerifyError> {
         if let Some(key) = api_key::presented_key(headers) {
-            return Ok(Self::ApiKey(key.to_owned()));
+            return Ok(Self::ApiKey(Secret::new(key.to_owned())));
         }
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         if let Some(signature) = text(github::SIGNATURE_HEADER) {
             return Ok(Self::Github {
-                signature: signature.to_owned(),
+                signature: Secret::new(signature.to_owned()),
             });
         }
         if let Some(signature) = text(slack::SIGNATURE_HEADER) {
             return Ok(Self::Slack {
-                signature: signature.to_owned(),
+                signature: Secret::new(signature.to_owned()),
                 timestamp: text(slack::TIMESTAMP_HEADER).map(str::to_owned),
             });
         }
@@ -208,28 +209,28 @@ impl Scheme {
         }
         if let Some(header) = text(stripe::SIGNATURE_HEADER) {
             return Ok(Self::Stripe {
-                header: header.to_owned(),
+                header: Secret::new(header.to_owned()),
             });
         }
         if let Some(signature) = text(shopify::SIGNATURE_HEADER) {
             return Ok(Self::Shopify {
-                signature: signature.to_owned(),
+                signature: Secret::new(signature.to_owned()),
                 shop: text(shopify::SHOP_HEADER).map(str::to_owned),
             });
         }
         if let Some(token) = text(gitlab::TOKEN_HEADER) {
             return Ok(Self::Gitlab {
-                token: token.to_owned(),
+                token: Secret::new(token.to_owned()),
             });
         }
         if let Some(signature) = text(linear::SIGNATURE_HEADER) {
             return Ok(Self::Linear {
-                signature: signature.to_owned(),
+                signature: Secret::new(signature.to_owned()),
             });
         }
         Err(VerifyError::MissingAuthentication)
     }
 }
 
-use crate::domain::KeyKind;
+use crate::domain::{KeyKind, Secret};
 use actix_web::http::header as http;

@@ -296,7 +296,7 @@ async fn verify(
     match scheme {
         Scheme::ApiKey(key) => {
             if !lookup
-                .digest_is_live(&agent.id, KeyKind::External, &key)
+                .digest_is_live(&agent.id, KeyKind::External, key.expose())
                 .await?
             {
                 return Err(VerifyError::InvalidApiKey(agent.id.clone()).into());
@@ -310,7 +310,7 @@ async fn verify(
             secrets.require(
                 || VerifyError::GithubNoKey(repo),
                 VerifyError::GithubBadSignature,
-                |s| github::check_signature(s, body, &signature),
+                |s| github::check_signature(s, body, signature.expose()),
             )?;
         }
         Scheme::Slack {
@@ -328,7 +328,7 @@ async fn verify(
             secrets.require(
                 || VerifyError::SlackNoKey(app),
                 VerifyError::SlackBadSignature,
-                |s| slack::check_signature(s, &timestamp, body, &signature),
+                |s| slack::check_signature(s, &timestamp, body, signature.expose()),
             )?;
             slack_challenge = payload.challenge;
         }
@@ -341,11 +341,11 @@ async fn verify(
             secrets.require(
                 || VerifyError::StandardWebhooksNoKey(agent.id.clone()),
                 VerifyError::StandardWebhooksBadSignature,
-                |s| standard_webhooks::check_with_secret(s, id, timestamp, body, header),
+                |s| standard_webhooks::check_with_secret(s, id, timestamp, body, header.expose()),
             )?;
         }
         Scheme::Stripe { header } => {
-            let parsed = stripe::parse(&header, chrono::Utc::now().timestamp())?;
+            let parsed = stripe::parse(header.expose(), chrono::Utc::now().timestamp())?;
             let secrets = lookup.secrets(&agent.id, KeyKind::Stripe, None).await?;
             secrets.require(
                 || VerifyError::StripeNoKey(agent.id.clone()),
@@ -362,12 +362,12 @@ async fn verify(
             secrets.require(
                 || VerifyError::ShopifyNoKey(shop),
                 VerifyError::ShopifyBadSignature,
-                |s| shopify::check_signature(s, body, &signature),
+                |s| shopify::check_signature(s, body, signature.expose()),
             )?;
         }
         Scheme::Gitlab { token } => {
             if !lookup
-                .digest_is_live(&agent.id, KeyKind::Gitlab, &token)
+                .digest_is_live(&agent.id, KeyKind::Gitlab, token.expose())
                 .await?
             {
                 return Err(VerifyError::GitlabInvalidToken(agent.id.clone()).into());
@@ -379,7 +379,7 @@ async fn verify(
             secrets.require(
                 || VerifyError::LinearNoKey(agent.id.clone()),
                 VerifyError::LinearBadSignature,
-                |s| linear::check_signature(s, body, &signature),
+                |s| linear::check_signature(s, body, signature.expose()),
             )?;
             linear::check_timestamp(timestamp, chrono::Utc::now().timestamp_millis())?;
         }

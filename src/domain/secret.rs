@@ -6,17 +6,68 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-/// A key or signing secret. `Debug` and `Display` never show the value, so a
-/// stray `{:?}` in a log line cannot leak it.
+/// A key, token, signing secret or presented credential. `Debug` never
+/// shows the value, so a stray `{:?}` in a log line cannot leak it; the
+/// bytes are zeroed when it is dropped. It deserializes from a JSON string
+/// (request bodies) and parses from a command-line value, but never
+/// serializes: the creation responses that show a value wrap it in
+/// [`Revealed`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// A secret a creation response shows, once: the one way a `Secret` is
+/// written out.
+#[derive(Debug, Clone)]
+pub struct Revealed(pub Secret);
+
+impl serde::Serialize for Revealed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.expose())
+    }
+}
+
+impl utoipa::PartialSchema for Revealed {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        String::schema()
+    }
+}
+
+impl utoipa::ToSchema for Revealed {}
+
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        String::schema()
+    }
+}
+
+impl utoipa::ToSchema for Secret {}
 
 impl Secret {
     pub fn new(value: String) -> Self {
         Self(value)
     }
 
-    /// The raw value, for signing or for the one creation response.
+    /// The raw value, for signing, comparing or storing.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -93,6 +144,18 @@ pub fn digest_hex(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_never_show_in_debug_and_are_written_only_when_revealed() {
+        let secret: Secret = serde_json::from_str("\"s3cr3t-value\"").unwrap();
+        assert_eq!(secret.expose(), "s3cr3t-value");
+        let shown = format!("{secret:?} {:?}", Revealed(secret.clone()));
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert_eq!(
+            serde_json::to_string(&Revealed(secret)).unwrap(),
+            "\"s3cr3t-value\""
+        );
+    }
 
     #[test]
     fn generated_keys_are_64_hex_chars_and_distinct() {

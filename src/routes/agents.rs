@@ -7,7 +7,7 @@ use super::AppState;
 use crate::crypto::DataKey;
 use crate::db::agents::{self, Agent, AgentResponse, Registration};
 use crate::db::{api_keys, is_unique_violation, DbConnection};
-use crate::domain::{AcpType, AgentName, Secret};
+use crate::domain::{AcpType, AgentName, Revealed, Secret};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,7 @@ pub struct RegisteredAgent {
     #[serde(flatten)]
     pub agent: AgentResponse,
     /// The agent's internal key, sent by hookgate as `x-agent-api-key`.
-    pub agent_api_key: String,
+    pub agent_api_key: Revealed,
 }
 
 impl RegisterAgentRequest {
@@ -138,7 +138,7 @@ pub async fn register(
     tracing::info!(agent.name = %agent.name, agent.id = %agent.id, "agent registered");
     Ok(HttpResponse::Ok().json(RegisteredAgent {
         agent: agent.into(),
-        agent_api_key: key.expose().to_owned(),
+        agent_api_key: Revealed(key),
     }))
 }
 

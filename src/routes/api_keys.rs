@@ -9,7 +9,7 @@ use crate::db::agents::utc;
 use crate::db::agents::Agent;
 use crate::db::api_keys::{self, KeyInfo};
 use crate::db::{is_unique_violation, DbConnection};
-use crate::domain::{generate_value, HmacConfig, KeyKind, KeyLookup, Secret};
+use crate::domain::{generate_value, HmacConfig, KeyKind, KeyLookup, Revealed, Secret};
 use crate::verify::standard_webhooks;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -27,7 +27,7 @@ pub struct CreateKeyRequest {
     pub api_key_type: Option<String>,
     /// The value to store; generated when omitted (64 hex chars;
     /// `whsec_` + base64 for `standard_webhooks`).
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Required for (and only for) `api_key_type` `hmac`: how the provider signs.
     pub hmac: Option<HmacConfig>,
 }
@@ -50,7 +50,7 @@ pub struct KeyResponse {
 pub struct CreatedKeyResponse {
     #[serde(flatten)]
     pub key: KeyResponse,
-    pub api_key: String,
+    pub api_key: Revealed,
 }
 
 impl From<KeyInfo> for KeyResponse {
@@ -136,21 +136,21 @@ pub fn create_key(
 
 /// The value to store for a key of `kind`: the one given (checked to suit
 /// the type) or, when omitted, a new one in the type's format.
-pub fn key_value(kind: KeyKind, given: Option<String>, field: &str) -> Result<Secret, AdminError> {
+pub fn key_value(kind: KeyKind, given: Option<Secret>, field: &str) -> Result<Secret, AdminError> {
     match given {
         None => Ok(generate_value(kind)),
-        Some(v) if v.is_empty() => Err(AdminError::Unprocessable(format!(
+        Some(v) if v.expose().is_empty() => Err(AdminError::Unprocessable(format!(
             "Field '{field}' must not be empty; omit it to have one generated."
         ))),
         Some(v)
             if kind == KeyKind::StandardWebhooks
-                && standard_webhooks::key_bytes(v.as_bytes()).is_none() =>
+                && standard_webhooks::key_bytes(v.expose().as_bytes()).is_none() =>
         {
             Err(AdminError::Unprocessable(format!(
                 "Field '{field}' must be a Standard Webhooks secret: 'whsec_' followed by base64."
             )))
         }
-        Some(v) => Ok(Secret::new(v)),
+        Some(v) => Ok(v),
     }
 }
 
@@ -204,7 +204,7 @@ pub async fn create(
     tracing::info!(agent.name = %agent.name, key.id = %info.id, key.kind = kind.as_str(), "key created");
     Ok(HttpResponse::Ok().json(CreatedKeyResponse {
         key: info.into(),
-        api_key: shown.expose().to_owned(),
+        api_key: Revealed(shown),
     }))
 }
 
@@ -269,7 +269,7 @@ pub async fn delete(
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyRequest {
     /// The new value; generated in the type's format when omitted.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// How long the values in use until now keep verifying: default 86400
     /// (24 h); 0 stops them at once.
     pub expires_in_secs: Option<i64>,
@@ -280,7 +280,7 @@ pub struct RotateKeyRequest {
 pub struct RotatedKeyResponse {
     #[serde(flatten)]
     pub key: KeyResponse,
-    pub api_key: String,
+    pub api_key: Revealed,
     /// When the values in use before this rotation stop verifying.
     pub previous_expires_at: DateTime<Utc>,
 }
@@ -333,7 +333,7 @@ pub async fn rotate(
     tracing::info!(key.id = %key.id, key.kind = %key.api_key_type, previous_expires_in_secs = overlap, "key rotated");
     Ok(HttpResponse::Ok().json(RotatedKeyResponse {
         key: key.into(),
-        api_key: value.expose().to_owned(),
+        api_key: Revealed(value),
         previous_expires_at: utc(until),
     }))
 }

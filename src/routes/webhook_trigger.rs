@@ -5,7 +5,7 @@ use super::agents::AgentRef;
 use super::api_keys::{create_key, key_value, parse_key_name};
 use super::errors::{run_change, AdminError};
 use super::AppState;
-use crate::domain::KeyKind;
+use crate::domain::{KeyKind, Revealed, Secret};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,7 +24,7 @@ pub struct WebhookTriggerRequest {
     /// The signing secret; generated for GitHub, GitLab and Standard
     /// Webhooks when omitted, required for the providers that make their own
     /// (Slack, Stripe, Shopify, Linear).
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Base URL for `webhook_url`; defaults to `HOOKGATE_PUBLIC_URL`.
     pub base_url: Option<String>,
 }
@@ -65,7 +65,7 @@ pub struct WebhookTriggerResponse {
     pub source: String,
     pub name: String,
     /// The secret to paste into the provider's settings; shown only here.
-    pub secret: String,
+    pub secret: Revealed,
     pub webhook_path: String,
     pub webhook_url: Option<String>,
 }
@@ -93,7 +93,7 @@ pub async fn create(
             ))
         })?;
     let name = parse_key_name(&req.name)?;
-    let given = req.secret.filter(|s| !s.is_empty());
+    let given = req.secret.filter(|s| !s.expose().is_empty());
     if given.is_none() && PROVIDER_MADE.contains(&kind) {
         return Err(AdminError::BadRequest(format!(
             "Field 'secret' is required for source '{}': use the secret {} gives you.",
@@ -120,7 +120,7 @@ pub async fn create(
         agent_name: agent.name,
         source: req.source,
         name,
-        secret: secret.expose().to_owned(),
+        secret: Revealed(secret),
         webhook_path,
         webhook_url,
     }))

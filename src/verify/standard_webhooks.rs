@@ -20,14 +20,15 @@ pub struct Presented {
     pub prefix: &'static str,
     pub id: Option<String>,
     pub timestamp: Option<String>,
-    pub signature: String,
+    pub signature: crate::domain::Secret,
 }
 
 impl Presented {
     pub fn from_headers(headers: &actix_web::http::header::HeaderMap) -> Option<Self> {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         ["webhook", "svix"].into_iter().find_map(|prefix| {
-            let signature = text(&format!("{prefix}-signature"))?.to_owned();
+            let signature =
+                crate::domain::Secret::new(text(&format!("{prefix}-signature"))?.to_owned());
             Some(Self {
                 prefix,
                 id: text(&format!("{prefix}-id")).map(str::to_owned),
