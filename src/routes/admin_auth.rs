@@ -22,10 +22,15 @@ pub struct AdminAuth {
 }
 
 impl AdminAuth {
-    fn is_public(&self, path: &str) -> bool {
+    /// Routes that reach their handler without the token. Registration
+    /// does when open, or when the caller presents an agent key (an agent
+    /// registering itself again): the handler then checks the key.
+    fn is_public(&self, req: &ServiceRequest) -> bool {
+        let path = req.path();
         matches!(path, "/healthz" | "/readyz" | "/openapi.json")
             || path.starts_with("/agents/forward/")
-            || (self.open_registration && path == "/agents/register")
+            || (path == "/agents/register"
+                && (self.open_registration || req.headers().contains_key("x-agent-api-key")))
     }
 
     fn presented<'a>(&self, req: &'a ServiceRequest) -> Option<&'a str> {
@@ -48,7 +53,7 @@ pub async fn admin_auth(
             None => (true, true),
             Some(token) => (
                 auth.presented(&req).is_some_and(|t| token.matches(t)),
-                auth.is_public(req.path()),
+                auth.is_public(&req),
             ),
         },
         None => (true, true),

@@ -1,7 +1,7 @@
 //! `/agents`: registration (idempotent by name, returns the internal key),
 //! list, get and delete.
 
-use super::admin_auth::AdminCaller;
+use super::admin_auth::{AdminAuth, AdminCaller};
 use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
 use crate::crypto::DataKey;
@@ -148,7 +148,11 @@ pub async fn register(
 /// SDK does when it registers again with `AGENT_API_KEY` set.
 enum Registrant {
     Admin,
-    Other { agent_key: Option<Secret> },
+    Other {
+        agent_key: Option<Secret>,
+        /// Open registration: new agents may be created.
+        may_create: bool,
+    },
 }
 
 impl Registrant {
@@ -161,7 +165,13 @@ impl Registrant {
             .get("x-agent-api-key")
             .and_then(|v| v.to_str().ok())
             .map(|v| Secret::new(v.trim().to_owned()));
-        Self::Other { agent_key }
+        let may_create = req
+            .app_data::<web::Data<AdminAuth>>()
+            .is_some_and(|auth| auth.open_registration);
+        Self::Other {
+            agent_key,
+            may_create,
+        }
     }
 
     /// Refuses a change to an existing agent the registrant cannot prove
@@ -172,11 +182,21 @@ impl Registrant {
         data_key: &DataKey,
         name: &AgentName,
     ) -> Result<(), AdminError> {
-        let Self::Other { agent_key } = self else {
+        let Self::Other {
+            agent_key,
+            may_create,
+        } = self
+        else {
             return Ok(());
         };
         let Some(existing) = agents::find_by_name(conn, name.as_str())? else {
-            return Ok(());
+            return match may_create {
+                true => Ok(()),
+                false => Err(AdminError::Unauthorized(format!(
+                    "Agent '{}' is not registered: creating an agent needs the admin token.",
+                    name.as_str()
+                ))),
+            };
         };
         let Some(presented) = agent_key else {
             return Err(AdminError::Conflict(format!(

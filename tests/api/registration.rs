@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 db_tests!(
     a_stranger_cannot_take_over_a_registered_agent,
-    an_agent_registers_again_with_its_own_key
+    an_agent_registers_again_with_its_own_key,
+    without_open_registration_an_agent_key_only_renews_its_own_agent
 );
 
 const TOKEN: &str = "an-admin-token-of-forty-characters-xxxxx";
@@ -101,4 +102,31 @@ async fn an_agent_registers_again_with_its_own_key(backend: Backend) {
     let stored = app.get("/agents/name/sdk-agent").await.json();
     assert_eq!(stored["acp_url"], "http://127.0.0.1:7009");
     assert_eq!(stored["description"], "v2");
+}
+
+/// With the admin token set and registration closed, the admin creates the
+/// agent; the agent itself may register again with its key (SDK restarts),
+/// and a key opens nothing else.
+async fn without_open_registration_an_agent_key_only_renews_its_own_agent(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.admin_token = Some(Secret::new(TOKEN.into()))).await;
+    let first = app.register("sdk-agent", "http://127.0.0.1:7001").await;
+    let key = first["agent_api_key"].as_str().unwrap().to_owned();
+    let body = |name: &str| json!({"name": name, "acp_url": "http://127.0.0.1:7002"});
+    let again = register_as_stranger(&app, body("sdk-agent"), &[("x-agent-api-key", &key)]).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["agent_api_key"], key.as_str());
+    let wrong = "f".repeat(64);
+    let refused = [
+        (body("sdk-agent"), vec![("x-agent-api-key", wrong.as_str())]),
+        (body("new-agent"), vec![("x-agent-api-key", key.as_str())]),
+        (body("new-agent"), vec![]),
+    ];
+    for (request, headers) in refused {
+        let reply = register_as_stranger(&app, request.clone(), &headers).await;
+        assert_eq!(reply.status, 401, "{request} {headers:?}: {}", reply.text());
+        assert!(reply.json().get("agent_api_key").is_none());
+    }
+    assert_eq!(app.get("/agents/name/new-agent").await.status, 404);
+    let stored = app.get("/agents/name/sdk-agent").await.json();
+    assert_eq!(stored["acp_url"], "http://127.0.0.1:7002");
 }
