@@ -147,7 +147,7 @@ impl KeyCache {
     }
 
     pub fn agent(&self, name: &str) -> Option<Option<AgentEntry>> {
-        self.get(&self.agents, &name.to_owned())
+        self.get(&self.agents, name)
     }
 
     pub fn put_agent(&self, generation: u64, name: &str, entry: Option<AgentEntry>) {
@@ -192,9 +192,10 @@ impl KeyCache {
         self.put(&self.secrets, generation, key, secrets);
     }
 
-    fn get<K, V>(&self, map: &Cache<K, Stamped<V>>, key: &K) -> Option<V>
+    fn get<K, Q, V>(&self, map: &Cache<K, Stamped<V>>, key: &Q) -> Option<V>
     where
-        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        K: std::hash::Hash + Eq + Send + Sync + std::borrow::Borrow<Q> + 'static,
+        Q: std::hash::Hash + Eq + ?Sized,
         V: Clone + Send + Sync + 'static,
     {
         if !self.enabled.load(Ordering::SeqCst) {

@@ -5,13 +5,18 @@ use super::ParseError;
 pub struct AgentName(String);
 
 impl AgentName {
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let valid = !raw.is_empty()
+    /// Whether `raw` is a valid name, without making one (the forward
+    /// route checks every call's name this way).
+    pub fn is_valid(raw: &str) -> bool {
+        !raw.is_empty()
             && raw.len() <= 255
             && raw
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid {
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        if Self::is_valid(raw) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(ParseError(format!(

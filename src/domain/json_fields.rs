@@ -44,9 +44,11 @@ pub fn find<'a>(body: &'a [u8], paths: &[&[&str]]) -> Result<Vec<Field<'a>>, Not
     let mut found = vec![Field::Absent; paths.len()];
     let wanted: Vec<usize> = (0..paths.len()).collect();
     let mut de = serde_json::Deserializer::from_slice(body);
-    let seed = Level {
+    // The document is a value under which every path goes deeper.
+    let seed = Value {
         paths,
-        wanted: &wanted,
+        leaves: &[],
+        deeper: &wanted,
         depth: 0,
         found: &mut found,
     };
@@ -64,30 +66,10 @@ struct Level<'p, 'f, 'a> {
     found: &'f mut [Field<'a>],
 }
 
-impl Level<'_, '_, '_> {
-    fn mark_not_object(&mut self) {
-        for &i in self.wanted {
-            self.found[i] = Field::NotObject;
-        }
-    }
-}
-
-impl<'de, 'p, 'f> DeserializeSeed<'de> for Level<'p, 'f, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de, 'p, 'f> Visitor<'de> for Level<'p, 'f, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+impl<'de> Level<'_, '_, 'de> {
+    /// Walks an object: values under wanted keys are read (the first of
+    /// repeated keys), the rest skipped unbuilt.
+    fn walk<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen: Vec<usize> = Vec::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let here: Vec<usize> = self
@@ -112,47 +94,6 @@ impl<'de, 'p, 'f> Visitor<'de> for Level<'p, 'f, 'de> {
                 found: &mut *self.found,
             })?;
         }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
-        self.mark_not_object();
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_borrowed_str<E: de::Error>(mut self, _: &'de str) -> Result<(), E> {
-        self.mark_not_object();
-        Ok(())
-    }
-
-    fn visit_str<E: de::Error>(mut self, _: &str) -> Result<(), E> {
-        self.mark_not_object();
-        Ok(())
-    }
-
-    fn visit_i64<E: de::Error>(mut self, _: i64) -> Result<(), E> {
-        self.mark_not_object();
-        Ok(())
-    }
-
-    fn visit_u64<E: de::Error>(mut self, _: u64) -> Result<(), E> {
-        self.mark_not_object();
-        Ok(())
-    }
-
-    fn visit_f64<E: de::Error>(mut self, _: f64) -> Result<(), E> {
-        self.mark_not_object();
-        Ok(())
-    }
-
-    fn visit_bool<E: de::Error>(mut self, _: bool) -> Result<(), E> {
-        self.mark_not_object();
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
-        self.mark_not_object();
         Ok(())
     }
 }
@@ -203,7 +144,7 @@ impl<'de, 'p, 'f> Visitor<'de> for Value<'p, 'f, 'de> {
             depth: self.depth,
             found: self.found,
         }
-        .visit_map(map)
+        .walk(map)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {

@@ -131,7 +131,7 @@ pub async fn forward(
     }
     let (agent_name, path) = split_path(req.uri().path());
     // A name that cannot exist is refused before any lookup or cache entry.
-    if AgentName::parse(agent_name).is_err() {
+    if !AgentName::is_valid(agent_name) {
         return Err(VerifyError::AgentNotFound(printable(agent_name)).into());
     }
     let body = read_body(&req, payload, limits.max_body_bytes).await?;
