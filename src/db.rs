@@ -2,6 +2,7 @@
 //! [`DbConnection`]s, embedded migrations per backend, and one query module
 //! per table.
 
+pub mod accounts;
 pub mod agents;
 pub mod api_keys;
 pub mod deliveries;
@@ -40,6 +41,35 @@ pub fn now() -> chrono::NaiveDateTime {
 }
 
 use chrono::Timelike;
+
+/// True for a conflict that running the transaction again resolves: a
+/// serialization failure or deadlock (PostgreSQL), the writer lock taken
+/// under a reading transaction (SQLite).
+pub fn is_transient(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("deadlock detected") || message.contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+/// Opens the current transaction as a writer. SQLite starts transactions
+/// as readers, and a reader that later writes after another connection
+/// committed fails at once ("database is locked", no waiting); a write as
+/// the first statement (this one changes nothing) takes the writer lock
+/// up front, waiting its turn under `busy_timeout`. PostgreSQL needs
+/// nothing.
+pub fn write_first(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    if let DbConnection::Sqlite(_) = conn {
+        diesel::sql_query("UPDATE hookgate_keyring SET id = id WHERE 0").execute(conn)?;
+    }
+    Ok(())
+}
 
 /// True for a unique-constraint violation (a concurrent or repeated insert).
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {

@@ -1,11 +1,13 @@
 //! HTTP in and out: extract, call an actor or the database, and map every
 //! outcome to the contract's status codes and bodies.
 
+mod accounts;
 mod admin_auth;
 mod agent_routes;
 mod agents;
 mod api_keys;
 mod browser_guard;
+mod caller;
 mod deliveries;
 mod delivery_actions;
 mod errors;
@@ -44,6 +46,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/openapi.json", web::get().to(openapi::openapi_json))
+        .route("/accounts", web::post().to(accounts::create))
+        .route("/accounts", web::get().to(accounts::list))
+        .route(
+            "/accounts/{id}/api_keys",
+            web::post().to(accounts::create_key),
+        )
+        .route(
+            "/accounts/{id}/api_keys",
+            web::get().to(accounts::list_keys),
+        )
+        .route(
+            "/accounts/{id}/api_keys/{key_id}",
+            web::delete().to(accounts::delete_key),
+        )
+        .route("/accounts/{id}", web::get().to(accounts::get))
+        .route("/accounts/{id}", web::delete().to(accounts::delete))
         .route("/agents/register", web::post().to(agents::register))
         .route("/agents", web::get().to(agents::list))
         .route("/agents/name/{name}", web::get().to(agents::get_by_name))

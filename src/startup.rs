@@ -135,10 +135,11 @@ impl Application {
             data_key,
             outbound,
         });
-        let auth = web::Data::new(AdminAuth {
-            token: settings.admin_token.clone(),
-            open_registration: settings.open_registration,
-        });
+        let auth = web::Data::new(AdminAuth::new(
+            settings.admin_token.clone(),
+            settings.open_registration,
+            state.pool.clone(),
+        ));
         let limits = web::Data::new(ForwardLimits {
             max_body_bytes: settings.max_body_bytes,
             timeout_secs: settings.forward_timeout.as_secs(),

@@ -25,6 +25,8 @@ pub struct Agent {
     pub registered_at: Option<chrono::NaiveDateTime>,
     /// Set while an operator holds this agent's deliveries.
     pub deliveries_paused_at: Option<chrono::NaiveDateTime>,
+    /// The account that owns the agent; None for the root admin's agents.
+    pub account_id: Option<String>,
 }
 
 /// What a registration sets; everything else is kept or derived.
@@ -38,6 +40,8 @@ pub struct Registration {
     pub agent_input_type: Option<String>,
     /// Used as the id when the agent is new.
     pub requested_id: Option<String>,
+    /// The account a new agent belongs to; an existing agent keeps its own.
+    pub account_id: Option<String>,
 }
 
 /// Creates or updates the agent named in `reg` (keeping its id) and returns
@@ -69,6 +73,10 @@ pub fn register(
             updated_at: now,
             registered_at: Some(now),
             deliveries_paused_at: existing.as_ref().and_then(|e| e.deliveries_paused_at),
+            account_id: match &existing {
+                Some(e) => e.account_id.clone(),
+                None => reg.account_id,
+            },
         };
         if existing.is_some() {
             diesel::update(agents::table.find(&agent.id))
@@ -137,8 +145,18 @@ pub fn set_deliveries_paused(
     find_by_id(conn, id)
 }
 
-pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> DbResult<Vec<Agent>> {
-    Ok(agents::table
+/// A page of agents; only `account`'s when one is given.
+pub fn list(
+    conn: &mut DbConnection,
+    account: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> DbResult<Vec<Agent>> {
+    let mut query = agents::table.into_boxed();
+    if let Some(account) = account {
+        query = query.filter(agents::account_id.eq(account.to_owned()));
+    }
+    Ok(query
         .order((agents::created_at.asc(), agents::id.asc()))
         .limit(limit)
         .offset(offset)
@@ -175,6 +193,9 @@ pub struct AgentResponse {
     /// When an operator paused this agent's deliveries (absent when not paused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deliveries_paused_at: Option<DateTime<Utc>>,
+    /// The account that owns the agent (absent for the root admin's agents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -200,6 +221,7 @@ impl From<Agent> for AgentResponse {
             registered_at: a.registered_at.map(utc),
             agent_input_type: a.agent_input_type,
             deliveries_paused_at: a.deliveries_paused_at.map(utc),
+            account_id: a.account_id,
         }
     }
 }

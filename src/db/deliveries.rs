@@ -26,7 +26,7 @@ pub use retention::{purge, PURGE_BATCH};
 
 use super::raw::{self, Param};
 use super::schema::{agent_tasks, deliveries, delivery_attempts, delivery_lanes};
-use super::DbConnection;
+use super::{is_transient, DbConnection};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -283,18 +283,6 @@ impl Lane {
 
 /// A deadlock, serialization failure or busy database: the same work may
 /// simply be tried again.
-fn is_transient(err: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match err {
-        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
-        Error::DatabaseError(_, info) => {
-            let message = info.message();
-            message.contains("deadlock detected") || message.contains("database is locked")
-        }
-        _ => false,
-    }
-}
-
 /// Runs `work` in a transaction, again (up to five times in all) when it
 /// meets a transient conflict.
 fn retrying<T>(

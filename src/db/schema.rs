@@ -15,6 +15,24 @@ diesel::table! {
         updated_at -> Timestamp,
         registered_at -> Nullable<Timestamp>,
         deliveries_paused_at -> Nullable<Timestamp>,
+        account_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    account_api_keys (id) {
+        id -> Text,
+        account_id -> Text,
+        key_digest -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -140,11 +158,15 @@ diesel::table! {
 }
 
 diesel::joinable!(agent_api_keys -> agents (agent_id));
+diesel::joinable!(account_api_keys -> accounts (account_id));
+diesel::joinable!(agents -> accounts (account_id));
 diesel::joinable!(agent_key_versions -> agent_api_keys (key_id));
 diesel::joinable!(agent_routes -> agents (agent_id));
 diesel::joinable!(deliveries -> agents (agent_id));
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    account_api_keys,
     agents,
     agent_api_keys,
     agent_key_versions,

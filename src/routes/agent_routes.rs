@@ -3,6 +3,7 @@
 
 use super::agents::{find, AgentRef};
 use super::api_keys::AgentSelector;
+use super::caller::Caller;
 use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
 use crate::db::agents::utc;
@@ -107,14 +108,15 @@ impl CreateRouteRequest {
               (status = 422, description = "A field is invalid")))]
 pub async fn create(
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Json<CreateRouteRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let (which, new) = body.into_inner().parse()?;
     let route = run_change(&state, move |conn| {
         conn.transaction(|conn| {
-            let agent = find(conn, &which)?;
+            let agent = find(conn, &which, &caller)?;
             let path = new.path.clone();
-            routes::insert(conn, &agent.id, new).map_err(|e| {
+            routes::insert(conn, &agent.id, new.clone()).map_err(|e| {
                 if is_unique_violation(&e) {
                     AdminError::Conflict(format!(
                         "A route on path '{path}' already exists for agent '{}'.",
@@ -135,11 +137,12 @@ pub async fn create(
     params(AgentSelector), responses((status = 200, body = [RouteResponse])))]
 pub async fn list(
     state: web::Data<AppState>,
+    caller: Caller,
     selector: web::Query<AgentSelector>,
 ) -> Result<HttpResponse, AdminError> {
     let which = selector.into_inner().resolve("list agent routes")?;
     let found = run_db(&state.pool, move |conn| {
-        let agent = find(conn, &which)?;
+        let agent = find(conn, &which, &caller)?;
         Ok(routes::list(conn, &agent.id)?)
     })
     .await?;
@@ -155,11 +158,13 @@ fn no_such_route(id: &str) -> AdminError {
     responses((status = 200, body = RouteResponse), (status = 404, description = "No such route")))]
 pub async fn get(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
     let route = run_db(&state.pool, move |conn| {
-        routes::find_by_id(conn, &id)?.ok_or_else(|| no_such_route(&id))
+        let found = routes::find_by_id(conn, &id)?;
+        caller.only_own(conn, found, || no_such_route(&id))
     })
     .await?;
     Ok(HttpResponse::Ok().json(RouteResponse::from(route)))
@@ -169,11 +174,14 @@ pub async fn get(
     responses((status = 200, body = String), (status = 404, description = "No such route")))]
 pub async fn delete(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
     let deleted = id.clone();
     run_change(&state, move |conn| {
+        let found = routes::find_by_id(conn, &id)?;
+        caller.only_own(conn, found, || no_such_route(&id))?;
         if routes::delete(conn, &id)? {
             Ok(())
         } else {

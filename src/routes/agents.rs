@@ -1,7 +1,8 @@
 //! `/agents`: registration (idempotent by name, returns the internal key),
 //! list, get and delete.
 
-use super::admin_auth::{AdminAuth, AdminCaller};
+use super::admin_auth::AdminAuth;
+use super::caller::Caller;
 use super::errors::{run_change, run_db, AdminError};
 use super::AppState;
 use crate::crypto::DataKey;
@@ -38,7 +39,7 @@ pub struct RegisteredAgent {
 }
 
 impl RegisterAgentRequest {
-    fn parse(self) -> Result<Registration, AdminError> {
+    fn parse(self, account_id: Option<String>) -> Result<Registration, AdminError> {
         let name = AgentName::parse(&self.name)?;
         let acp_type = AcpType::parse(self.acp_type.as_deref().unwrap_or("async"))?;
         let acp_url = self.acp_url.filter(|u| !u.trim().is_empty());
@@ -84,6 +85,7 @@ impl RegisterAgentRequest {
                 .map(|m| m.to_string()),
             agent_input_type: self.agent_input_type,
             requested_id,
+            account_id,
         })
     }
 }
@@ -105,7 +107,10 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterAgentRequest>,
 ) -> Result<HttpResponse, AdminError> {
-    let registration = body.into_inner().parse()?;
+    let registrant = Registrant::of(&req);
+    let registration = body
+        .into_inner()
+        .parse(registrant.account().map(str::to_owned))?;
     if let Some(url) = &registration.acp_url {
         let host = url.parse::<actix_web::http::Uri>().ok();
         if let Some(why) =
@@ -116,7 +121,6 @@ pub async fn register(
             )));
         }
     }
-    let registrant = Registrant::of(&req);
     let data_key = state.data_key.clone();
     let (agent, key) = run_change(&state, move |conn| {
         // Two first registrations of one name can race; the loser retries as
@@ -142,12 +146,14 @@ pub async fn register(
     }))
 }
 
-/// Who is registering: the admin may create or change any agent; anyone
-/// else (open registration) may create a new agent, or change an existing
-/// one by presenting its internal key in `x-agent-api-key`, as the Agentex
-/// SDK does when it registers again with `AGENT_API_KEY` set.
+/// Who is registering: the admin may create or change any agent; an
+/// account creates agents in itself and changes its own; anyone else (open
+/// registration) may create a new agent, or change an existing one by
+/// presenting its internal key in `x-agent-api-key`, as the Agentex SDK
+/// does when it registers again with `AGENT_API_KEY` set.
 enum Registrant {
     Admin,
+    Account(String),
     Other {
         agent_key: Option<Secret>,
         /// Open registration: new agents may be created.
@@ -157,8 +163,10 @@ enum Registrant {
 
 impl Registrant {
     fn of(req: &HttpRequest) -> Self {
-        if req.extensions().get::<AdminCaller>().is_some() {
-            return Self::Admin;
+        match req.extensions().get::<Caller>() {
+            Some(Caller::Root) => return Self::Admin,
+            Some(Caller::Account(id)) => return Self::Account(id.clone()),
+            None => {}
         }
         let agent_key = req
             .headers()
@@ -174,6 +182,14 @@ impl Registrant {
         }
     }
 
+    /// The account new agents of this registrant belong to.
+    fn account(&self) -> Option<&str> {
+        match self {
+            Self::Account(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// Refuses a change to an existing agent the registrant cannot prove
     /// is theirs; nothing is written and no key is returned.
     fn may_register(
@@ -182,12 +198,13 @@ impl Registrant {
         data_key: &DataKey,
         name: &AgentName,
     ) -> Result<(), AdminError> {
-        let Self::Other {
-            agent_key,
-            may_create,
-        } = self
-        else {
-            return Ok(());
+        let (agent_key, may_create) = match self {
+            Self::Admin => return Ok(()),
+            Self::Account(id) => return Self::account_may_register(conn, id, name),
+            Self::Other {
+                agent_key,
+                may_create,
+            } => (agent_key, may_create),
         };
         let Some(existing) = agents::find_by_name(conn, name.as_str())? else {
             return match may_create {
@@ -215,6 +232,26 @@ impl Registrant {
              when it was first registered.",
             name.as_str()
         )))
+    }
+}
+
+impl Registrant {
+    /// Agent names are global (the forward route names no account): an
+    /// account may take a free name or change its own agent, nothing else.
+    fn account_may_register(
+        conn: &mut DbConnection,
+        account: &str,
+        name: &AgentName,
+    ) -> Result<(), AdminError> {
+        match agents::find_by_name(conn, name.as_str())? {
+            Some(existing) if existing.account_id.as_deref() != Some(account) => {
+                Err(AdminError::Conflict(format!(
+                    "Agent name '{}' is already taken; agent names are unique across accounts.",
+                    name.as_str()
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -249,11 +286,12 @@ impl Page {
     responses((status = 200, body = [AgentResponse])))]
 pub async fn list(
     state: web::Data<AppState>,
+    caller: Caller,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, AdminError> {
     let (limit, offset) = page.bounds()?;
     let agents = run_db(&state.pool, move |conn| {
-        Ok(agents::list(conn, limit, offset)?)
+        Ok(agents::list(conn, caller.account(), limit, offset)?)
     })
     .await?;
     let body: Vec<AgentResponse> = agents.into_iter().map(Into::into).collect();
@@ -267,12 +305,18 @@ pub enum AgentRef {
     Name(String),
 }
 
-/// The agent named, or a 404 naming the id or name.
-pub fn find(conn: &mut DbConnection, which: &AgentRef) -> Result<Agent, AdminError> {
+/// The agent named, or a 404 naming the id or name (also when the agent
+/// belongs to an account other than the caller's).
+pub fn find(
+    conn: &mut DbConnection,
+    which: &AgentRef,
+    caller: &Caller,
+) -> Result<Agent, AdminError> {
     let found = match which {
         AgentRef::Id(id) => agents::find_by_id(conn, id)?,
         AgentRef::Name(name) => agents::find_by_name(conn, name)?,
-    };
+    }
+    .filter(|agent| caller.may_see(agent));
     found.ok_or_else(|| {
         AdminError::NotFound(match which {
             AgentRef::Id(id) => format!("Agent with ID {id} not found."),
@@ -281,14 +325,22 @@ pub fn find(conn: &mut DbConnection, which: &AgentRef) -> Result<Agent, AdminErr
     })
 }
 
-async fn get_one(state: &AppState, which: AgentRef) -> Result<HttpResponse, AdminError> {
-    let agent = run_db(&state.pool, move |conn| find(conn, &which)).await?;
+async fn get_one(
+    state: &AppState,
+    caller: Caller,
+    which: AgentRef,
+) -> Result<HttpResponse, AdminError> {
+    let agent = run_db(&state.pool, move |conn| find(conn, &which, &caller)).await?;
     Ok(HttpResponse::Ok().json(AgentResponse::from(agent)))
 }
 
-async fn delete_one(state: &AppState, which: AgentRef) -> Result<HttpResponse, AdminError> {
+async fn delete_one(
+    state: &AppState,
+    caller: Caller,
+    which: AgentRef,
+) -> Result<HttpResponse, AdminError> {
     let agent = run_change(state, move |conn| {
-        let agent = find(conn, &which)?;
+        let agent = find(conn, &which, &caller)?;
         agents::delete(conn, &agent)?;
         Ok(agent)
     })
@@ -301,18 +353,20 @@ async fn delete_one(state: &AppState, which: AgentRef) -> Result<HttpResponse, A
     responses((status = 200, body = AgentResponse), (status = 404, description = "No such agent")))]
 pub async fn get(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    get_one(&state, AgentRef::Id(id.into_inner())).await
+    get_one(&state, caller, AgentRef::Id(id.into_inner())).await
 }
 
 #[utoipa::path(operation_id = "get_agent_by_name", get, path = "/agents/name/{name}", tag = "agents",
     responses((status = 200, body = AgentResponse), (status = 404, description = "No such agent")))]
 pub async fn get_by_name(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    get_one(&state, AgentRef::Name(name.into_inner())).await
+    get_one(&state, caller, AgentRef::Name(name.into_inner())).await
 }
 
 #[utoipa::path(operation_id = "delete_agent", delete, path = "/agents/{id}", tag = "agents",
@@ -320,9 +374,10 @@ pub async fn get_by_name(
               (status = 404, description = "No such agent")))]
 pub async fn delete(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    delete_one(&state, AgentRef::Id(id.into_inner())).await
+    delete_one(&state, caller, AgentRef::Id(id.into_inner())).await
 }
 
 #[utoipa::path(operation_id = "delete_agent_by_name", delete, path = "/agents/name/{name}", tag = "agents",
@@ -330,7 +385,8 @@ pub async fn delete(
               (status = 404, description = "No such agent")))]
 pub async fn delete_by_name(
     state: web::Data<AppState>,
+    caller: Caller,
     name: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    delete_one(&state, AgentRef::Name(name.into_inner())).await
+    delete_one(&state, caller, AgentRef::Name(name.into_inner())).await
 }

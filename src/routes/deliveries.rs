@@ -3,6 +3,7 @@
 //! stored request it carries.
 
 use super::agents::{find as find_agent, AgentRef};
+use super::caller::Caller;
 use super::errors::{run_db, AdminError};
 use super::AppState;
 use crate::db::agents::utc;
@@ -138,6 +139,7 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<NaiveDateTim
 /// None when neither is given.
 pub fn agent_filter(
     conn: &mut DbConnection,
+    caller: &Caller,
     agent_id: Option<String>,
     agent_name: Option<String>,
 ) -> Result<Option<String>, AdminError> {
@@ -151,10 +153,10 @@ pub fn agent_filter(
         (None, Some(name)) => AgentRef::Name(name),
         (None, None) => return Ok(None),
     };
-    Ok(Some(find_agent(conn, &which)?.id))
+    Ok(Some(find_agent(conn, &which, caller)?.id))
 }
 
-fn list_filter(query: &ListQuery) -> Result<ListFilter, AdminError> {
+fn list_filter(query: &ListQuery, caller: &Caller) -> Result<ListFilter, AdminError> {
     let after = query
         .cursor
         .as_deref()
@@ -168,6 +170,7 @@ fn list_filter(query: &ListQuery) -> Result<ListFilter, AdminError> {
         .transpose()?;
     Ok(ListFilter {
         scope: Scope {
+            account_id: caller.account().map(str::to_owned),
             agent_id: None,
             task_id: query.task_id.clone(),
             since: parse_time("since", query.since.as_deref())?,
@@ -185,11 +188,12 @@ fn list_filter(query: &ListQuery) -> Result<ListFilter, AdminError> {
                        of the next page and `Link` its URL (rel=\"next\").")))]
 pub async fn list(
     state: web::Data<AppState>,
+    caller: Caller,
     request: HttpRequest,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
-    let mut filter = list_filter(&query)?;
+    let mut filter = list_filter(&query, &caller)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(AdminError::Unprocessable(format!(
@@ -197,7 +201,7 @@ pub async fn list(
         )));
     }
     let (rows, next) = run_db(&state.pool, move |conn| {
-        filter.scope.agent_id = agent_filter(conn, query.agent_id, query.agent_name)?;
+        filter.scope.agent_id = agent_filter(conn, &caller, query.agent_id, query.agent_name)?;
         Ok(deliveries::list(conn, &filter, limit)?)
     })
     .await?;
@@ -232,11 +236,13 @@ pub fn no_such_delivery(id: &str) -> AdminError {
     responses((status = 200, body = DeliveryWithAttempts), (status = 404, description = "No such delivery")))]
 pub async fn get(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
     let (delivery, attempts) = run_db(&state.pool, move |conn| {
-        deliveries::find(conn, &id)?.ok_or_else(|| no_such_delivery(&id))
+        let found = deliveries::find(conn, &id)?;
+        caller.only_own(conn, found, || no_such_delivery(&id))
     })
     .await?;
     Ok(HttpResponse::Ok().json(DeliveryWithAttempts {
@@ -267,12 +273,14 @@ pub struct PayloadResponse {
         (status = 404, description = "No such delivery")))]
 pub async fn payload(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     use base64::Engine;
     let id = id.into_inner();
     let (d, _) = run_db(&state.pool, move |conn| {
-        deliveries::find(conn, &id)?.ok_or_else(|| no_such_delivery(&id))
+        let found = deliveries::find(conn, &id)?;
+        caller.only_own(conn, found, || no_such_delivery(&id))
     })
     .await?;
     Ok(HttpResponse::Ok().json(PayloadResponse {

@@ -3,6 +3,7 @@
 //! agent's deliveries while intake goes on.
 
 use super::agents::{find as find_agent, AgentRef};
+use super::caller::Caller;
 use super::deliveries::{
     agent_filter, no_such_delivery, parse_status, parse_time, DeliveryResponse,
 };
@@ -27,11 +28,14 @@ type Dispatcher = web::Data<actix::Addr<DispatcherActor>>;
               (status = 409, description = "The delivery is neither failed nor cancelled")))]
 pub async fn retry(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
     dispatcher: Dispatcher,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
     let delivery = run_db(&state.pool, move |conn| {
+        let found = deliveries::find(conn, &id)?;
+        caller.only_own(conn, found, || no_such_delivery(&id))?;
         if let Some(moved) = deliveries::retry_one(conn, &id)? {
             return Ok(moved);
         }
@@ -74,6 +78,7 @@ pub struct BulkRetryResponse {
               (status = 422, description = "A filter is malformed")))]
 pub async fn retry_many(
     state: web::Data<AppState>,
+    caller: Caller,
     body: Option<web::Json<BulkRetryRequest>>,
     dispatcher: Dispatcher,
 ) -> Result<HttpResponse, AdminError> {
@@ -86,6 +91,7 @@ pub async fn retry_many(
     }
     let mut filter = RetryFilter {
         scope: Scope {
+            account_id: caller.account().map(str::to_owned),
             agent_id: None,
             task_id: body.task_id,
             since: parse_time("since", body.since.as_deref())?,
@@ -94,7 +100,7 @@ pub async fn retry_many(
         statuses: vec![status],
     };
     let moved = run_db(&state.pool, move |conn| {
-        filter.scope.agent_id = agent_filter(conn, body.agent_id, body.agent_name)?;
+        filter.scope.agent_id = agent_filter(conn, &caller, body.agent_id, body.agent_name)?;
         Ok(deliveries::retry_matching(conn, &filter)?)
     })
     .await?;
@@ -109,11 +115,14 @@ pub async fn retry_many(
               (status = 409, description = "The delivery is not pending")))]
 pub async fn cancel(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
     dispatcher: Dispatcher,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
     let delivery = run_db(&state.pool, move |conn| {
+        let found = deliveries::find(conn, &id)?;
+        caller.only_own(conn, found, || no_such_delivery(&id))?;
         match deliveries::cancel(conn, &id)? {
             Cancelled::Done(d) => Ok(*d),
             Cancelled::NotPending(status) => Err(AdminError::Conflict(format!(
@@ -135,9 +144,10 @@ pub async fn cancel(
               (status = 404, description = "No such agent")))]
 pub async fn pause(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    set_paused(&state, id.into_inner(), true).await
+    set_paused(&state, caller, id.into_inner(), true).await
 }
 
 #[utoipa::path(post, path = "/agents/{id}/resume", operation_id = "resume_agent_deliveries", tag = "agents",
@@ -145,21 +155,23 @@ pub async fn pause(
               (status = 404, description = "No such agent")))]
 pub async fn resume(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
     dispatcher: Dispatcher,
 ) -> Result<HttpResponse, AdminError> {
-    let answer = set_paused(&state, id.into_inner(), false).await;
+    let answer = set_paused(&state, caller, id.into_inner(), false).await;
     dispatcher.do_send(Wake);
     answer
 }
 
 async fn set_paused(
     state: &AppState,
+    caller: Caller,
     id: String,
     paused: bool,
 ) -> Result<HttpResponse, AdminError> {
     let agent = run_db(&state.pool, move |conn| {
-        let current = find_agent(conn, &AgentRef::Id(id.clone()))?;
+        let current = find_agent(conn, &AgentRef::Id(id.clone()), &caller)?;
         // Pausing twice keeps the first time.
         let at = if paused {
             current.deliveries_paused_at.or(Some(now()))

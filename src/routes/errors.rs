@@ -3,6 +3,7 @@
 
 use crate::db::{DbConnection, DbError, DbPool};
 use actix_web::{http::StatusCode, web, HttpResponse, ResponseError};
+use diesel::Connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -11,11 +12,15 @@ pub enum AdminError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[from] DbError),
 }
@@ -37,9 +42,11 @@ impl ResponseError for AdminError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,14 +77,17 @@ where
 
 /// Runs a change to agents, keys or routes, then drops every cached key
 /// here and tells the other instances to do the same, before the admin call
-/// can answer.
-pub async fn run_change<T, F>(state: &super::AppState, work: F) -> Result<T, AdminError>
+/// can answer. The change is one transaction that takes the writer lock
+/// before it reads (delivery writes beside admin changes all the time); one
+/// that still meets a transient conflict (a PostgreSQL serialization
+/// failure or deadlock) rolled back whole and is run again.
+pub async fn run_change<T, F>(state: &super::AppState, mut work: F) -> Result<T, AdminError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
+    F: FnMut(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
 {
     let done = run_db(&state.pool, move |conn| {
-        let done = work(conn)?;
+        let done = again_when_transient(conn, &mut work)?;
         if let Err(e) = crate::db::notify::announce_change(conn) {
             // The change is committed; other instances still stop caching
             // on their own if they lose their listener.
@@ -88,6 +98,30 @@ where
     .await;
     state.cache.invalidate_all();
     done
+}
+
+/// `work`, again (up to five times in all) while it fails with a transient
+/// conflict.
+fn again_when_transient<T>(
+    conn: &mut DbConnection,
+    work: &mut impl FnMut(&mut DbConnection) -> Result<T, AdminError>,
+) -> Result<T, AdminError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let done = conn.transaction(|conn| {
+            crate::db::write_first(conn)?;
+            work(conn)
+        });
+        match done {
+            Err(AdminError::Internal(DbError::Query(e)))
+                if crate::db::is_transient(&e) && tries < 5 =>
+            {
+                tracing::debug!(error = %e, "transient database conflict; admin change again");
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A malformed or incomplete JSON body is a 422 naming what serde found wrong.

@@ -2,7 +2,8 @@
 //! annotations; `info.version` is the crate version (the Agentex SDK reads it).
 
 use super::{
-    agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health, webhook_trigger,
+    accounts, agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health,
+    webhook_trigger,
 };
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -16,6 +17,13 @@ use utoipa::OpenApi;
     paths(
         health::healthz,
         health::readyz,
+        accounts::create,
+        accounts::list,
+        accounts::get,
+        accounts::delete,
+        accounts::create_key,
+        accounts::list_keys,
+        accounts::delete_key,
         agents::register,
         agents::list,
         agents::get,

@@ -3,6 +3,7 @@
 
 use super::agents::AgentRef;
 use super::api_keys::{create_key, key_value, parse_key_name};
+use super::caller::Caller;
 use super::errors::{run_change, AdminError};
 use super::AppState;
 use crate::domain::{KeyKind, Revealed, Secret};
@@ -78,6 +79,7 @@ pub struct WebhookTriggerResponse {
               (status = 409, description = "The key already exists")))]
 pub async fn create(
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Json<WebhookTriggerRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let req = body.into_inner();
@@ -108,7 +110,9 @@ pub async fn create(
     let key_name = name.clone();
     let data_key = state.data_key.clone();
     let (agent, info) = run_change(&state, move |conn| {
-        create_key(conn, &data_key, &which, &key_name, kind, &stored, None)
+        create_key(
+            conn, &data_key, &caller, &which, &key_name, kind, &stored, None,
+        )
     })
     .await?;
     let webhook_path = format!("/agents/forward/name/{}/{forward_path}", agent.name);

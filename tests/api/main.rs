@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod accounts;
 mod acp_agent;
 mod admin_token;
 mod agents;

@@ -5,7 +5,7 @@
 use crate::acp_agent::{AcpAgent, Answer};
 use crate::delivery::{acp_setup, pr_event, queue_app, send_pr, wait_for_status};
 use crate::helpers::*;
-use crate::queue::numbered_event;
+use crate::queue::{numbered_event, send_rounds};
 use actix_web::http::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -19,6 +19,7 @@ db_tests!(
     cursor_pages_hold_still_while_rows_arrive,
     the_payload_shows_the_stored_request,
     finished_deliveries_are_purged_but_redeliveries_still_deduplicated,
+    admin_changes_succeed_while_a_backlog_drains,
 );
 
 fn outcomes(delivery: &Value) -> Vec<String> {
@@ -439,4 +440,49 @@ async fn finished_deliveries_are_purged_but_redeliveries_still_deduplicated(back
     assert_eq!(again.json(), first);
     actix_rt::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(agent.event_count(), 1, "and nothing new is delivered");
+}
+
+/// Admin changes are transactions that read, then write: on SQLite such a
+/// transaction cannot take the writer lock once delivery has committed
+/// beside it ("database is locked" at once, no waiting), which answered 500.
+/// Here keys and routes are made while a backlog of 3,000 events drains.
+async fn admin_changes_succeed_while_a_backlog_drains(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    let registered = acp_setup(&app, &agent).await;
+    let id = registered["id"].as_str().unwrap();
+    let paused = app
+        .post_json(&format!("/agents/{id}/pause"), json!({}))
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    let (prs, rounds) = (60, 50);
+    let ids = send_rounds(&app, prs, rounds).await;
+    let resumed = app
+        .post_json(&format!("/agents/{id}/resume"), json!({}))
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    let mut changes = 0;
+    while agent.event_count() < ids.len() / 2 && changes < 400 {
+        let key = app
+            .post_json(
+                "/agent_api_keys",
+                json!({"agent_name": "pr-agent", "name": format!("key-{changes}")}),
+            )
+            .await;
+        assert_eq!(key.status, 200, "change {changes}: {}", key.text());
+        let route = app
+            .post_json(
+                "/agent_routes",
+                json!({"agent_name": "pr-agent", "path": format!("p-{changes}"), "mode": "forward"}),
+            )
+            .await;
+        assert_eq!(route.status, 200, "change {changes}: {}", route.text());
+        changes += 1;
+    }
+    assert!(changes > 0, "changes were made while the backlog drained");
+    agent
+        .wait_for_within("the whole backlog", Duration::from_secs(120), |_| {
+            agent.event_count() >= ids.len()
+        })
+        .await;
 }

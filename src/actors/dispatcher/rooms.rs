@@ -89,6 +89,7 @@ mod tests {
             updated_at: at,
             registered_at: None,
             deliveries_paused_at: None,
+            account_id: None,
         }
     }
 

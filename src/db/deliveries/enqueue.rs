@@ -1,7 +1,8 @@
 //! Intake's writes: a delivery row, its task's next sequence number (and
 //! whether it is the task's head), and its provider redelivery id.
 
-use super::{insert_lanes, is_transient, lane_of, lock_tasks, Delivery, Lane, Task, PENDING};
+use super::{insert_lanes, lane_of, lock_tasks, Delivery, Lane, Task, PENDING};
+use crate::db::is_transient;
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
 use crate::db::{is_unique_violation, now, DbConnection, DbResult};

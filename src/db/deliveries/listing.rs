@@ -3,7 +3,7 @@
 //! attempts.
 
 use super::{Attempt, Delivery};
-use crate::db::schema::{deliveries, delivery_attempts};
+use crate::db::schema::{agents, deliveries, delivery_attempts};
 use crate::db::DbConnection;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -47,6 +47,8 @@ impl Cursor {
 /// time range. Listing and bulk retry narrow the table the same way.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
+    /// Only agents of this account (an account caller's view).
+    pub account_id: Option<String>,
     pub agent_id: Option<String>,
     pub task_id: Option<String>,
     /// Created at or after.
@@ -61,6 +63,12 @@ impl Scope {
     /// `deliveries` narrowed to this scope.
     pub(super) fn query(&self) -> deliveries::BoxedQuery<'static, Backend> {
         let mut query = deliveries::table.into_boxed();
+        if let Some(account) = &self.account_id {
+            let owned = agents::table
+                .filter(agents::account_id.eq(account.clone()))
+                .select(agents::id);
+            query = query.filter(deliveries::agent_id.eq_any(owned));
+        }
         if let Some(agent_id) = &self.agent_id {
             query = query.filter(deliveries::agent_id.eq(agent_id.clone()));
         }
