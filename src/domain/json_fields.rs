@@ -42,13 +42,14 @@ pub struct NotJson;
 /// pass. The first occurrence of a repeated key wins.
 pub fn find<'a>(body: &'a [u8], paths: &[&[&str]]) -> Result<Vec<Field<'a>>, NotJson> {
     let mut found = vec![Field::Absent; paths.len()];
-    let wanted: Vec<usize> = (0..paths.len()).collect();
+    // The document is a value: an empty path names it, the others go deeper.
+    let (leaves, deeper): (Vec<usize>, Vec<usize>) =
+        (0..paths.len()).partition(|&i| paths[i].is_empty());
     let mut de = serde_json::Deserializer::from_slice(body);
-    // The document is a value under which every path goes deeper.
     let seed = Value {
         paths,
-        leaves: &[],
-        deeper: &wanted,
+        leaves: &leaves,
+        deeper: &deeper,
         depth: 0,
         found: &mut found,
     };
@@ -196,6 +197,18 @@ mod tests {
 
     const REPO: &[&str] = &["repository", "full_name"];
     const REPO_OBJ: &[&str] = &["repository"];
+
+    /// Found by `fuzz/fuzz_targets/json_fields.rs`: an empty path indexed
+    /// past its end.
+    #[test]
+    fn an_empty_path_names_the_document() {
+        assert_eq!(find(b"\"x\"", &[&[]]).unwrap(), [Field::Str("x".into())]);
+        assert_eq!(
+            find(br#"{"":1}"#, &[&[], &[""]]).unwrap(),
+            [Field::Other, Field::Int(1)]
+        );
+        assert_eq!(find(b"{\"\"\xff", &[&[]]), Err(NotJson));
+    }
 
     #[test]
     fn finds_nested_and_top_level_fields_in_one_pass() {

@@ -21,6 +21,7 @@ mod forward_providers;
 mod forward_slack;
 mod forwarding;
 mod key_cache;
+mod key_store_flood;
 mod memory_bounds;
 mod migrations;
 mod openapi;
