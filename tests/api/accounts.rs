@@ -229,15 +229,23 @@ fn ids(list: &Value) -> Vec<String> {
     ids
 }
 
-async fn accounts_are_isolated_on_every_admin_route(backend: Backend) {
+/// hookgate with an admin token and two populated accounts, alpha
+/// (`alpha-agent`) and beta (`beta-agent`), their agents at `upstream`.
+async fn two_accounts(backend: Backend) -> (TestApp, Upstream, [(Account, Owned); 2]) {
     let app = token_app(backend).await;
     let upstream = Upstream::start().await;
-    let (alpha, beta) = (
-        new_account(&app, "alpha").await,
-        new_account(&app, "beta").await,
-    );
-    let alpha_owns = populate(&app, &alpha, "alpha-agent", &upstream).await;
-    let beta_owns = populate(&app, &beta, "beta-agent", &upstream).await;
+    let mut both = Vec::new();
+    for name in ["alpha", "beta"] {
+        let account = new_account(&app, name).await;
+        let owned = populate(&app, &account, &format!("{name}-agent"), &upstream).await;
+        both.push((account, owned));
+    }
+    let both: [(Account, Owned); 2] = both.try_into().ok().expect("two accounts");
+    (app, upstream, both)
+}
+
+async fn accounts_are_isolated_on_every_admin_route(backend: Backend) {
+    let (app, _upstream, [(alpha, alpha_owns), (beta, beta_owns)]) = two_accounts(backend).await;
     let before = snapshot(&app, "alpha-agent", &alpha_owns).await;
 
     for (method, path, body) in routes_against("alpha-agent", &alpha_owns) {
@@ -401,14 +409,7 @@ async fn account_credentials_are_checked(backend: Backend) {
 }
 
 async fn the_admin_token_manages_accounts_and_sees_everything(backend: Backend) {
-    let app = token_app(backend).await;
-    let upstream = Upstream::start().await;
-    let (alpha, beta) = (
-        new_account(&app, "alpha").await,
-        new_account(&app, "beta").await,
-    );
-    let alpha_owns = populate(&app, &alpha, "alpha-agent", &upstream).await;
-    let beta_owns = populate(&app, &beta, "beta-agent", &upstream).await;
+    let (app, upstream, [(alpha, alpha_owns), (beta, beta_owns)]) = two_accounts(backend).await;
     let root_agent = app.register("root-agent", &upstream.url).await;
     assert!(root_agent.get("account_id").is_none(), "{root_agent}");
 

@@ -28,15 +28,7 @@ async fn a_flood_of_unknown_names_is_refused_beyond_the_lookup_bound() {
     // listener (polling every 100 ms) clears the cache once more. Warm the
     // cache after that.
     actix_rt::time::sleep(Duration::from_millis(500)).await;
-    let warm = app
-        .forward(
-            Method::POST,
-            "live",
-            "hook",
-            &[("x-agent-api-key", &key)],
-            "{}",
-        )
-        .await;
+    let warm = forward_live(&app, &key).await;
     assert_eq!(warm.status, 200, "{}", warm.text());
 
     // Every look-up now waits on the lock.
@@ -51,15 +43,7 @@ async fn a_flood_of_unknown_names_is_refused_beyond_the_lookup_bound() {
         "{refused} of {FLOOD} stalled calls answered 503; at most {WAITING_LOOKUPS} may wait"
     );
     // A cached key needs no look-up: the stranger's flood does not stop it.
-    let served = app
-        .forward(
-            Method::POST,
-            "live",
-            "hook",
-            &[("x-agent-api-key", &key)],
-            "{}",
-        )
-        .await;
+    let served = forward_live(&app, &key).await;
     assert_eq!(served.status, 200, "{}", served.text());
 
     stall.batch_execute("COMMIT").expect("unlock");
@@ -76,6 +60,13 @@ async fn a_flood_of_unknown_names_is_refused_beyond_the_lookup_bound() {
         "the others waited, then found no agent: {answers:?}"
     );
     assert!(waited <= WAITING_LOOKUPS, "{waited} waited");
+}
+
+/// A call to the registered agent with its (cached) key.
+async fn forward_live(app: &TestApp, key: &str) -> Reply {
+    let headers = [("x-agent-api-key", key)];
+    app.forward(Method::POST, "live", "hook", &headers, "{}")
+        .await
 }
 
 /// Sends `FLOOD` calls at once, each to an agent name nobody registered;
