@@ -218,9 +218,25 @@ impl KeyCache {
     }
 }
 
+/// Changes made by other instances clear the cache; while they cannot be
+/// heard, nothing is cached.
+impl crate::db::notify::ChangeListener for KeyCache {
+    fn connected(&self, connected: bool) {
+        self.set_enabled(connected);
+    }
+
+    fn changed(&self) {
+        self.invalidate_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two digest-only kinds (as hookgate's API keys and a provider's tokens are).
+    const DIGEST_A: KeyKind = KeyKind::new("digest-a", crate::domain::KeyLookup::Digest);
+    const DIGEST_B: KeyKind = KeyKind::new("digest-b", crate::domain::KeyLookup::Digest);
 
     #[test]
     fn a_read_that_raced_an_invalidation_is_not_stored() {
@@ -228,19 +244,15 @@ mod tests {
         let before = cache.generation();
         cache.invalidate_all(); // e.g. the key was deleted meanwhile
         let live = Some(LiveUntil(None));
-        cache.put_digest(before, "a", KeyKind::External, "d", live);
-        assert_eq!(cache.digest("a", KeyKind::External, "d"), None);
-        cache.put_digest(cache.generation(), "a", KeyKind::External, "d", None);
+        cache.put_digest(before, "a", DIGEST_A, "d", live);
+        assert_eq!(cache.digest("a", DIGEST_A, "d"), None);
+        cache.put_digest(cache.generation(), "a", DIGEST_A, "d", None);
         assert_eq!(
-            cache.digest("a", KeyKind::External, "d"),
+            cache.digest("a", DIGEST_A, "d"),
             Some(None),
             "misses are cached too"
         );
-        assert_eq!(
-            cache.digest("a", KeyKind::Gitlab, "d"),
-            None,
-            "kinds are apart"
-        );
+        assert_eq!(cache.digest("a", DIGEST_B, "d"), None, "kinds are apart");
     }
 
     #[test]
@@ -248,39 +260,29 @@ mod tests {
         let cache = KeyCache::new(3 * 1024);
         let live = Some(LiveUntil(None));
         for i in 0..500 {
-            cache.put_digest(
-                cache.generation(),
-                "a",
-                KeyKind::External,
-                &i.to_string(),
-                live,
-            );
+            cache.put_digest(cache.generation(), "a", DIGEST_A, &i.to_string(), live);
         }
         cache.digests.run_pending_tasks();
         assert!(cache.digests.weighted_size() <= 3 * 1024 / 3);
         cache.set_enabled(false);
-        cache.put_digest(cache.generation(), "a", KeyKind::External, "x", live);
-        assert_eq!(cache.digest("a", KeyKind::External, "x"), None);
+        cache.put_digest(cache.generation(), "a", DIGEST_A, "x", live);
+        assert_eq!(cache.digest("a", DIGEST_A, "x"), None);
     }
 
     #[test]
     fn a_flood_of_misses_does_not_push_out_a_key_in_use() {
         let cache = KeyCache::new(3 * 64 * 1024);
         let live = Some(LiveUntil(None));
-        cache.put_digest(cache.generation(), "a", KeyKind::External, "good", live);
+        cache.put_digest(cache.generation(), "a", DIGEST_A, "good", live);
         for i in 0..20_000 {
             if i % 100 == 0 {
-                assert_eq!(
-                    cache.digest("a", KeyKind::External, "good"),
-                    Some(live),
-                    "{i}"
-                );
+                assert_eq!(cache.digest("a", DIGEST_A, "good"), Some(live), "{i}");
             }
             let unknown = format!("{i:064}");
-            cache.put_digest(cache.generation(), "a", KeyKind::External, &unknown, None);
+            cache.put_digest(cache.generation(), "a", DIGEST_A, &unknown, None);
         }
         cache.digests.run_pending_tasks();
         assert!(cache.digests.weighted_size() <= 64 * 1024);
-        assert_eq!(cache.digest("a", KeyKind::External, "good"), Some(live));
+        assert_eq!(cache.digest("a", DIGEST_A, "good"), Some(live));
     }
 }

@@ -143,8 +143,8 @@ impl Application {
         let limits = web::Data::new(ForwardLimits {
             max_body_bytes: settings.max_body_bytes,
             timeout_secs: settings.forward_timeout.as_secs(),
+            tolerance_secs: settings.slack_tolerance_secs,
         });
-        let tolerance = settings.slack_tolerance_secs;
         let dispatcher_data = web::Data::new(dispatcher.clone());
         let intake = web::Data::new(IntakeWriter::start(
             intake_pool,
@@ -156,8 +156,7 @@ impl Application {
             // Built on each worker's thread: the verifier and forwarders (and
             // their awc clients) live beside the requests they serve.
             let verifier =
-                VerifierActor::new(key_store.clone(), permits.clone(), cache.clone(), tolerance)
-                    .start();
+                VerifierActor::new(key_store.clone(), permits.clone(), cache.clone()).start();
             App::new()
                 .app_data(routes::json_config())
                 .app_data(routes::query_config())

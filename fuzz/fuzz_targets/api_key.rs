@@ -1,10 +1,10 @@
 #![no_main]
 //! `x-agent-api-key` and `Authorization: AgentKey …`: the key a call
-//! presents, as the scheme picks it from the headers.
+//! presents, as the registry picks the provider from the headers.
 
 use arbitrary::Arbitrary;
-use hookgate::verify::{api_key, Scheme};
-use hookgate_fuzz::headers;
+use hookgate::verify::providers::api_key;
+use hookgate_fuzz::{headers, kind_of, verify};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -24,12 +24,12 @@ fuzz_target!(|call: Call<'_>| {
     }
     let map = headers(&pairs);
     let presented = api_key::presented_key(&map);
-    match Scheme::from_headers(&map) {
-        Ok(Scheme::ApiKey(secret)) => {
-            assert_eq!(Some(secret.expose()), presented);
-            let _ = secret.matches("a-stored-key");
+    let (provider, reading) = verify(&map, b"", false);
+    match presented {
+        Some(key) => {
+            assert_eq!(kind_of(provider), "external");
+            assert_eq!(reading.expect("a presented key reads").credential(), key);
         }
-        Ok(other) => panic!("only API-key headers were sent, yet {other:?}"),
-        Err(_) => assert_eq!(presented, None),
+        None => assert_ne!(kind_of(provider), "external"),
     }
 });

@@ -4,7 +4,7 @@
 
 use arbitrary::Arbitrary;
 use hookgate::domain::payload::{body_as_json, is_form};
-use hookgate::verify::slack;
+use hookgate::verify::providers::slack;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -3,8 +3,8 @@
 //! `webhook-signature` (several `v1,` values), and `whsec_` secrets.
 
 use arbitrary::Arbitrary;
-use hookgate::verify::standard_webhooks::{self, Presented};
-use hookgate_fuzz::{headers, NOW};
+use hookgate::verify::providers::standard_webhooks;
+use hookgate_fuzz::{headers, verify};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -29,22 +29,22 @@ fuzz_target!(|call: Call<'_>| {
         (names[1], call.timestamp),
         (names[2], call.signature),
     ]);
-    if let Some(presented) = Presented::from_headers(&map) {
-        if let Ok((id, timestamp)) = presented.check(NOW) {
-            let header = presented.signature.expose();
-            let _ = standard_webhooks::check_signature(KEY, id, timestamp, call.body, header);
-            let signed = standard_webhooks::sign(KEY, id, timestamp, call.body);
-            assert!(standard_webhooks::check_signature(
-                KEY, id, timestamp, call.body, &signed
-            ));
-            let _ = standard_webhooks::check_with_secret(
-                call.stored_secret,
-                id,
-                timestamp,
-                call.body,
-                header,
-            );
-        }
+    let (_, reading) = verify(&map, call.body, false);
+    if let Some(reading) = reading {
+        let id = reading.message_id.as_deref().unwrap_or_default();
+        let timestamp = reading.timestamp();
+        let signed = standard_webhooks::sign(KEY, id, timestamp, call.body);
+        assert!(standard_webhooks::check_signature(
+            KEY, id, timestamp, call.body, &signed
+        ));
+        let header = reading.credential();
+        let _ = standard_webhooks::check_with_secret(
+            call.stored_secret,
+            id,
+            timestamp,
+            call.body,
+            header,
+        );
     }
     let _ = standard_webhooks::key_bytes(call.stored_secret);
 });

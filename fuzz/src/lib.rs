@@ -1,7 +1,10 @@
 //! What the fuzz targets share: a request's headers made from fuzzer
-//! bytes, and the fixed secret and clock the checks run against.
+//! bytes, the fixed secret and clock the checks run against, and one pass
+//! through the provider that the registry picks for a call.
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use hookgate::domain::{LiveUntil, Secret, TimedSecret};
+use hookgate::verify::{providers, Call, Provider, Reading};
 
 /// The secret every check is made with; the fuzzer does not know it.
 pub const SECRET: &[u8] = b"fuzz-secret";
@@ -21,9 +24,46 @@ pub fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
     map
 }
 
-/// The text of a header value, as the verifiers read it (`to_str`).
-pub fn text(map: &HeaderMap, name: &str) -> Option<String> {
-    map.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+/// A stored key version holding `secret`, live.
+pub fn key(secret: &[u8]) -> TimedSecret {
+    TimedSecret {
+        secret: Secret::new(String::from_utf8_lossy(secret).into_owned()),
+        until: LiveUntil(None),
+        hmac: None,
+    }
+}
+
+/// The call as the forward route hands it on: the provider the registry
+/// picks reads it, and when it reads, every check runs with [`SECRET`].
+/// Returns the provider and what it read.
+pub fn verify(
+    map: &HeaderMap,
+    body: &[u8],
+    is_form: bool,
+) -> (&'static dyn Provider, Option<Reading>) {
+    let provider = providers::selected(map);
+    let call = Call {
+        headers: map,
+        body,
+        is_form,
+        now: NOW,
+        tolerance_secs: None,
+    };
+    let reading = provider.read(&call).ok();
+    if let Some(reading) = &reading {
+        let secret = key(SECRET);
+        let _ = provider.signed_by(reading, body, &secret);
+        let _ = provider.judge(reading, body, &[&secret], "agent", NOW);
+        let _ = provider.after_match(reading, NOW * 1000);
+    }
+    for (name, value) in map {
+        let _ = providers::is_credential(name, value);
+    }
+    let _ = providers::redelivery_id(map, None);
+    (provider, reading)
+}
+
+/// The key type of the provider that verified a call.
+pub fn kind_of(provider: &dyn Provider) -> &'static str {
+    provider.descriptor().kind.as_str()
 }

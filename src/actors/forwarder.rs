@@ -4,7 +4,7 @@
 //! a keep-alive connection pool to its agent.
 
 use actix::prelude::*;
-use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION, CONNECTION};
+use actix_web::http::header::{HeaderMap, HeaderName, CONNECTION};
 use actix_web::http::{Method, StatusCode};
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use crate::db::agents::Agent;
 use crate::outbound::{OutboundPolicy, PolicyResolver};
-use crate::verify::{api_key, gitlab};
 use actix_tls::connect::{Connector as TcpConnector, Resolver};
 
 pub struct ForwarderActor {
@@ -186,8 +185,9 @@ fn listed_in_connection(name: &HeaderName, headers: &HeaderMap) -> bool {
 }
 
 /// What never leaves hookgate towards the agent: hop-by-hop headers and the
-/// caller's credentials (hookgate API keys, GitLab's token). Signatures go
-/// on: they prove nothing without the secret, and agents may re-verify.
+/// caller's credentials (each provider's descriptor names its own).
+/// Signatures go on: they prove nothing without the secret, and agents may
+/// re-verify.
 pub fn is_stripped_request_header(
     name: &HeaderName,
     value: &actix_web::http::header::HeaderValue,
@@ -195,9 +195,7 @@ pub fn is_stripped_request_header(
 ) -> bool {
     is_hop_by_hop(name)
         || listed_in_connection(name, all)
-        || name.as_str() == api_key::HEADER
-        || name.as_str() == gitlab::TOKEN_HEADER
-        || (name == AUTHORIZATION && api_key::agent_key_of_authorization(value).is_some())
+        || crate::verify::providers::is_credential(name, value)
 }
 
 /// The forwarders of one HTTP worker, one per agent, made on first use and

@@ -6,19 +6,15 @@
 use super::key_store::{CheckKeyDigest, FindSecrets, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{digest_hex, KeyKind, TimedSecret};
+use crate::domain::{digest_hex, KeyKind, KeyLookup, TimedSecret};
 use crate::key_cache::{AgentEntry, KeyCache, Secrets};
-use crate::verify::{
-    github, hmac, linear, shopify, slack, standard_webhooks, stripe, Scheme, VerifyError,
-};
+use crate::verify::{Provider, Reading, VerifyError};
 use actix::prelude::*;
-use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 use std::sync::Arc;
 
 pub struct VerifierActor {
     lookup: Lookup,
-    slack_tolerance_secs: u64,
 }
 
 /// The key store's requests in flight, shared by every worker's verifier:
@@ -32,7 +28,6 @@ impl VerifierActor {
         key_store: Addr<KeyStoreActor>,
         permits: KeyStorePermits,
         cache: Arc<KeyCache>,
-        slack_tolerance_secs: u64,
     ) -> Self {
         Self {
             lookup: Lookup {
@@ -40,7 +35,6 @@ impl VerifierActor {
                 permits,
                 cache,
             },
-            slack_tolerance_secs,
         }
     }
 }
@@ -49,38 +43,17 @@ impl Actor for VerifierActor {
     type Context = Context<Self>;
 }
 
-/// A call to verify: the agent it names, what its headers present (read on
-/// the request's own thread, so the headers themselves never cross) and its
+/// A call to verify: the agent it names, its provider, what the provider
+/// read from it on the request's own thread (so the headers themselves
+/// never cross; a refusal is reported after the agent is found), and its
 /// raw body.
 #[derive(Message)]
 #[rtype(result = "Result<Verified, VerifyFailure>")]
 pub struct Verify {
     pub agent_name: String,
-    pub presented: Presented,
+    pub provider: &'static dyn Provider,
+    pub reading: Result<Reading, VerifyError>,
     pub body: Bytes,
-}
-
-/// The authentication a call presents, or why it presents none usable.
-#[derive(Debug)]
-pub struct Presented {
-    pub scheme: Result<Scheme, VerifyError>,
-    /// `application/x-www-form-urlencoded` (Slack slash commands).
-    pub is_form: bool,
-    /// Only for a call no built-in scheme claims: its headers, for the
-    /// agent's `hmac` keys, whose header names only the keys know.
-    pub headers: Option<HeaderMap>,
-}
-
-impl Presented {
-    pub fn from_headers(headers: &HeaderMap) -> Self {
-        let scheme = Scheme::from_headers(headers);
-        let unclaimed = matches!(scheme, Err(VerifyError::MissingAuthentication));
-        Self {
-            scheme,
-            is_form: is_form(headers),
-            headers: unclaimed.then(|| headers.clone()),
-        }
-    }
 }
 
 /// A call that passed: the agent it may reach and what hookgate must answer itself.
@@ -88,8 +61,9 @@ impl Presented {
 pub struct Verified {
     pub entry: AgentEntry,
     pub acp_url: String,
-    /// Set for a signed Slack `url_verification`: hookgate answers with it.
-    pub slack_challenge: Option<String>,
+    /// What hookgate answers itself instead of forwarding (a provider's
+    /// URL verification challenge), once the call verified.
+    pub answer: Option<String>,
     pub body: Bytes,
 }
 
@@ -120,8 +94,7 @@ impl Handler<Verify> for VerifierActor {
 
     fn handle(&mut self, msg: Verify, _: &mut Self::Context) -> Self::Result {
         let lookup = self.lookup.clone();
-        let tolerance = self.slack_tolerance_secs;
-        let mut verifying = Box::pin(async move { verify(&lookup, tolerance, msg).await });
+        let mut verifying = Box::pin(async move { verify(&lookup, msg).await });
         // With the keys cached nothing is awaited: answer at once instead of
         // spawning a task. A cache miss waits on the key store as a future.
         let mut first_poll = std::task::Context::from_waker(std::task::Waker::noop());
@@ -240,36 +213,10 @@ impl LiveSecrets {
     fn iter(&self) -> impl Iterator<Item = &TimedSecret> {
         self.versions.iter().filter(|v| v.until.is_live(self.at))
     }
-
-    fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
-    }
-
-    /// Passes when a live secret passes `check` (each one is tried, each
-    /// check in constant time); else `no_key` when there is none, `bad` when
-    /// none passes.
-    fn require(
-        &self,
-        no_key: impl FnOnce() -> VerifyError,
-        bad: VerifyError,
-        check: impl Fn(&[u8]) -> bool,
-    ) -> Result<(), VerifyError> {
-        if self.is_empty() {
-            return Err(no_key());
-        }
-        let passed = self
-            .iter()
-            .fold(false, |any, v| check(v.secret.expose().as_bytes()) | any);
-        passed.then_some(()).ok_or(bad)
-    }
 }
 
-async fn verify(
-    lookup: &Lookup,
-    slack_tolerance_secs: u64,
-    msg: Verify,
-) -> Result<Verified, VerifyFailure> {
-    let not_found = || VerifyError::AgentNotFound(msg.agent_name.clone());
+async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure> {
+    let not_found = || VerifyError::agent_not_found(&msg.agent_name);
     let entry = lookup.agent(&msg.agent_name).await?.ok_or_else(not_found)?;
     let agent = &entry.0;
     let acp_url = agent
@@ -277,166 +224,40 @@ async fn verify(
         .clone()
         .filter(|u| !u.is_empty())
         .ok_or_else(not_found)?;
-    let body = &msg.body;
-
-    let mut slack_challenge = None;
-    let scheme = match msg.presented.scheme {
-        Err(VerifyError::MissingAuthentication) => {
-            let headers = msg.presented.headers.as_ref();
-            verify_hmac(lookup, agent, headers, body).await?;
-            return Ok(Verified {
-                entry: entry.clone(),
-                acp_url,
-                slack_challenge,
-                body: msg.body,
-            });
-        }
-        other => other?,
-    };
-    match scheme {
-        Scheme::ApiKey(key) => {
+    let reading = msg.reading?;
+    let provider = msg.provider;
+    let kind = provider.descriptor().kind;
+    let now = chrono::Utc::now();
+    match kind.lookup() {
+        KeyLookup::Digest => {
             if !lookup
-                .digest_is_live(&agent.id, KeyKind::External, key.expose())
+                .digest_is_live(&agent.id, kind, reading.credential())
                 .await?
             {
-                return Err(VerifyError::InvalidApiKey(agent.id.clone()).into());
+                let message = provider.descriptor().messages.bad_signature("", &agent.id);
+                return Err(VerifyError::unauthorized(message).into());
             }
         }
-        Scheme::Github { signature } => {
-            let repo = github::repository_name(body)?;
-            let secrets = lookup
-                .secrets(&agent.id, KeyKind::Github, Some(&repo))
-                .await?;
-            secrets.require(
-                || VerifyError::GithubNoKey(repo),
-                VerifyError::GithubBadSignature,
-                |s| github::check_signature(s, body, signature.expose()),
-            )?;
+        KeyLookup::Named | KeyLookup::AllOfType => {
+            let name = reading
+                .key_name
+                .as_deref()
+                .filter(|_| kind.lookup() == KeyLookup::Named);
+            let secrets = lookup.secrets(&agent.id, kind, name).await?;
+            let live: Vec<&TimedSecret> = secrets.iter().collect();
+            provider.judge(&reading, &msg.body, &live, &agent.id, now.timestamp())?;
         }
-        Scheme::Slack {
-            signature,
-            timestamp,
-        } => {
-            let now = chrono::Utc::now().timestamp();
-            slack::check_timestamp(timestamp.as_deref(), now, slack_tolerance_secs)?;
-            let timestamp = timestamp.unwrap_or_default();
-            let payload = slack::parse_payload(body, msg.presented.is_form)?;
-            let app = payload.api_app_id;
-            let secrets = lookup
-                .secrets(&agent.id, KeyKind::Slack, Some(&app))
-                .await?;
-            secrets.require(
-                || VerifyError::SlackNoKey(app),
-                VerifyError::SlackBadSignature,
-                |s| slack::check_signature(s, &timestamp, body, signature.expose()),
-            )?;
-            slack_challenge = payload.challenge;
-        }
-        Scheme::StandardWebhooks(presented) => {
-            let (id, timestamp) = presented.check(chrono::Utc::now().timestamp())?;
-            let secrets = lookup
-                .secrets(&agent.id, KeyKind::StandardWebhooks, None)
-                .await?;
-            let header = &presented.signature;
-            secrets.require(
-                || VerifyError::StandardWebhooksNoKey(agent.id.clone()),
-                VerifyError::StandardWebhooksBadSignature,
-                |s| standard_webhooks::check_with_secret(s, id, timestamp, body, header.expose()),
-            )?;
-        }
-        Scheme::Stripe { header } => {
-            let parsed = stripe::parse(header.expose(), chrono::Utc::now().timestamp())?;
-            let secrets = lookup.secrets(&agent.id, KeyKind::Stripe, None).await?;
-            secrets.require(
-                || VerifyError::StripeNoKey(agent.id.clone()),
-                VerifyError::StripeBadSignature,
-                |s| stripe::check_signature(s, &parsed, body),
-            )?;
-        }
-        Scheme::Shopify { signature, shop } => {
-            let shop =
-                shop.ok_or_else(|| VerifyError::MissingHeader("X-Shopify-Shop-Domain".into()))?;
-            let secrets = lookup
-                .secrets(&agent.id, KeyKind::Shopify, Some(&shop))
-                .await?;
-            secrets.require(
-                || VerifyError::ShopifyNoKey(shop),
-                VerifyError::ShopifyBadSignature,
-                |s| shopify::check_signature(s, body, signature.expose()),
-            )?;
-        }
-        Scheme::Gitlab { token } => {
-            if !lookup
-                .digest_is_live(&agent.id, KeyKind::Gitlab, token.expose())
-                .await?
-            {
-                return Err(VerifyError::GitlabInvalidToken(agent.id.clone()).into());
-            }
-        }
-        Scheme::Linear { signature } => {
-            let timestamp = linear::webhook_timestamp(body)?;
-            let secrets = lookup.secrets(&agent.id, KeyKind::Linear, None).await?;
-            secrets.require(
-                || VerifyError::LinearNoKey(agent.id.clone()),
-                VerifyError::LinearBadSignature,
-                |s| linear::check_signature(s, body, signature.expose()),
-            )?;
-            linear::check_timestamp(timestamp, chrono::Utc::now().timestamp_millis())?;
-        }
+        KeyLookup::NotPresented => return Err(VerifyError::missing_authentication().into()),
     }
+    provider.after_match(&reading, now.timestamp_millis())?;
     Ok(Verified {
         entry: entry.clone(),
         acp_url,
-        slack_challenge,
+        answer: reading.answer,
         body: msg.body,
     })
 }
 
-/// The agent's `hmac` keys whose signature header the call carries: one
-/// must match. With none present the call presents no authentication.
-async fn verify_hmac(
-    lookup: &Lookup,
-    agent: &Agent,
-    headers: Option<&HeaderMap>,
-    body: &[u8],
-) -> Result<(), VerifyFailure> {
-    let headers = headers.ok_or(VerifyError::MissingAuthentication)?;
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let keys = lookup.secrets(&agent.id, KeyKind::Hmac, None).await?;
-    let now = chrono::Utc::now().timestamp();
-    let mut refusal = None;
-    let mut presented_any = false;
-    let mut passed = false;
-    for key in keys.iter() {
-        let Some(config) = &key.hmac else { continue };
-        let Some(signature) = text(&config.header) else {
-            continue;
-        };
-        presented_any = true;
-        let timestamp_header = config.timestamp_header.as_deref();
-        match hmac::check_timestamp(config, timestamp_header.and_then(text), now) {
-            Ok(timestamp) => {
-                let secret = key.secret.expose().as_bytes();
-                passed |= hmac::check_signature(config, secret, timestamp, body, signature);
-            }
-            Err(e) => refusal = refusal.or(Some(e)),
-        }
-    }
-    match (passed, presented_any, refusal) {
-        (true, _, _) => Ok(()),
-        (false, false, _) => Err(VerifyError::MissingAuthentication.into()),
-        (false, true, Some(e)) => Err(e.into()),
-        (false, true, None) => Err(VerifyError::HmacBadSignature.into()),
-    }
-}
-
 fn internal(e: crate::db::DbError) -> VerifyFailure {
     VerifyFailure::Internal(e.to_string())
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    let content_type = headers
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    crate::domain::payload::is_form(content_type)
 }

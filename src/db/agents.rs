@@ -96,7 +96,7 @@ pub fn register(
                     data_key,
                     &agent.id,
                     &agent.name,
-                    KeyKind::Internal,
+                    KeyKind::INTERNAL,
                     &key,
                     None,
                 )?;

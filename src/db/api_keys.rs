@@ -1,7 +1,7 @@
 //! Queries on `agent_api_keys` and their values, `agent_key_versions`.
 //! A key holds one version until it is rotated; then the new version and the
 //! old ones (until their `expires_at`) all verify. Digest-only kinds
-//! (`external`, `gitlab`) are stored and found by digest; the other kinds
+//! (API keys, tokens compared whole) are stored and found by digest; the other kinds
 //! keep their secret so hookgate can sign or verify with it.
 
 use super::schema::{agent_api_keys, agent_key_versions};
@@ -230,7 +230,7 @@ pub fn live_secrets(
         // neighbours.
         let parsed = config.map(|c| {
             let config = serde_json::from_str::<HmacConfig>(&c).map_err(|e| e.to_string())?;
-            config.validated().map_err(|e| e.0)
+            config.validated(|_| None).map_err(|e| e.0)
         });
         let hmac = match parsed {
             Some(Ok(c)) => Some(Arc::new(c)),
@@ -268,7 +268,7 @@ pub fn find_internal_secret(
     let at = now();
     let key_id: Option<String> = agent_api_keys::table
         .filter(agent_api_keys::agent_id.eq(agent_id))
-        .filter(agent_api_keys::api_key_type.eq(KeyKind::Internal.as_str()))
+        .filter(agent_api_keys::api_key_type.eq(KeyKind::INTERNAL.as_str()))
         .order(agent_api_keys::created_at.asc())
         .select(agent_api_keys::id)
         .first(conn)

@@ -1,14 +1,23 @@
-//! Cache invalidation across instances sharing one PostgreSQL database:
-//! admin changes `NOTIFY hookgate_keys`; every instance `LISTEN`s and clears
-//! its key cache. While the listener is not connected, caching is off, so a
-//! missed notification can never keep a deleted key alive.
+//! Change notices across instances sharing one PostgreSQL database: admin
+//! changes `NOTIFY hookgate_keys`; every instance `LISTEN`s and tells its
+//! [`ChangeListener`] (the key cache, which clears itself, and caches only
+//! while the listener is connected, so a missed notification can never
+//! keep a deleted key alive).
 
 use super::DbConnection;
-use crate::key_cache::KeyCache;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+/// Who hears of changes made by any instance.
+pub trait ChangeListener: Send + Sync + 'static {
+    /// The listener connected (`true`) or lost its connection (`false`):
+    /// changes may go unheard while it is not connected.
+    fn connected(&self, connected: bool);
+    /// Some instance changed keys, agents or routes.
+    fn changed(&self);
+}
 
 const CHANNEL: &str = "hookgate_keys";
 /// How often the listener reads its socket: the bound on cross-instance delay.
@@ -22,17 +31,17 @@ pub fn announce_change(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     Ok(())
 }
 
-/// Starts the listener thread; it ends when the cache is dropped.
-pub fn spawn_listener(url: String, cache: &Arc<KeyCache>) {
-    cache.set_enabled(false);
-    let cache = Arc::downgrade(cache);
+/// Starts the listener thread; it ends when `listener` is dropped.
+pub fn spawn_listener<L: ChangeListener>(url: String, listener: &Arc<L>) {
+    listener.connected(false);
+    let cache = Arc::downgrade(listener);
     std::thread::Builder::new()
         .name("hookgate-listen".into())
         .spawn(move || listen(&url, &cache))
         .expect("spawn the notification listener");
 }
 
-fn listen(url: &str, cache: &Weak<KeyCache>) {
+fn listen<L: ChangeListener>(url: &str, cache: &Weak<L>) {
     let mut logged_down = false;
     while cache.strong_count() > 0 {
         match PgConnection::establish(url).and_then(|mut conn| {
@@ -42,13 +51,13 @@ fn listen(url: &str, cache: &Weak<KeyCache>) {
         }) {
             Ok(mut conn) => {
                 let Some(live) = cache.upgrade() else { return };
-                live.set_enabled(true);
+                live.connected(true);
                 drop(live);
                 logged_down = false;
                 tracing::debug!("listening for key changes");
                 let result = drain(&mut conn, cache);
                 if let Some(live) = cache.upgrade() {
-                    live.set_enabled(false);
+                    live.connected(false);
                 }
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "key-change listener lost its connection; caching is off until it is back");
@@ -66,7 +75,7 @@ fn listen(url: &str, cache: &Weak<KeyCache>) {
 }
 
 /// Reads notifications until the connection fails or the cache is gone.
-fn drain(conn: &mut PgConnection, cache: &Weak<KeyCache>) -> diesel::QueryResult<()> {
+fn drain<L: ChangeListener>(conn: &mut PgConnection, cache: &Weak<L>) -> diesel::QueryResult<()> {
     loop {
         std::thread::sleep(POLL);
         let Some(live) = cache.upgrade() else {
@@ -80,7 +89,7 @@ fn drain(conn: &mut PgConnection, cache: &Weak<KeyCache>) -> diesel::QueryResult
             changed = true;
         }
         if changed {
-            live.invalidate_all();
+            live.changed();
         }
     }
 }

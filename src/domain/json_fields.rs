@@ -1,5 +1,5 @@
 //! Reading a few fields of a JSON body that nobody has verified yet (the
-//! repository that names a GitHub secret, a Slack app id, a timestamp)
+//! repository or app id that names a secret, a timestamp)
 //! without building a tree of the whole body: one streaming pass that keeps
 //! only the wanted scalars and skips everything else as it goes. Memory is
 //! bounded by the wanted values, never by the body, and skipped values are

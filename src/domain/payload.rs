@@ -1,6 +1,6 @@
 //! A request body as JSON: JSON bodies as they are, forms as an object of
 //! their fields, except that a form's `payload` field holding a JSON object
-//! (Slack interactivity) stands for the whole body.
+//! (as interactive chat apps send it) stands for the whole body.
 
 use serde_json::Value;
 

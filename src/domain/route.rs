@@ -82,10 +82,9 @@ mod tests {
         );
         assert_eq!(RoutePath::rank("code_changes", "code_changes/x"), None);
         assert!(
-            RoutePath::rank("github/*", "github/pr").unwrap()
-                > RoutePath::rank("*", "github/pr").unwrap()
+            RoutePath::rank("vcs/*", "vcs/pr").unwrap() > RoutePath::rank("*", "vcs/pr").unwrap()
         );
-        assert_eq!(RoutePath::rank("github/*", "gitlab/pr"), None);
+        assert_eq!(RoutePath::rank("vcs/*", "chat/pr"), None);
     }
 
     #[test]

@@ -1,5 +1,3 @@
-use super::KeyKind;
-use base64::Engine;
 use chrono::NaiveDateTime;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -89,20 +87,8 @@ pub fn generate_key() -> Secret {
     Secret(hex::encode(random_bytes()))
 }
 
-/// A new value in the form the key type expects: `whsec_` + base64 for
-/// Standard Webhooks, 64 hex characters for everything else.
-pub fn generate_value(kind: KeyKind) -> Secret {
-    match kind {
-        KeyKind::StandardWebhooks => Secret(format!(
-            "{}{}",
-            crate::verify::standard_webhooks::SECRET_PREFIX,
-            base64::engine::general_purpose::STANDARD.encode(random_bytes())
-        )),
-        _ => generate_key(),
-    }
-}
-
-fn random_bytes() -> [u8; 32] {
+/// 32 random bytes from the OS CSPRNG.
+pub fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes

@@ -145,7 +145,7 @@ mod tests {
     fn render(template: &str, body: serde_json::Value) -> Result<String, MissingField> {
         let mut headers = HeaderMap::new();
         headers.insert(
-            HeaderName::from_static("x-github-event"),
+            HeaderName::from_static("x-event-kind"),
             HeaderValue::from_static("pull_request"),
         );
         let input = TemplateInput {
@@ -162,10 +162,10 @@ mod tests {
     fn renders_body_header_and_path_placeholders() {
         let body = json!({"repository": {"full_name": "octo/hello"}, "pull_request": {"number": 7},
                           "labels": [{"name": "bug"}]});
-        let key = "github:{body.repository.full_name}#{body.pull_request.number}";
-        assert_eq!(render(key, body.clone()).unwrap(), "github:octo/hello#7");
+        let key = "repo:{body.repository.full_name}#{body.pull_request.number}";
+        assert_eq!(render(key, body.clone()).unwrap(), "repo:octo/hello#7");
         assert_eq!(
-            render("{header.X-GitHub-Event}/{path}", body.clone()).unwrap(),
+            render("{header.X-Event-Kind}/{path}", body.clone()).unwrap(),
             "pull_request/code_changes"
         );
         assert_eq!(

@@ -24,7 +24,7 @@ pub struct CreateRouteRequest {
     pub path: String,
     /// `forward` (default), `forward_async` or `acp_event`.
     pub mode: Option<String>,
-    /// acp_event: template of the task's key, e.g. `github:{body.repository.full_name}`.
+    /// acp_event: template of the task's key, e.g. `repo:{body.repository.full_name}`.
     pub task_key: Option<String>,
     /// acp_event: `data` (default) or `text`.
     pub content: Option<String>,

@@ -10,8 +10,8 @@ use crate::db::agents::utc;
 use crate::db::agents::Agent;
 use crate::db::api_keys::{self, KeyInfo};
 use crate::db::{is_unique_violation, DbConnection};
-use crate::domain::{generate_value, HmacConfig, KeyKind, KeyLookup, Revealed, Secret};
-use crate::verify::standard_webhooks;
+use crate::domain::{generate_key, HmacConfig, KeyKind, KeyLookup, Revealed, Secret};
+use crate::verify::providers;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -23,11 +23,11 @@ pub struct CreateKeyRequest {
     pub agent_id: Option<String>,
     pub agent_name: Option<String>,
     pub name: String,
-    /// `external` (default), `internal`, `github`, `slack`,
-    /// `standard_webhooks`, `stripe`, `shopify`, `gitlab`, `linear` or `hmac`.
+    /// `external` (default), `internal`, `hmac`, or a provider's type
+    /// (the README lists them).
     pub api_key_type: Option<String>,
-    /// The value to store; generated when omitted (64 hex chars;
-    /// `whsec_` + base64 for `standard_webhooks`).
+    /// The value to store; generated in the type's format when omitted
+    /// (64 hex characters unless the provider's format differs).
     pub api_key: Option<Secret>,
     /// Required for (and only for) `api_key_type` `hmac`: how the provider signs.
     pub hmac: Option<HmacConfig>,
@@ -90,7 +90,7 @@ impl AgentSelector {
     }
 }
 
-/// Checks a key or secret name: what GitHub repos and Slack app ids need.
+/// Checks a key or secret name: what repository names and app ids need.
 pub fn parse_key_name(name: &str) -> Result<String, AdminError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 255 {
@@ -143,20 +143,20 @@ pub fn create_key(
 /// The value to store for a key of `kind`: the one given (checked to suit
 /// the type) or, when omitted, a new one in the type's format.
 pub fn key_value(kind: KeyKind, given: Option<Secret>, field: &str) -> Result<Secret, AdminError> {
-    match given {
-        None => Ok(generate_value(kind)),
-        Some(v) if v.expose().is_empty() => Err(AdminError::Unprocessable(format!(
+    let provider = providers::of_kind(kind);
+    let Some(value) = given else {
+        return Ok(provider.map_or_else(generate_key, |p| p.generate_secret()));
+    };
+    if value.expose().is_empty() {
+        return Err(AdminError::Unprocessable(format!(
             "Field '{field}' must not be empty; omit it to have one generated."
+        )));
+    }
+    match provider.and_then(|p| p.secret_refusal(value.expose())) {
+        Some(what) => Err(AdminError::Unprocessable(format!(
+            "Field '{field}' must be {what}."
         ))),
-        Some(v)
-            if kind == KeyKind::StandardWebhooks
-                && standard_webhooks::key_bytes(v.expose().as_bytes()).is_none() =>
-        {
-            Err(AdminError::Unprocessable(format!(
-                "Field '{field}' must be a Standard Webhooks secret: 'whsec_' followed by base64."
-            )))
-        }
-        Some(v) => Ok(v),
+        None => Ok(value),
     }
 }
 
@@ -177,21 +177,22 @@ pub async fn create(
     };
     let which = selector.resolve("create an agent api_key")?;
     let name = parse_key_name(&req.name)?;
-    let kind = KeyKind::parse(req.api_key_type.as_deref().unwrap_or("external"))?;
+    let kind = providers::key_kind(req.api_key_type.as_deref().unwrap_or("external"))?;
     let value = key_value(kind, req.api_key, "api_key")?;
-    let config = match (kind, req.hmac) {
-        (KeyKind::Hmac, Some(config)) => Some(config.validated()?),
-        (KeyKind::Hmac, None) => {
+    let takes_settings = providers::of_kind(kind).is_some_and(|p| p.takes_hmac_settings());
+    let config = match (takes_settings, req.hmac) {
+        (true, Some(config)) => Some(config.validated(providers::claimed_by)?),
+        (true, None) => {
             return Err(AdminError::Unprocessable(
                 "Field 'hmac' is required for api_key_type 'hmac': it says which header carries the signature and how it is made.".into(),
             ))
         }
-        (_, Some(_)) => {
+        (false, Some(_)) => {
             return Err(AdminError::Unprocessable(
                 "Field 'hmac' applies only to api_key_type 'hmac'.".into(),
             ))
         }
-        (_, None) => None,
+        (false, None) => None,
     };
     let config = config.map(|c| serde_json::to_string(&c).expect("settings serialise"));
     let shown = value.clone();
@@ -333,8 +334,8 @@ pub async fn rotate(
         conn.transaction(|conn| {
             let found = api_keys::find_by_id(conn, &id)?;
             let key = caller.only_own(conn, found, || no_such_id(&id))?;
-            let kind = KeyKind::parse(&key.api_key_type)?;
-            if kind == KeyKind::Internal {
+            let kind = providers::key_kind(&key.api_key_type)?;
+            if kind == KeyKind::INTERNAL {
                 return Err(AdminError::Unprocessable(
                     "Internal keys are not rotated here: hookgate sends them to the agent, which would refuse a new one it has not been given.".into(),
                 ));
@@ -369,7 +370,7 @@ async fn find_named(
     action: &str,
 ) -> Result<KeyInfo, AdminError> {
     let which = selector.resolve(action)?;
-    let kind = KeyKind::parse(kind.api_key_type.as_deref().unwrap_or("external"))?;
+    let kind = providers::key_kind(kind.api_key_type.as_deref().unwrap_or("external"))?;
     run_db(&state.pool, move |conn| {
         let agent = find(conn, &which, &caller)?;
         api_keys::find_by_name(conn, &agent.id, &name, kind)?.ok_or_else(|| {

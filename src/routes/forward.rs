@@ -6,12 +6,12 @@ use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwarded};
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
-use crate::actors::verifier::{Presented, Verify, VerifyFailure};
+use crate::actors::verifier::{Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
 use crate::domain::{AgentName, RouteMode};
 use crate::log_limit::LogLimit;
-use crate::verify::VerifyError;
+use crate::verify::{providers, Call, VerifyError};
 use actix::Addr;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -40,6 +40,9 @@ fn printable(name: &str) -> String {
 pub struct ForwardLimits {
     pub max_body_bytes: usize,
     pub timeout_secs: u64,
+    /// The timestamp tolerance set for providers whose tolerance is a
+    /// setting (see `Provider::tolerance_setting`).
+    pub tolerance_secs: u64,
 }
 
 /// Registered before every other route, as the default service of a static
@@ -132,12 +135,21 @@ pub async fn forward(
     let (agent_name, path) = split_path(req.uri().path());
     // A name that cannot exist is refused before any lookup or cache entry.
     if !AgentName::is_valid(agent_name) {
-        return Err(VerifyError::AgentNotFound(printable(agent_name)).into());
+        return Err(VerifyError::agent_not_found(&printable(agent_name)).into());
     }
     let body = read_body(&req, payload, limits.max_body_bytes).await?;
+    let provider = providers::selected(req.headers());
+    let reading = provider.read(&Call {
+        headers: req.headers(),
+        body: &body,
+        is_form: is_form(req.headers()),
+        now: chrono::Utc::now().timestamp(),
+        tolerance_secs: Some(limits.tolerance_secs),
+    });
     let verify = Verify {
         agent_name: agent_name.to_owned(),
-        presented: Presented::from_headers(req.headers()),
+        provider,
+        reading,
         body,
     };
     let verified = match verifier.send(verify).await {
@@ -153,10 +165,8 @@ pub async fn forward(
         Ok(Err(VerifyFailure::Internal(e))) => return Err(internal(e)),
         Err(e) => return Err(internal(e.to_string())),
     };
-    if let Some(challenge) = verified.slack_challenge {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/plain")
-            .body(challenge));
+    if let Some(answer) = verified.answer {
+        return Ok(HttpResponse::Ok().content_type("text/plain").body(answer));
     }
     let path_and_query = match req.uri().query() {
         Some(q) => format!("{path}?{q}"),
@@ -286,6 +296,13 @@ fn respond(answer: Forwarded) -> HttpResponse {
     let mut response = HttpResponse::build(answer.status).body(answer.body);
     *response.headers_mut() = answer.headers;
     response
+}
+
+fn is_form(headers: &header::HeaderMap) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    crate::domain::payload::is_form(content_type)
 }
 
 #[cfg(test)]

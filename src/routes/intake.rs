@@ -136,8 +136,8 @@ fn content(
     }))
 }
 
-/// The provider's event headers (`x-github-event`, `x-github-delivery`, …):
-/// never credentials or signatures.
+/// The provider's event headers (`x-…` and those each provider's
+/// descriptor names): never credentials or signatures.
 fn event_headers(headers: &HeaderMap) -> Value {
     const SECRET_HINTS: [&str; 7] = [
         "signature",
@@ -152,12 +152,10 @@ fn event_headers(headers: &HeaderMap) -> Value {
     for (name, value) in headers {
         let name = name.as_str();
         let wanted = name.starts_with("x-")
-            || name.starts_with("webhook-")
-            || name.starts_with("svix-")
-            || name.starts_with("linear-")
+            || crate::verify::providers::is_event_header(name)
             || name == "content-type"
             || name == "user-agent";
-        let credential = crate::verify::Scheme::built_in_for(name).is_some()
+        let credential = crate::verify::providers::is_secret_header(name)
             || SECRET_HINTS.iter().any(|hint| name.contains(hint));
         if !wanted || credential {
             continue;
@@ -171,39 +169,7 @@ fn event_headers(headers: &HeaderMap) -> Value {
 
 /// The provider's own delivery id, which marks redeliveries.
 fn dedup_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(id) = header("x-github-delivery") {
-        return Some(format!("github:{id}"));
-    }
-    if let Some(id) = header("webhook-id").or_else(|| header("svix-id")) {
-        return Some(format!("webhook:{id}"));
-    }
-    if let Some(id) = header("x-gitlab-event-uuid") {
-        return Some(format!("gitlab:{id}"));
-    }
-    if let Some(id) = header("x-shopify-webhook-id") {
-        return Some(format!("shopify:{id}"));
-    }
-    if let Some(id) = header("linear-delivery") {
-        return Some(format!("linear:{id}"));
-    }
-    let body_id = |field: &str| body.and_then(|b| b.get(field)).and_then(Value::as_str);
-    if headers.contains_key("x-slack-signature") {
-        if let Some(id) = body_id("event_id") {
-            return Some(format!("slack:{id}"));
-        }
-    }
-    if headers.contains_key("stripe-signature") {
-        if let Some(id) = body_id("id").filter(|id| id.starts_with("evt_")) {
-            return Some(format!("stripe:{id}"));
-        }
-    }
-    None
+    crate::verify::providers::redelivery_id(headers, body)
 }
 
 #[cfg(test)]
@@ -211,48 +177,28 @@ mod tests {
     use super::*;
     use actix_web::http::header::{HeaderName, HeaderValue};
 
+    /// Every provider's credential and signature headers stay out of ACP
+    /// events; its event headers and other `x-` headers go in.
     #[test]
     fn event_headers_keep_provider_headers_and_drop_credentials() {
         let mut headers = HeaderMap::new();
+        let mut secret_headers = Vec::new();
+        for provider in crate::verify::providers::PROVIDERS {
+            let d = provider.descriptor();
+            for name in d.credential_headers.iter().chain(d.signature_headers) {
+                secret_headers.push(*name);
+                headers.insert(HeaderName::from_static(name), HeaderValue::from_static("s"));
+            }
+        }
+        assert!(secret_headers.len() > 5, "{secret_headers:?}");
         for (n, v) in [
-            ("x-github-event", "push"),
-            ("x-github-delivery", "d1"),
-            ("x-hub-signature-256", "sha256=00"),
-            ("x-shopify-hmac-sha256", "c2ln"),
-            ("x-agent-api-key", "k"),
-            ("x-gitlab-token", "t"),
+            ("x-event-kind", "push"),
             ("authorization", "Bearer x"),
             ("accept", "*/*"),
         ] {
             headers.insert(HeaderName::from_static(n), HeaderValue::from_static(v));
         }
-        assert_eq!(
-            event_headers(&headers),
-            json!({"x-github-event": "push", "x-github-delivery": "d1"})
-        );
-        assert_eq!(dedup_key(&headers, None).as_deref(), Some("github:d1"));
-    }
-
-    #[test]
-    fn dedup_keys_come_from_each_providers_delivery_id() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            HeaderName::from_static("webhook-id"),
-            HeaderValue::from_static("msg_1"),
-        );
-        assert_eq!(dedup_key(&headers, None).as_deref(), Some("webhook:msg_1"));
-        let mut slack = HeaderMap::new();
-        slack.insert(
-            HeaderName::from_static("x-slack-signature"),
-            HeaderValue::from_static("v0=00"),
-        );
-        let body = json!({"event_id": "Ev1", "api_app_id": "A1"});
-        assert_eq!(dedup_key(&slack, Some(&body)).as_deref(), Some("slack:Ev1"));
-        assert_eq!(
-            dedup_key(&HeaderMap::new(), Some(&body)),
-            None,
-            "event_id counts only for Slack"
-        );
+        assert_eq!(event_headers(&headers), json!({"x-event-kind": "push"}));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use super::api_keys::{create_key, key_value, parse_key_name};
 use super::caller::Caller;
 use super::errors::{run_change, AdminError};
 use super::AppState;
-use crate::domain::{KeyKind, Revealed, Secret};
+use crate::domain::{Revealed, Secret};
+use crate::verify::{providers, Provider, SecretSource};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,49 +15,26 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WebhookTriggerRequest {
     pub agent_name: String,
-    /// `github`, `slack`, `standard_webhooks`, `stripe`, `shopify`,
-    /// `gitlab` or `linear`.
+    /// A provider's key type (the README lists them).
     pub source: String,
-    /// The repository full name (GitHub), app id (Slack), shop domain
-    /// (Shopify); any name for the others.
+    /// The name the provider's calls give their key (a repository, an app
+    /// id, a shop), where they give one; any name for the others.
     pub name: String,
     /// The sub-path after `/agents/forward/name/{agent}/`.
     pub forward_path: String,
-    /// The signing secret; generated for GitHub, GitLab and Standard
-    /// Webhooks when omitted, required for the providers that make their own
-    /// (Slack, Stripe, Shopify, Linear).
+    /// The signing secret; generated when omitted, except for providers
+    /// that make their own, which require it.
     pub secret: Option<Secret>,
     /// Base URL for `webhook_url`; defaults to `HOOKGATE_PUBLIC_URL`.
     pub base_url: Option<String>,
 }
 
-/// The key types a trigger can be made for.
-const SOURCES: [KeyKind; 7] = [
-    KeyKind::Github,
-    KeyKind::Slack,
-    KeyKind::StandardWebhooks,
-    KeyKind::Stripe,
-    KeyKind::Shopify,
-    KeyKind::Gitlab,
-    KeyKind::Linear,
-];
-
-/// Providers that generate the secret themselves: it must be given.
-const PROVIDER_MADE: [KeyKind; 4] = [
-    KeyKind::Slack,
-    KeyKind::Stripe,
-    KeyKind::Shopify,
-    KeyKind::Linear,
-];
-
-fn provider_name(kind: KeyKind) -> &'static str {
-    match kind {
-        KeyKind::Slack => "the Slack app's settings (signing secret)",
-        KeyKind::Stripe => "Stripe's endpoint page (whsec_…)",
-        KeyKind::Shopify => "the Shopify app's settings (client secret)",
-        KeyKind::Linear => "Linear's webhook settings",
-        _ => "the provider",
-    }
+/// The providers a trigger can be made for.
+fn sources() -> impl Iterator<Item = &'static dyn Provider> {
+    providers::PROVIDERS
+        .iter()
+        .copied()
+        .filter(|p| p.descriptor().secret != SecretSource::NotATrigger)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,7 +52,7 @@ pub struct WebhookTriggerResponse {
 #[utoipa::path(operation_id = "create_webhook_trigger", post, path = "/agent_api_keys/webhook-trigger", tag = "agent_api_keys",
     request_body = WebhookTriggerRequest,
     responses((status = 200, body = WebhookTriggerResponse),
-              (status = 400, description = "A provider-made secret (Slack, Stripe, Shopify, Linear) not given"),
+              (status = 400, description = "A provider-made secret not given"),
               (status = 404, description = "Unknown agent"),
               (status = 409, description = "The key already exists")))]
 pub async fn create(
@@ -83,24 +61,24 @@ pub async fn create(
     body: web::Json<WebhookTriggerRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let req = body.into_inner();
-    let kind = KeyKind::parse(&req.source)
-        .ok()
-        .filter(|k| SOURCES.contains(k))
+    let provider = sources()
+        .find(|p| p.descriptor().kind.as_str() == req.source)
         .ok_or_else(|| {
-            let names: Vec<&str> = SOURCES.iter().map(|k| k.as_str()).collect();
+            let names: Vec<&str> = sources().map(|p| p.descriptor().kind.as_str()).collect();
             AdminError::Unprocessable(format!(
                 "Field 'source' must be one of {}, got {:?}.",
                 names.join(", "),
                 req.source
             ))
         })?;
+    let kind = provider.descriptor().kind;
     let name = parse_key_name(&req.name)?;
     let given = req.secret.filter(|s| !s.expose().is_empty());
-    if given.is_none() && PROVIDER_MADE.contains(&kind) {
+    if let (None, SecretSource::ProviderMade { found_in }) = (&given, provider.descriptor().secret)
+    {
         return Err(AdminError::BadRequest(format!(
-            "Field 'secret' is required for source '{}': use the secret {} gives you.",
+            "Field 'secret' is required for source '{}': use the secret {found_in} gives you.",
             kind.as_str(),
-            provider_name(kind)
         )));
     }
     let secret = key_value(kind, given, "secret")?;

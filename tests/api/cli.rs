@@ -242,7 +242,7 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
         &[("x-gitlab-token", "ROTATED-TOKEN-4c1a")],
         body,
     );
-    let signature = hookgate::verify::github::sign(secret.as_bytes(), body.as_bytes());
+    let signature = hookgate::verify::providers::github::sign(secret.as_bytes(), body.as_bytes());
     call(
         "POST",
         "/agents/forward/name/a/x",

@@ -4,7 +4,7 @@
 use crate::acp_agent::AcpAgent;
 use crate::helpers::*;
 use actix_web::http::Method;
-use hookgate::verify::github;
+use hookgate::verify::providers::github;
 use serde_json::{json, Value};
 use std::time::Duration;
 

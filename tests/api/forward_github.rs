@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use actix_web::http::Method;
-use hookgate::verify::github;
+use hookgate::verify::providers::github;
 use serde_json::json;
 
 db_tests!(

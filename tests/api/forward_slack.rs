@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use actix_web::http::Method;
-use hookgate::verify::slack;
+use hookgate::verify::providers::slack;
 use serde_json::json;
 
 db_tests!(

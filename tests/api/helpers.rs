@@ -188,7 +188,7 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Test
 /// A GitHub push for `repo`, signed with `secret`, forwarded to `agent-a`.
 pub async fn github_push(app: &TestApp, repo: &str, secret: &str) -> Reply {
     let body = json!({"repository": {"full_name": repo}, "ref": "main"}).to_string();
-    let signature = hookgate::verify::github::sign(secret.as_bytes(), body.as_bytes());
+    let signature = hookgate::verify::providers::github::sign(secret.as_bytes(), body.as_bytes());
     let headers = [("x-hub-signature-256", signature.as_str())];
     app.forward(Method::POST, "agent-a", "gh", &headers, body)
         .await

@@ -3,11 +3,95 @@
 //! Bodies are JSON (Events API) or forms (slash commands; interactivity sends
 //! its JSON in the `payload` field).
 
-use super::{hmac_sha256, VerifyError};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
+use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use actix_web::http::header::HeaderMap;
+use serde_json::Value;
 
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
+/// Slack's own libraries accept five minutes either way.
+const DEFAULT_TOLERANCE_SECS: u64 = 300;
+
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: KeyKind::new("slack", KeyLookup::Named),
+    selected_by: &[SIGNATURE_HEADER],
+    credential_headers: &[],
+    signature_headers: &[SIGNATURE_HEADER],
+    event_headers: &[],
+    secret: SecretSource::ProviderMade {
+        found_in: "the Slack app's settings (signing secret)",
+    },
+    redelivery_headers: &[],
+    redelivery_prefix: "slack",
+    messages: Messages {
+        no_key: "No API key found for Slack app {name}.",
+        bad_signature: "Invalid Slack webhook signature",
+    },
+};
+
+#[derive(Debug)]
+pub struct Slack;
+
+impl Provider for Slack {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
+        let timestamp = call.header(TIMESTAMP_HEADER);
+        let tolerance = call.tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS);
+        check_timestamp(timestamp, call.now, tolerance)?;
+        let payload = parse_payload(call.body, call.is_form)?;
+        Ok(Reading {
+            key_name: Some(payload.api_app_id),
+            credential: call.header(SIGNATURE_HEADER).map(|s| Secret::new(s.to_owned())),
+            timestamp: timestamp.map(str::to_owned),
+            answer: payload.challenge,
+            ..Reading::default()
+        })
+    }
+
+    fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {
+        let secret = key.secret.expose().as_bytes();
+        check_signature(secret, reading.timestamp(), body, reading.credential())
+    }
+
+    /// Events API deliveries carry their id in the body.
+    fn redelivery_id(&self, headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
+        if !headers.contains_key(SIGNATURE_HEADER) {
+            return None;
+        }
+        let id = body?.get("event_id")?.as_str()?;
+        Some(format!("{}:{id}", DESCRIPTOR.redelivery_prefix))
+    }
+
+    fn tolerance_setting(&self) -> Option<&'static str> {
+        Some("HOOKGATE_SLACK_TOLERANCE_SECS")
+    }
+}
+
+fn missing_timestamp() -> VerifyError {
+    VerifyError::unauthorized("Missing X-Slack-Request-Timestamp header.")
+}
+
+fn invalid_timestamp() -> VerifyError {
+    VerifyError::bad_request("Invalid X-Slack-Request-Timestamp header value.")
+}
+
+fn stale_timestamp() -> VerifyError {
+    VerifyError::bad_request("Slack webhook request has bad timestamp.")
+}
+
+fn invalid_request() -> VerifyError {
+    VerifyError::bad_request("Invalid Slack verification request.")
+}
+
+fn missing_app_id() -> VerifyError {
+    VerifyError::bad_request("Slack webhook payload missing API app ID.")
+}
 
 /// The timestamp, checked to be an integer within `tolerance_secs` of `now`.
 pub fn check_timestamp(
@@ -15,13 +99,13 @@ pub fn check_timestamp(
     now: i64,
     tolerance_secs: u64,
 ) -> Result<i64, VerifyError> {
-    let raw = header.ok_or(VerifyError::SlackMissingTimestamp)?;
+    let raw = header.ok_or_else(missing_timestamp)?;
     let ts: i64 = raw
         .trim()
         .parse()
-        .map_err(|_| VerifyError::SlackInvalidTimestamp)?;
+        .map_err(|_| invalid_timestamp())?;
     if now.abs_diff(ts) > tolerance_secs {
-        return Err(VerifyError::SlackStaleTimestamp);
+        return Err(stale_timestamp());
     }
     Ok(ts)
 }
@@ -43,7 +127,7 @@ pub fn parse_payload(body: &[u8], is_form: bool) -> Result<SlackPayload, VerifyE
     match json_fields::find(body, &WANTED) {
         Ok(found) => from_fields(&found),
         Err(_) if is_form => from_form(body),
-        Err(_) => Err(VerifyError::SlackInvalidRequest),
+        Err(_) => Err(invalid_request()),
     }
 }
 
@@ -52,7 +136,7 @@ fn from_fields(found: &[Field<'_>]) -> Result<SlackPayload, VerifyError> {
         unreachable!("three paths asked, three fields found")
     };
     if matches!(app, Field::NotObject) {
-        return Err(VerifyError::SlackInvalidRequest);
+        return Err(invalid_request());
     }
     payload(app.as_str(), kind.as_str(), challenge.as_str())
 }
@@ -61,10 +145,10 @@ fn from_fields(found: &[Field<'_>]) -> Result<SlackPayload, VerifyError> {
 /// (interactivity), else its fields themselves (slash commands).
 fn from_form(body: &[u8]) -> Result<SlackPayload, VerifyError> {
     let fields: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|_| VerifyError::SlackInvalidRequest)?;
+        serde_urlencoded::from_bytes(body).map_err(|_| invalid_request())?;
     if let Some((_, inner)) = fields.iter().find(|(k, _)| k == "payload") {
         let found = json_fields::find(inner.as_bytes(), &WANTED)
-            .map_err(|_| VerifyError::SlackInvalidRequest)?;
+            .map_err(|_| invalid_request())?;
         return from_fields(&found);
     }
     let field = |name: &str| {
@@ -83,7 +167,7 @@ fn payload(
 ) -> Result<SlackPayload, VerifyError> {
     let api_app_id = app
         .filter(|v| !v.is_empty())
-        .ok_or(VerifyError::SlackMissingAppId)?
+        .ok_or_else(missing_app_id)?
         .to_owned();
     let challenge = (kind == Some("url_verification"))
         .then_some(challenge)
@@ -146,19 +230,19 @@ mod tests {
 
     #[test]
     fn timestamp_rules_in_contract_order() {
-        use VerifyError::*;
-        assert_eq!(check_timestamp(None, 1000, 300), Err(SlackMissingTimestamp));
+        assert_eq!(check_timestamp(None, 1000, 300), Err(missing_timestamp()));
+        assert_eq!(check_timestamp(None, 1000, 300).unwrap_err().status(), 401);
         assert_eq!(
             check_timestamp(Some("12a"), 1000, 300),
-            Err(SlackInvalidTimestamp)
+            Err(invalid_timestamp())
         );
         assert_eq!(
             check_timestamp(Some("1301"), 1000, 300),
-            Err(SlackStaleTimestamp)
+            Err(stale_timestamp())
         );
         assert_eq!(
             check_timestamp(Some("699"), 1000, 300),
-            Err(SlackStaleTimestamp)
+            Err(stale_timestamp())
         );
         assert_eq!(check_timestamp(Some("1300"), 1000, 300), Ok(1300));
     }
@@ -179,16 +263,15 @@ mod tests {
 
     #[test]
     fn rejects_unparseable_bodies_and_missing_app_id() {
-        use VerifyError::*;
-        assert_eq!(parse_payload(b"not json", false), Err(SlackInvalidRequest));
+        assert_eq!(parse_payload(b"not json", false), Err(invalid_request()));
         assert_eq!(
             parse_payload(b"payload=%7Bbroken", true),
-            Err(SlackInvalidRequest)
+            Err(invalid_request())
         );
         assert_eq!(
             parse_payload(br#"{"type": "event_callback"}"#, false),
-            Err(SlackMissingAppId)
+            Err(missing_app_id())
         );
-        assert_eq!(parse_payload(b"command=%2Fx", true), Err(SlackMissingAppId));
+        assert_eq!(parse_payload(b"command=%2Fx", true), Err(missing_app_id()));
     }
 }

@@ -1,31 +1,86 @@
 //! GitHub webhooks: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`,
 //! with the secret named by the payload's `repository.full_name`.
 
-use super::{hmac_sha256, VerifyError};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
+use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: KeyKind::new("github", KeyLookup::Named),
+    selected_by: &[SIGNATURE_HEADER],
+    credential_headers: &[],
+    signature_headers: &[SIGNATURE_HEADER],
+    event_headers: &[],
+    secret: SecretSource::Generated,
+    redelivery_headers: &["x-github-delivery"],
+    redelivery_prefix: "github",
+    messages: Messages {
+        no_key: "No API key found for GitHub repository {name}.",
+        bad_signature: "Invalid GitHub webhook signature",
+    },
+};
+
+#[derive(Debug)]
+pub struct Github;
+
+impl Provider for Github {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
+        let signature = call.header(SIGNATURE_HEADER).unwrap_or_default();
+        Ok(Reading {
+            key_name: Some(repository_name(call.body)?),
+            credential: Some(Secret::new(signature.to_owned())),
+            ..Reading::default()
+        })
+    }
+
+    fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {
+        check_signature(key.secret.expose().as_bytes(), body, reading.credential())
+    }
+}
+
+fn empty_payload() -> VerifyError {
+    VerifyError::bad_request("Empty payload in GitHub webhook.")
+}
+
+fn not_json() -> VerifyError {
+    VerifyError::bad_request("Failed to parse GitHub webhook payload as JSON.")
+}
+
+fn missing_repository() -> VerifyError {
+    VerifyError::bad_request("GitHub webhook payload missing repository info.")
+}
+
+fn missing_repository_name() -> VerifyError {
+    VerifyError::bad_request("GitHub webhook payload missing repository name.")
+}
 
 /// The repository full name that names the secret, in the contract's order
 /// of checks (empty, not JSON, no repository, no name), read without
 /// building the body: it is not verified yet.
 pub fn repository_name(body: &[u8]) -> Result<String, VerifyError> {
     if body.is_empty() {
-        return Err(VerifyError::GithubEmptyPayload);
+        return Err(empty_payload());
     }
     let found = json_fields::find(body, &[&["repository"], &["repository", "full_name"]])
-        .map_err(|_| VerifyError::GithubNotJson)?;
+        .map_err(|_| not_json())?;
     let [repository, name] = &found[..] else {
         unreachable!("two paths asked, two fields found")
     };
     if !matches!(repository, Field::Other) || matches!(name, Field::NotObject) {
         // Absent, or not an object (a string, a number, an array, null).
-        return Err(VerifyError::GithubMissingRepository);
+        return Err(missing_repository());
     }
     name.as_str()
         .filter(|n| !n.is_empty())
         .map(str::to_owned)
-        .ok_or(VerifyError::GithubMissingRepositoryName)
+        .ok_or_else(missing_repository_name)
 }
 
 /// True when `header` is `sha256=` + hex HMAC-SHA256(secret, body).
@@ -73,13 +128,12 @@ mod tests {
 
     #[test]
     fn repository_name_checks_in_contract_order() {
-        use VerifyError::*;
-        assert_eq!(repository_name(b""), Err(GithubEmptyPayload));
-        assert_eq!(repository_name(b"{nope"), Err(GithubNotJson));
-        assert_eq!(repository_name(b"{}"), Err(GithubMissingRepository));
+        assert_eq!(repository_name(b""), Err(empty_payload()));
+        assert_eq!(repository_name(b"{nope"), Err(not_json()));
+        assert_eq!(repository_name(b"{}"), Err(missing_repository()));
         assert_eq!(
             repository_name(br#"{"repository": {"id": 1}}"#),
-            Err(GithubMissingRepositoryName)
+            Err(missing_repository_name())
         );
         assert_eq!(
             repository_name(br#"{"repository": {"full_name": "octo/hello"}}"#).unwrap(),

@@ -5,13 +5,73 @@
 //! Svix's older `svix-id` / `svix-timestamp` / `svix-signature` names are
 //! read the same way.
 
-use super::{hmac_sha256, VerifyError};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::{hmac_sha256, VerifyError};
+use crate::domain::{random_bytes, KeyKind, KeyLookup, Secret, TimedSecret};
 use base64::Engine;
 
 pub const SECRET_PREFIX: &str = "whsec_";
 pub const SIGNATURE_HEADERS: [&str; 2] = ["webhook-signature", "svix-signature"];
 /// How far the timestamp may be from now, either way (the spec's 5 minutes).
 pub const TOLERANCE_SECS: u64 = 300;
+
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: KeyKind::new("standard_webhooks", KeyLookup::AllOfType),
+    selected_by: &SIGNATURE_HEADERS,
+    credential_headers: &[],
+    signature_headers: &SIGNATURE_HEADERS,
+    event_headers: &["webhook-", "svix-"],
+    secret: SecretSource::Generated,
+    redelivery_headers: &["webhook-id", "svix-id"],
+    redelivery_prefix: "webhook",
+    messages: Messages {
+        no_key: "No Standard Webhooks key found for agent ID {agent}.",
+        bad_signature: "Invalid Standard Webhooks signature",
+    },
+};
+
+#[derive(Debug)]
+pub struct StandardWebhooks;
+
+impl Provider for StandardWebhooks {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
+        let presented =
+            Presented::from_headers(call.headers).ok_or_else(VerifyError::missing_authentication)?;
+        let (id, timestamp) = presented.check(call.now)?;
+        Ok(Reading {
+            message_id: Some(id.to_owned()),
+            timestamp: Some(timestamp.to_owned()),
+            credential: Some(presented.signature.clone()),
+            ..Reading::default()
+        })
+    }
+
+    fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {
+        let id = reading.message_id.as_deref().unwrap_or("");
+        let secret = key.secret.expose().as_bytes();
+        check_with_secret(secret, id, reading.timestamp(), body, reading.credential())
+    }
+
+    /// `whsec_` + base64 of 32 random bytes, as Svix makes them.
+    fn generate_secret(&self) -> Secret {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(random_bytes());
+        Secret::new(format!("{SECRET_PREFIX}{encoded}"))
+    }
+
+    fn secret_refusal(&self, secret: &str) -> Option<&'static str> {
+        key_bytes(secret.as_bytes())
+            .is_none()
+            .then_some("a Standard Webhooks secret: 'whsec_' followed by base64")
+    }
+}
+
+fn stale_timestamp() -> VerifyError {
+    VerifyError::bad_request("Standard Webhooks request has bad timestamp.")
+}
 
 /// The three headers, from the family (`webhook-` or `svix-`) that carried
 /// the signature.
@@ -41,17 +101,17 @@ impl Presented {
     /// The id and timestamp, checked present, numeric and within the
     /// tolerance of `now`, before any key is looked at.
     pub fn check(&self, now: i64) -> Result<(&str, &str), VerifyError> {
-        let missing = |what: &str| VerifyError::MissingHeader(format!("{}-{what}", self.prefix));
+        let missing = |what: &str| VerifyError::missing_header(&format!("{}-{what}", self.prefix));
         let id = self.id.as_deref().ok_or_else(|| missing("id"))?;
         let raw = self
             .timestamp
             .as_deref()
             .ok_or_else(|| missing("timestamp"))?;
         let ts: i64 = raw.trim().parse().map_err(|_| {
-            VerifyError::InvalidTimestampHeader(format!("{}-timestamp", self.prefix))
+            VerifyError::invalid_timestamp_header(&format!("{}-timestamp", self.prefix))
         })?;
         if now.abs_diff(ts) > TOLERANCE_SECS {
-            return Err(VerifyError::StandardWebhooksStaleTimestamp);
+            return Err(stale_timestamp());
         }
         Ok((id, raw))
     }

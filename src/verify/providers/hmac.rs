@@ -3,11 +3,110 @@
 //! SHA-512), the encoding (hex, base64), an optional prefix, and the signed
 //! content (`{body}`, or a template with `{timestamp}` from a header).
 
-use super::VerifyError;
-use crate::domain::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::VerifyError;
+use crate::domain::{
+    ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding, KeyKind, KeyLookup, TimedSecret,
+};
+use actix_web::http::header::HeaderMap;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use subtle::ConstantTimeEq;
+
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: KeyKind::new("hmac", KeyLookup::AllOfType),
+    // Its headers are named by its keys' settings.
+    selected_by: &[],
+    credential_headers: &[],
+    signature_headers: &[],
+    event_headers: &[],
+    secret: SecretSource::NotATrigger,
+    redelivery_headers: &[],
+    redelivery_prefix: "",
+    messages: Messages {
+        no_key: "Missing authentication for forward request.",
+        bad_signature: "Invalid HMAC webhook signature",
+    },
+};
+
+/// The generic provider: it claims every call no built-in provider does,
+/// and passes one that one of the agent's `hmac` keys signed.
+#[derive(Debug)]
+pub struct GenericHmac;
+
+impl Provider for GenericHmac {
+    fn descriptor(&self) -> &'static Descriptor {
+        &DESCRIPTOR
+    }
+
+    fn selects(&self, _: &HeaderMap) -> bool {
+        true
+    }
+
+    fn takes_hmac_settings(&self) -> bool {
+        true
+    }
+
+    /// Which headers matter is known only to the agent's keys: keep them all.
+    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
+        Ok(Reading {
+            headers: Some(call.headers.clone()),
+            ..Reading::default()
+        })
+    }
+
+    fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {
+        let (Some(config), Some(headers)) = (&key.hmac, &reading.headers) else {
+            return false;
+        };
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let Some(signature) = text(&config.header) else {
+            return false;
+        };
+        let timestamp = config.timestamp_header.as_deref().and_then(text);
+        check_signature(config, key.secret.expose().as_bytes(), timestamp, body, signature)
+    }
+
+    /// The keys whose signature header the call carries: one must pass
+    /// (each is tried). With none of them present the call presents no
+    /// authentication at all; a key whose timestamp fails refuses with that.
+    fn judge(
+        &self,
+        reading: &Reading,
+        body: &[u8],
+        keys: &[&TimedSecret],
+        _agent_id: &str,
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let Some(headers) = &reading.headers else {
+            return Err(VerifyError::missing_authentication());
+        };
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (mut presented_any, mut passed, mut refusal) = (false, false, None);
+        for key in keys {
+            let Some(config) = &key.hmac else { continue };
+            if text(&config.header).is_none() {
+                continue;
+            }
+            presented_any = true;
+            let timestamp_header = config.timestamp_header.as_deref();
+            match check_timestamp(config, timestamp_header.and_then(text), now) {
+                Ok(_) => passed |= self.signed_by(reading, body, key),
+                Err(e) => refusal = refusal.or(Some(e)),
+            }
+        }
+        match (passed, presented_any, refusal) {
+            (true, _, _) => Ok(()),
+            (false, false, _) => Err(VerifyError::missing_authentication()),
+            (false, true, Some(e)) => Err(e),
+            (false, true, None) => Err(VerifyError::unauthorized(DESCRIPTOR.messages.bad_signature)),
+        }
+    }
+}
+
+fn stale_timestamp() -> VerifyError {
+    VerifyError::bad_request("HMAC webhook request has bad timestamp.")
+}
 
 /// The timestamp the key's settings require, checked present, an integer
 /// and within the tolerance of `now`; `None` when the key uses none.
@@ -19,13 +118,13 @@ pub fn check_timestamp<'a>(
     let Some(header) = &config.timestamp_header else {
         return Ok(None);
     };
-    let raw = value.ok_or_else(|| VerifyError::MissingHeader(header.clone()))?;
+    let raw = value.ok_or_else(|| VerifyError::missing_header(header))?;
     let ts: i64 = raw
         .trim()
         .parse()
-        .map_err(|_| VerifyError::InvalidTimestampHeader(header.clone()))?;
+        .map_err(|_| VerifyError::invalid_timestamp_header(header))?;
     if now.abs_diff(ts) > config.tolerance() {
-        return Err(VerifyError::HmacStaleTimestamp);
+        return Err(stale_timestamp());
     }
     Ok(Some(raw))
 }
@@ -99,7 +198,7 @@ mod tests {
     fn config(json: serde_json::Value) -> HmacConfig {
         serde_json::from_value::<HmacConfig>(json)
             .unwrap()
-            .validated()
+            .validated(|_| None)
             .unwrap()
     }
 
@@ -153,15 +252,15 @@ mod tests {
         assert!(!check_signature(&c, b"k", Some("1700000001"), b"{}", sig));
         assert_eq!(
             check_timestamp(&c, Some("1700000000"), 1_700_000_061),
-            Err(VerifyError::HmacStaleTimestamp)
+            Err(stale_timestamp())
         );
         assert_eq!(
             check_timestamp(&c, None, 0),
-            Err(VerifyError::MissingHeader("x-ts".into()))
+            Err(VerifyError::missing_header("x-ts"))
         );
         assert_eq!(
             check_timestamp(&c, Some("x"), 0),
-            Err(VerifyError::InvalidTimestampHeader("x-ts".into()))
+            Err(VerifyError::invalid_timestamp_header("x-ts"))
         );
     }
 }

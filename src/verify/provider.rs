@@ -1,0 +1,230 @@
+//! What a provider is to hookgate: one value (a [`Descriptor`]) and one
+//! [`Provider`] impl, in the provider's own module. The verifier, intake,
+//! forwarder, key routes and webhook-trigger read these and name no
+//! provider; adding one is its module plus a line in `registry.rs`.
+
+use super::VerifyError;
+use crate::domain::{KeyKind, Secret, TimedSecret};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+/// Everything about a provider that is data.
+#[derive(Debug)]
+pub struct Descriptor {
+    /// Its key type: `api_key_type` of its keys, webhook-trigger `source`.
+    pub kind: KeyKind,
+    /// Headers whose presence picks this provider; providers are asked in
+    /// registry order and the first that recognises a call verifies it.
+    pub selected_by: &'static [&'static str],
+    /// Headers holding the caller's credential itself (a key or token):
+    /// never forwarded, stored with a delivery, or put in an ACP event.
+    pub credential_headers: &'static [&'static str],
+    /// Headers holding a signature: forwarded and stored (an agent may check
+    /// it again; it proves nothing without the secret), never put in an ACP
+    /// event.
+    pub signature_headers: &'static [&'static str],
+    /// Prefixes of the provider's own headers that describe the event and
+    /// go into ACP events, besides the `x-…` headers every provider's do.
+    pub event_headers: &'static [&'static str],
+    /// Where the secret comes from, for key creation and webhook-trigger.
+    pub secret: SecretSource,
+    /// Headers carrying the provider's delivery id, first present wins;
+    /// redeliveries of one id are stored once. Providers that put the id in
+    /// the body override [`Provider::redelivery_id`].
+    pub redelivery_headers: &'static [&'static str],
+    /// Prefix of the stored redelivery id (`<prefix>:<id>`).
+    pub redelivery_prefix: &'static str,
+    /// The refusals every provider has, in its own words.
+    pub messages: Messages,
+}
+
+/// Who makes a provider's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    /// hookgate generates it when none is given ([`Provider::generate_secret`]).
+    Generated,
+    /// The provider makes it; `found_in` says where the user copies it from.
+    ProviderMade { found_in: &'static str },
+    /// Not a webhook-trigger source (hookgate's own API keys, generic HMAC):
+    /// generated when none is given.
+    NotATrigger,
+}
+
+/// Refusal messages, the contract's exact words. `{name}` stands for the
+/// name the call gives its key (repository, app, shop), `{agent}` for the
+/// agent's id.
+#[derive(Debug, Clone, Copy)]
+pub struct Messages {
+    /// No key could have signed the call: 404 (401 for digest kinds, where
+    /// an unknown value and a wrong one are the same thing).
+    pub no_key: &'static str,
+    /// Keys exist but none signed the call: 401.
+    pub bad_signature: &'static str,
+}
+
+impl Messages {
+    pub fn no_key(&self, name: &str, agent: &str) -> String {
+        fill(self.no_key, name, agent)
+    }
+
+    pub fn bad_signature(&self, name: &str, agent: &str) -> String {
+        fill(self.bad_signature, name, agent)
+    }
+}
+
+fn fill(template: &str, name: &str, agent: &str) -> String {
+    template.replace("{name}", name).replace("{agent}", agent)
+}
+
+/// A call as a provider reads it before any key is looked up.
+pub struct Call<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    /// `application/x-www-form-urlencoded`.
+    pub is_form: bool,
+    /// Unix seconds, for timestamp checks.
+    pub now: i64,
+    /// Accepted clock skew, in seconds, for providers whose tolerance is a
+    /// setting (see [`Provider::tolerance_setting`]).
+    pub tolerance_secs: Option<u64>,
+}
+
+impl Call<'_> {
+    /// A header's text, if sent and readable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What a provider read from a call, carried to the key check: nothing of
+/// it is a header map, so it crosses to the verifier cheaply.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// The name that selects the key ([`KeyLookup::Named`] kinds).
+    ///
+    /// [`KeyLookup::Named`]: crate::domain::KeyLookup::Named
+    pub key_name: Option<String>,
+    /// The presented credential: the key or token itself (digest kinds), or
+    /// the signature header's value.
+    pub credential: Option<Secret>,
+    /// The timestamp as sent (it is part of what was signed).
+    pub timestamp: Option<String>,
+    /// The message id as sent, where it is signed.
+    pub message_id: Option<String>,
+    /// A timestamp read from the body, checked once a key matched.
+    pub body_timestamp: Option<i64>,
+    /// What hookgate answers itself once the call verifies (a provider's
+    /// URL verification challenge).
+    pub answer: Option<String>,
+    /// The call's headers, only for a provider whose headers only its keys
+    /// name (generic HMAC).
+    pub headers: Option<HeaderMap>,
+}
+
+impl Reading {
+    /// The credential's text ("" when none was read).
+    pub fn credential(&self) -> &str {
+        self.credential.as_ref().map_or("", Secret::expose)
+    }
+
+    pub fn timestamp(&self) -> &str {
+        self.timestamp.as_deref().unwrap_or("")
+    }
+}
+
+/// A provider: its descriptor and the checks only it knows.
+pub trait Provider: Sync + std::fmt::Debug {
+    fn descriptor(&self) -> &'static Descriptor;
+
+    /// Whether the call is this provider's (default: one of the
+    /// descriptor's `selected_by` headers is present and readable).
+    fn selects(&self, headers: &HeaderMap) -> bool {
+        self.descriptor()
+            .selected_by
+            .iter()
+            .any(|name| headers.get(*name).is_some_and(|v| v.to_str().is_ok()))
+    }
+
+    /// Reads what the call presents, before any key: the key's name, the
+    /// credential, timestamps. Refuses a malformed or stale call.
+    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError>;
+
+    /// Whether `key` signed the call, in constant time. Digest kinds are
+    /// never asked: their credential is found by its digest.
+    fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool;
+
+    /// Which of `keys` (live, possibly none) passes the call: the default
+    /// refuses with `no_key` when there are none and `bad_signature` when
+    /// none signed it. Every key is tried, so timing says nothing of which.
+    fn judge(
+        &self,
+        reading: &Reading,
+        body: &[u8],
+        keys: &[&TimedSecret],
+        agent_id: &str,
+        _now: i64,
+    ) -> Result<(), VerifyError> {
+        let messages = &self.descriptor().messages;
+        let name = reading.key_name.as_deref().unwrap_or("");
+        if keys.is_empty() {
+            return Err(VerifyError::not_found(messages.no_key(name, agent_id)));
+        }
+        let passed = keys
+            .iter()
+            .fold(false, |any, key| self.signed_by(reading, body, key) | any);
+        match passed {
+            true => Ok(()),
+            false => Err(VerifyError::unauthorized(
+                messages.bad_signature(name, agent_id),
+            )),
+        }
+    }
+
+    /// A check made only once a key matched (a body timestamp is believed
+    /// only when signed).
+    fn after_match(&self, _reading: &Reading, _now: i64) -> Result<(), VerifyError> {
+        Ok(())
+    }
+
+    /// The provider's delivery id (default: the first `redelivery_headers`
+    /// present), prefixed.
+    fn redelivery_id(&self, headers: &HeaderMap, _body: Option<&Value>) -> Option<String> {
+        let d = self.descriptor();
+        d.redelivery_headers.iter().find_map(|name| {
+            let id = headers.get(*name)?.to_str().ok()?;
+            (!id.is_empty()).then(|| format!("{}:{id}", d.redelivery_prefix))
+        })
+    }
+
+    /// Whether a request header carries the caller's credential (default:
+    /// it is one of `credential_headers`).
+    fn is_credential(&self, name: &HeaderName, _value: &HeaderValue) -> bool {
+        self.descriptor()
+            .credential_headers
+            .contains(&name.as_str())
+    }
+
+    /// A new secret in the provider's format (64 hex characters unless it
+    /// says otherwise).
+    fn generate_secret(&self) -> Secret {
+        crate::domain::generate_key()
+    }
+
+    /// Why a given secret cannot be this provider's: the end of "Field
+    /// 'api_key' must be …".
+    fn secret_refusal(&self, _secret: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether its keys carry `hmac` settings (which header, algorithm,
+    /// signed content) given at creation.
+    fn takes_hmac_settings(&self) -> bool {
+        false
+    }
+
+    /// The setting (environment variable) that sets this provider's
+    /// timestamp tolerance, when it has one.
+    fn tolerance_setting(&self) -> Option<&'static str> {
+        None
+    }
+}

@@ -1,0 +1,171 @@
+//! The registry: every provider hookgate verifies, one module each under
+//! `providers/`, in the order they are asked whether a call is theirs.
+//! Adding a provider is its module and one line in the list below.
+
+use super::provider::Provider;
+use crate::domain::{KeyKind, ParseError};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+/// Declares each provider's module and lists it in [`PROVIDERS`], in order.
+macro_rules! registry {
+    ($($module:ident :: $provider:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// The providers, in the contract's order of schemes: the first
+        /// whose headers a call carries verifies it.
+        pub static PROVIDERS: &[&dyn Provider] = &[$(&$module::$provider),*];
+    };
+}
+
+// Generic HMAC comes last: it claims what no other provider does, by the
+// headers its keys name.
+registry! {
+    api_key::ApiKey,
+    github::Github,
+    slack::Slack,
+    standard_webhooks::StandardWebhooks,
+    stripe::Stripe,
+    shopify::Shopify,
+    gitlab::Gitlab,
+    linear::Linear,
+    hmac::GenericHmac,
+}
+
+/// The provider that verifies a call with these headers.
+pub fn selected(headers: &HeaderMap) -> &'static dyn Provider {
+    PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| p.selects(headers))
+        .unwrap_or(&hmac::GenericHmac)
+}
+
+/// The provider whose keys are of `kind` (none for internal keys).
+pub fn of_kind(kind: KeyKind) -> Option<&'static dyn Provider> {
+    PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| p.descriptor().kind == kind)
+}
+
+/// Every key type name, hookgate's `internal` included.
+pub fn kinds() -> impl Iterator<Item = KeyKind> {
+    PROVIDERS
+        .iter()
+        .map(|p| p.descriptor().kind)
+        .chain([KeyKind::INTERNAL])
+}
+
+/// The key type named `raw` (`api_key_type`), or a message listing them.
+pub fn key_kind(raw: &str) -> Result<KeyKind, ParseError> {
+    kinds().find(|k| k.as_str() == raw).ok_or_else(|| {
+        let names: Vec<&str> = kinds().map(KeyKind::as_str).collect();
+        ParseError(format!(
+            "Field 'api_key_type' must be one of {}; got {raw:?}.",
+            names.join(", ")
+        ))
+    })
+}
+
+/// The built-in key type that reads `header` (lower case), if any: a
+/// generic `hmac` key on it would never be consulted.
+pub fn claimed_by(header: &str) -> Option<&'static str> {
+    PROVIDERS
+        .iter()
+        .map(|p| p.descriptor())
+        .find(|d| d.selected_by.contains(&header) || d.credential_headers.contains(&header))
+        .map(|d| d.kind.as_str())
+}
+
+/// Whether a request header carries a caller's credential (a key or token,
+/// never forwarded or stored).
+pub fn is_credential(name: &HeaderName, value: &HeaderValue) -> bool {
+    PROVIDERS.iter().any(|p| p.is_credential(name, value))
+}
+
+/// Whether a header carries a credential or signature of some provider:
+/// never put in an ACP event.
+pub fn is_secret_header(name: &str) -> bool {
+    claimed_by(name).is_some()
+        || PROVIDERS.iter().any(|p| {
+            let d = p.descriptor();
+            d.credential_headers.contains(&name) || d.signature_headers.contains(&name)
+        })
+}
+
+/// Whether a header (not `x-…`) is one a provider sends to describe the
+/// event: kept in ACP events unless it carries a secret.
+pub fn is_event_header(name: &str) -> bool {
+    PROVIDERS.iter().any(|p| {
+        p.descriptor()
+            .event_headers
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+    })
+}
+
+/// The provider's own delivery id of a call (the first provider that finds
+/// one), which marks redeliveries.
+pub fn redelivery_id(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
+    PROVIDERS
+        .iter()
+        .find_map(|p| p.redelivery_id(headers, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_kinds_round_trip_through_their_names() {
+        for kind in kinds() {
+            assert_eq!(key_kind(kind.as_str()).unwrap(), kind);
+        }
+        assert!(key_kind("GitHub").unwrap_err().0.contains("api_key_type"));
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (n, v) in pairs {
+            map.insert(HeaderName::from_static(n), HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn redelivery_ids_come_from_each_providers_delivery_id() {
+        let github = headers(&[("x-github-delivery", "d1"), ("x-hub-signature-256", "s")]);
+        assert_eq!(redelivery_id(&github, None).as_deref(), Some("github:d1"));
+        let webhook = headers(&[("webhook-id", "msg_1")]);
+        assert_eq!(
+            redelivery_id(&webhook, None).as_deref(),
+            Some("webhook:msg_1")
+        );
+        let slack = headers(&[("x-slack-signature", "v0=00")]);
+        let body = serde_json::json!({"event_id": "Ev1", "api_app_id": "A1"});
+        assert_eq!(
+            redelivery_id(&slack, Some(&body)).as_deref(),
+            Some("slack:Ev1")
+        );
+        assert_eq!(
+            redelivery_id(&HeaderMap::new(), Some(&body)),
+            None,
+            "event_id counts only for Slack"
+        );
+    }
+
+    #[test]
+    fn kinds_and_selecting_headers_are_unique() {
+        let names: Vec<&str> = kinds().map(KeyKind::as_str).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        for p in PROVIDERS {
+            for header in p.descriptor().selected_by {
+                assert_eq!(header.to_ascii_lowercase(), *header, "lower case");
+            }
+        }
+    }
+}
