@@ -43,10 +43,24 @@ pub struct AppState {
 /// admin paths come before `{id}` patterns.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     forward::configure(cfg);
+    health_routes(cfg);
+    account_routes(cfg);
+    agent_paths(cfg);
+    key_routes(cfg);
+    route_routes(cfg);
+    delivery_routes(cfg);
+}
+
+/// Health and the API document.
+fn health_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/openapi.json", web::get().to(openapi::openapi_json))
-        .route("/accounts", web::post().to(accounts::create))
+        .route("/openapi.json", web::get().to(openapi::openapi_json));
+}
+
+/// `/accounts` and their keys.
+fn account_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/accounts", web::post().to(accounts::create))
         .route("/accounts", web::get().to(accounts::list))
         .route(
             "/accounts/{id}/api_keys",
@@ -61,8 +75,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(accounts::delete_key),
         )
         .route("/accounts/{id}", web::get().to(accounts::get))
-        .route("/accounts/{id}", web::delete().to(accounts::delete))
-        .route("/agents/register", web::post().to(agents::register))
+        .route("/accounts/{id}", web::delete().to(accounts::delete));
+}
+
+/// `/agents`: registration, reads, deletes, pause and resume.
+fn agent_paths(cfg: &mut web::ServiceConfig) {
+    cfg.route("/agents/register", web::post().to(agents::register))
         .route("/agents", web::get().to(agents::list))
         .route("/agents/name/{name}", web::get().to(agents::get_by_name))
         .route(
@@ -78,8 +96,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(delivery_actions::resume),
         )
         .route("/agents/{id}", web::get().to(agents::get))
-        .route("/agents/{id}", web::delete().to(agents::delete))
-        .route("/agent_api_keys", web::post().to(api_keys::create))
+        .route("/agents/{id}", web::delete().to(agents::delete));
+}
+
+/// `/agent_api_keys` and webhook triggers.
+fn key_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/agent_api_keys", web::post().to(api_keys::create))
         .route("/agent_api_keys", web::get().to(api_keys::list))
         .route(
             "/agent_api_keys/webhook-trigger",
@@ -98,12 +120,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(api_keys::rotate),
         )
         .route("/agent_api_keys/{id}", web::get().to(api_keys::get))
-        .route("/agent_api_keys/{id}", web::delete().to(api_keys::delete))
-        .route("/agent_routes", web::post().to(agent_routes::create))
+        .route("/agent_api_keys/{id}", web::delete().to(api_keys::delete));
+}
+
+/// `/agent_routes`.
+fn route_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/agent_routes", web::post().to(agent_routes::create))
         .route("/agent_routes", web::get().to(agent_routes::list))
         .route("/agent_routes/{id}", web::get().to(agent_routes::get))
-        .route("/agent_routes/{id}", web::delete().to(agent_routes::delete))
-        .route("/deliveries", web::get().to(deliveries::list))
+        .route("/agent_routes/{id}", web::delete().to(agent_routes::delete));
+}
+
+/// `/deliveries` and what operators do to them.
+fn delivery_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/deliveries", web::get().to(deliveries::list))
         .route(
             "/deliveries/retry",
             web::post().to(delivery_actions::retry_many),

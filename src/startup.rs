@@ -51,146 +51,71 @@ impl Application {
             &settings.agent_allow_nets,
         ));
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        db::migrate(&settings.database_url)?;
-        let sqlite_lock = lock_sqlite(&settings.database_url)?;
-        let (pool, backend) = db::open_pool(
-            &settings.database_url,
-            threads as u32 * 2 + 2,
-            Commits::Durable(settings.sqlite_synchronous),
-        )?;
-        if backend == Backend::Sqlite {
-            // One process owns a SQLite queue: claims left by a crash are stale.
-            let mut conn = pool.get()?;
-            let released = db::deliveries::release_all_claims(&mut conn)?;
-            if released > 0 {
-                tracing::info!(
-                    released,
-                    "released delivery claims left by the previous run"
-                );
-            }
-        }
-        let data_key = {
-            let mut conn = pool.get()?;
-            Arc::new(crate::master_key::open_keyring(
-                &mut conn,
-                &settings.master_key,
-                &settings.database_url,
-                backend,
-            )?)
-        };
-        let key_store = KeyStoreActor::start(pool.clone(), data_key.clone(), threads * 2);
-        let permits = Arc::new(tokio::sync::Semaphore::new(KEY_STORE_REQUESTS));
+        let db = Database::open(&settings, threads)?;
+        let key_store = KeyStoreActor::start(db.pool.clone(), db.data_key.clone(), threads * 2);
         let cache = Arc::new(KeyCache::new(KEY_CACHE_BYTES));
-        if backend == Backend::Postgres {
+        if db.backend == Backend::Postgres {
             // Other instances may change keys: cache only while we hear them.
             db::notify::spawn_listener(settings.database_url.clone(), &cache);
         }
-        let delivery = DeliveryConfig {
-            policy: RetryPolicy {
-                max_attempts: settings.delivery_max_attempts as i32,
-                base: settings.retry_base,
-                max: settings.retry_max,
-            },
-            per_agent: settings.delivery_concurrency,
-            total: settings.delivery_concurrency * 16,
-            poll_interval: settings.poll_interval,
-            lease: settings.lease(),
-            timeout: settings.forward_timeout,
-            max_body_bytes: settings.max_body_bytes,
-            chain_heads: backend == Backend::Sqlite,
-        };
-        let durable = Commits::Durable(settings.sqlite_synchronous);
-        let (intake_pool, queue_pool) = match backend {
-            // SQLite has one writer at a time: intake and the dispatcher
-            // share one connection and take turns at once, instead of
-            // meeting a lock and sleeping in SQLite's busy handler. Each
-            // sets its own durability before it writes.
-            Backend::Sqlite => {
-                let (writer, _) = db::open_pool(&settings.database_url, 1, durable)?;
-                (writer.clone(), writer)
-            }
-            Backend::Postgres => {
-                let (queue, _) = db::open_pool(&settings.database_url, 3, Commits::Relaxed)?;
-                (pool.clone(), queue)
-            }
-        };
+        let delivery = delivery_config(&settings, db.backend);
+        let (intake_pool, queue_pool) = queue_pools(&settings, db.backend, &db.pool)?;
         let forwarding = ForwarderSettings {
             timeout: settings.forward_timeout,
             max_body_bytes: settings.max_body_bytes,
             tls: agent_tls,
             outbound: outbound.clone(),
         };
-        let (dispatcher, in_flight) =
-            DispatcherActor::start(queue_pool, data_key.clone(), delivery, forwarding.clone());
-        RetentionActor::new(pool.clone(), settings.retention, DEDUP_WINDOW).start();
-        let drain_limit = delivery.lease;
+        let (dispatcher, in_flight) = DispatcherActor::start(
+            queue_pool,
+            db.data_key.clone(),
+            delivery,
+            forwarding.clone(),
+        );
+        RetentionActor::new(db.pool.clone(), settings.retention, DEDUP_WINDOW).start();
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
-
-        let state = web::Data::new(AppState {
-            pool,
-            public_url: settings.public_url.clone(),
-            cache: cache.clone(),
-            data_key,
-            outbound,
-        });
-        let auth = web::Data::new(AdminAuth::new(
-            settings.admin_token.clone(),
-            settings.open_registration,
-            state.pool.clone(),
-        ));
-        let limits = web::Data::new(ForwardLimits {
-            max_body_bytes: settings.max_body_bytes,
-            timeout_secs: settings.forward_timeout.as_secs(),
-            tolerance_secs: settings.slack_tolerance_secs,
-        });
-        let dispatcher_data = web::Data::new(dispatcher.clone());
-        let intake = web::Data::new(IntakeWriter::start(
-            intake_pool,
-            durable,
-            4096,
-            chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
-        ));
-        let server = HttpServer::new(move || {
-            // Built on each worker's thread: the verifier and forwarders (and
-            // their awc clients) live beside the requests they serve.
-            let verifier =
-                VerifierActor::new(key_store.clone(), permits.clone(), cache.clone()).start();
-            App::new()
-                .app_data(routes::json_config())
-                .app_data(routes::query_config())
-                .app_data(state.clone())
-                .app_data(auth.clone())
-                .app_data(limits.clone())
-                .app_data(intake.clone())
-                .app_data(dispatcher_data.clone())
-                .app_data(web::Data::new(verifier))
-                .app_data(web::Data::new(ForwarderRegistry::new(forwarding.clone())))
-                .wrap(middleware::from_fn(routes::admin_auth))
-                .wrap(middleware::from_fn(routes::browser_guard))
-                .configure(routes::configure)
-        })
-        .listen(listener)?
-        .shutdown_timeout(30)
-        // Our own handler stops intake without stopping the System, so
-        // delivery attempts in flight on the dispatcher's arbiter can finish.
-        .disable_signals()
-        .run();
-
-        let db_kind = match backend {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
+        let shared = Shared {
+            state: web::Data::new(AppState {
+                pool: db.pool.clone(),
+                public_url: settings.public_url.clone(),
+                cache: cache.clone(),
+                data_key: db.data_key.clone(),
+                outbound,
+            }),
+            auth: web::Data::new(AdminAuth::new(
+                settings.admin_token.clone(),
+                settings.open_registration,
+                db.pool.clone(),
+            )),
+            limits: web::Data::new(ForwardLimits {
+                max_body_bytes: settings.max_body_bytes,
+                timeout_secs: settings.forward_timeout.as_secs(),
+                tolerance_secs: settings.slack_tolerance_secs,
+            }),
+            intake: web::Data::new(IntakeWriter::start(
+                intake_pool,
+                Commits::Durable(settings.sqlite_synchronous),
+                4096,
+                chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
+            )),
+            dispatcher: web::Data::new(dispatcher.clone()),
+            key_store,
+            permits: Arc::new(tokio::sync::Semaphore::new(KEY_STORE_REQUESTS)),
+            cache,
+            forwarding,
         };
-        tracing::info!(address = %settings.bind.ip(), port, database = db_kind,
+        let server = serve(listener, shared)?;
+        tracing::info!(address = %settings.bind.ip(), port, database = db.backend.name(),
             admin_token = settings.admin_token.is_some(), "hookgate listening");
         Ok(Self {
-            _sqlite_lock: sqlite_lock,
+            _sqlite_lock: db.sqlite_lock,
             port,
             server,
             dispatcher,
             in_flight,
-            drain_limit,
+            drain_limit: delivery.lease,
         })
     }
 
@@ -240,6 +165,134 @@ pub const DEDUP_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 
 /// Takes `<database>.lock` for a SQLite database, or says who has it: a
 /// second process would attempt the first one's claimed deliveries again.
+/// The database, opened: migrated, its pool, and the data key that seals
+/// secrets; a SQLite database also locked to this process, with the
+/// previous run's claims released.
+struct Database {
+    pool: db::DbPool,
+    backend: Backend,
+    data_key: Arc<crate::crypto::DataKey>,
+    sqlite_lock: Option<std::fs::File>,
+}
+
+impl Database {
+    fn open(settings: &Settings, threads: usize) -> anyhow::Result<Self> {
+        db::migrate(&settings.database_url)?;
+        let sqlite_lock = lock_sqlite(&settings.database_url)?;
+        let (pool, backend) = db::open_pool(
+            &settings.database_url,
+            threads as u32 * 2 + 2,
+            Commits::Durable(settings.sqlite_synchronous),
+        )?;
+        let mut conn = pool.get()?;
+        if backend == Backend::Sqlite {
+            // One process owns a SQLite queue: claims left by a crash are stale.
+            let released = db::deliveries::release_all_claims(&mut conn)?;
+            if released > 0 {
+                tracing::info!(
+                    released,
+                    "released delivery claims left by the previous run"
+                );
+            }
+        }
+        let data_key = Arc::new(crate::master_key::open_keyring(
+            &mut conn,
+            &settings.master_key,
+            &settings.database_url,
+            backend,
+        )?);
+        drop(conn);
+        Ok(Self {
+            pool,
+            backend,
+            data_key,
+            sqlite_lock,
+        })
+    }
+}
+
+fn delivery_config(settings: &Settings, backend: Backend) -> DeliveryConfig {
+    DeliveryConfig {
+        policy: RetryPolicy {
+            max_attempts: settings.delivery_max_attempts as i32,
+            base: settings.retry_base,
+            max: settings.retry_max,
+        },
+        per_agent: settings.delivery_concurrency,
+        total: settings.delivery_concurrency * 16,
+        poll_interval: settings.poll_interval,
+        lease: settings.lease(),
+        timeout: settings.forward_timeout,
+        max_body_bytes: settings.max_body_bytes,
+        chain_heads: backend == Backend::Sqlite,
+    }
+}
+
+/// The pools intake and the dispatcher write with. SQLite has one writer at
+/// a time: they share one connection and take turns at once, instead of
+/// meeting a lock and sleeping in SQLite's busy handler (each sets its own
+/// durability before it writes).
+fn queue_pools(
+    settings: &Settings,
+    backend: Backend,
+    pool: &db::DbPool,
+) -> anyhow::Result<(db::DbPool, db::DbPool)> {
+    Ok(match backend {
+        Backend::Sqlite => {
+            let durable = Commits::Durable(settings.sqlite_synchronous);
+            let (writer, _) = db::open_pool(&settings.database_url, 1, durable)?;
+            (writer.clone(), writer)
+        }
+        Backend::Postgres => {
+            let (queue, _) = db::open_pool(&settings.database_url, 3, Commits::Relaxed)?;
+            (pool.clone(), queue)
+        }
+    })
+}
+
+/// What every HTTP worker's app is made from.
+#[derive(Clone)]
+struct Shared {
+    state: web::Data<AppState>,
+    auth: web::Data<AdminAuth>,
+    limits: web::Data<ForwardLimits>,
+    intake: web::Data<IntakeWriter>,
+    dispatcher: web::Data<actix::Addr<DispatcherActor>>,
+    key_store: actix::Addr<KeyStoreActor>,
+    permits: crate::actors::verifier::KeyStorePermits,
+    cache: Arc<KeyCache>,
+    forwarding: ForwarderSettings,
+}
+
+fn serve(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
+    Ok(HttpServer::new(move || {
+        // Built on each worker's thread: the verifier and forwarders (and
+        // their awc clients) live beside the requests they serve.
+        let s = &shared;
+        let verifier =
+            VerifierActor::new(s.key_store.clone(), s.permits.clone(), s.cache.clone()).start();
+        App::new()
+            .app_data(routes::json_config())
+            .app_data(routes::query_config())
+            .app_data(s.state.clone())
+            .app_data(s.auth.clone())
+            .app_data(s.limits.clone())
+            .app_data(s.intake.clone())
+            .app_data(s.dispatcher.clone())
+            .app_data(web::Data::new(verifier))
+            .app_data(web::Data::new(ForwarderRegistry::new(s.forwarding.clone())))
+            .wrap(middleware::from_fn(routes::admin_auth))
+            .wrap(middleware::from_fn(routes::browser_guard))
+            .configure(routes::configure)
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    // Our own handler stops intake without stopping the System, so
+    // delivery attempts in flight on the dispatcher's arbiter can finish.
+    .disable_signals()
+    .run())
+}
+
 fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
     let (Backend::Sqlite, path) = Backend::from_url(url) else {
         return Ok(None);

@@ -37,6 +37,13 @@ impl Backend {
             (Self::Sqlite, url.strip_prefix("sqlite://").unwrap_or(url))
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
 }
 
 /// r2d2 manager that opens the backend the URL names (never guesses by trial).

@@ -6,7 +6,7 @@ use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwarded};
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
-use crate::actors::verifier::{Verify, VerifyFailure};
+use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
 use crate::domain::{AgentName, RouteMode};
@@ -138,6 +138,52 @@ pub async fn forward(
         return Err(VerifyError::agent_not_found(&printable(agent_name)).into());
     }
     let body = read_body(&req, payload, limits.max_body_bytes).await?;
+    let verified = verify(&req, agent_name, body, &limits, &verifier).await?;
+    if let Some(answer) = verified.answer {
+        return Ok(HttpResponse::Ok().content_type("text/plain").body(answer));
+    }
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let sub_path = path.trim_start_matches('/');
+    let route = routes::best_match(verified.routes(), sub_path);
+    let mode = route.map(|r| RouteMode::parse(&r.mode).unwrap_or(RouteMode::Forward));
+    if let (Some(route), Some(mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync))) =
+        (route, mode)
+    {
+        let inbound = Inbound {
+            agent: verified.agent(),
+            route,
+            mode,
+            method: req.method().as_str(),
+            sub_path,
+            path_and_query,
+            headers: req.headers(),
+            body: &verified.body,
+        };
+        return accept(&inbound, &intake, &dispatcher).await;
+    }
+    let forwarder = registry.forwarder_for(verified.agent(), &verified.acp_url);
+    let forward = Forward {
+        method: req.method().clone(),
+        path_and_query,
+        headers: forwardable_headers(req.headers()),
+        body: verified.body,
+    };
+    let agent = verified.entry.0.name.clone();
+    relay(forwarder, forward, agent, limits.timeout_secs, started).await
+}
+
+/// The call's provider reads it here, on the request's thread; the
+/// verifier finds the agent and judges its keys.
+async fn verify(
+    req: &HttpRequest,
+    agent_name: &str,
+    body: Bytes,
+    limits: &ForwardLimits,
+    verifier: &Addr<VerifierActor>,
+) -> Result<Verified, ForwardRouteError> {
     let provider = providers::selected(req.headers());
     let reading = provider.read(&Call {
         headers: req.headers(),
@@ -152,55 +198,32 @@ pub async fn forward(
         reading,
         body,
     };
-    let verified = match verifier.send(verify).await {
-        Ok(Ok(v)) => v,
+    match verifier.send(verify).await {
+        Ok(Ok(verified)) => Ok(verified),
         Ok(Err(VerifyFailure::Refused(e))) => {
             if let Some(left_out) = REFUSAL_LOGS.admit() {
                 tracing::info!(agent.name = %agent_name, status = e.status(), reason = %e,
                     earlier_refusals_not_logged = left_out, "forward refused");
             }
-            return Err(e.into());
+            Err(e.into())
         }
-        Ok(Err(VerifyFailure::Busy)) => return Err(ForwardRouteError::KeyStoreBusy),
-        Ok(Err(VerifyFailure::Internal(e))) => return Err(internal(e)),
-        Err(e) => return Err(internal(e.to_string())),
-    };
-    if let Some(answer) = verified.answer {
-        return Ok(HttpResponse::Ok().content_type("text/plain").body(answer));
+        Ok(Err(VerifyFailure::Busy)) => Err(ForwardRouteError::KeyStoreBusy),
+        Ok(Err(VerifyFailure::Internal(e))) => Err(internal(e)),
+        Err(e) => Err(internal(e.to_string())),
     }
-    let path_and_query = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_owned(),
-    };
-    let sub_path = path.trim_start_matches('/');
-    let mode = routes::best_match(verified.routes(), sub_path).map(|route| {
-        (
-            route,
-            RouteMode::parse(&route.mode).unwrap_or(RouteMode::Forward),
-        )
-    });
-    if let Some((route, mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync))) = mode {
-        let inbound = Inbound {
-            agent: verified.agent(),
-            route,
-            mode,
-            method: req.method().as_str(),
-            sub_path,
-            path_and_query,
-            headers: req.headers(),
-            body: &verified.body,
-        };
-        return accept(&inbound, &intake, &dispatcher).await;
-    }
-    let forwarder = registry.forwarder_for(verified.agent(), &verified.acp_url);
-    let agent = verified.agent().name.clone();
+}
+
+/// Sends the call to the agent through its forwarder and streams the
+/// answer back; maps a timeout or an unreachable agent to 504 / 502.
+async fn relay(
+    forwarder: Addr<crate::actors::ForwarderActor>,
+    forward: Forward,
+    agent: String,
+    timeout_secs: u64,
+    started: Instant,
+) -> Result<HttpResponse, ForwardRouteError> {
     let sent = forwarder
-        .send(Forward {
-            method: req.method().clone(),
-            path_and_query,
-            headers: forwardable_headers(req.headers()),
-            body: verified.body,
-        })
+        .send(forward)
         .await
         .map_err(|e| internal(e.to_string()))?;
     match sent {
@@ -213,7 +236,7 @@ pub async fn forward(
             tracing::warn!(agent.name = %agent, "agent timed out");
             Err(ForwardRouteError::Timeout {
                 agent,
-                secs: limits.timeout_secs,
+                secs: timeout_secs,
             })
         }
         Err(ForwardError::Unreachable(reason)) => {
