@@ -14,7 +14,7 @@ mod template;
 pub use agent_name::AgentName;
 pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
 pub use key_kind::{AcpType, KeyKind, KeyLookup};
-pub use route::{RouteMode, RoutePath};
+pub use route::{ContentKind, RouteMode, RoutePath};
 pub use secret::{
     digest_hex, generate_key, random_bytes, LiveUntil, Revealed, Secret, TimedSecret,
 };

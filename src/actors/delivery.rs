@@ -7,6 +7,7 @@ use crate::acp::{self, EventRef, TaskRef};
 use crate::db::agents::AgentResponse;
 use crate::db::deliveries::{AttemptRecord, Claimed, Outcome};
 use crate::db::now;
+use crate::domain::RouteMode;
 use actix::prelude::*;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
@@ -103,7 +104,7 @@ impl Handler<Deliver> for ForwarderActor {
                     },
                     None,
                 )
-            } else if claimed.delivery.mode == "acp_event" {
+            } else if RouteMode::parse(&claimed.delivery.mode) == Ok(RouteMode::AcpEvent) {
                 deliver_event(&client, &base_url, &claimed, limit).await
             } else {
                 (replay(&client, &base_url, &claimed, limit).await, None)

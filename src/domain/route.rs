@@ -34,6 +34,34 @@ impl RouteMode {
     }
 }
 
+/// What an `acp_event` route's event carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// The request itself (path, event headers, body) as a `data` content.
+    Data,
+    /// A `text` content rendered from the route's `text_template`.
+    Text,
+}
+
+impl ContentKind {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        match raw {
+            "data" => Ok(Self::Data),
+            "text" => Ok(Self::Text),
+            _ => Err(ParseError(format!(
+                "Field 'content' must be 'data' or 'text', got {raw:?}."
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Data => "data",
+            Self::Text => "text",
+        }
+    }
+}
+
 /// A route's `path`: exact, or a prefix when it ends in `*`. Stored without
 /// a leading `/`, as the sub-path after `/agents/forward/name/{agent}/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,5 +125,8 @@ mod tests {
         assert!(RoutePath::parse("a?x=1").is_err());
         assert!(RouteMode::parse("queue").unwrap_err().0.contains("'mode'"));
         assert_eq!(RouteMode::parse("acp_event").unwrap().as_str(), "acp_event");
+        assert_eq!(ContentKind::parse("text"), Ok(ContentKind::Text));
+        assert_eq!(ContentKind::parse("data").unwrap().as_str(), "data");
+        assert!(ContentKind::parse("html").unwrap_err().0.contains("'content'"));
     }
 }

@@ -9,7 +9,7 @@ use super::AppState;
 use crate::db::agents::utc;
 use crate::db::is_unique_violation;
 use crate::db::routes::{self, NewRoute, Route};
-use crate::domain::{RouteMode, RoutePath, Template};
+use crate::domain::{ContentKind, RouteMode, RoutePath, Template};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -68,12 +68,7 @@ impl CreateRouteRequest {
         let which = selector.resolve("create an agent route")?;
         let path = RoutePath::parse(&self.path)?;
         let mode = RouteMode::parse(self.mode.as_deref().unwrap_or("forward"))?;
-        let content = self.content.unwrap_or_else(|| "data".into());
-        if !matches!(content.as_str(), "data" | "text") {
-            return Err(AdminError::Unprocessable(format!(
-                "Field 'content' must be 'data' or 'text', got {content:?}."
-            )));
-        }
+        let content = ContentKind::parse(self.content.as_deref().unwrap_or("data"))?;
         let required = |field: &str, value: &Option<String>| match value {
             Some(v) if !v.trim().is_empty() => Template::parse(field, v)
                 .map(|_| ())
@@ -84,7 +79,7 @@ impl CreateRouteRequest {
         };
         if mode == RouteMode::AcpEvent {
             required("task_key", &self.task_key)?;
-            if content == "text" {
+            if content == ContentKind::Text {
                 required("text_template", &self.text_template)?;
             }
         }
@@ -92,7 +87,7 @@ impl CreateRouteRequest {
             path: path.as_str().to_owned(),
             mode: mode.as_str().to_owned(),
             task_key: self.task_key.filter(|_| mode == RouteMode::AcpEvent),
-            content,
+            content: content.as_str().to_owned(),
             text_template: self.text_template,
         };
         Ok((which, route))

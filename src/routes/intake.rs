@@ -6,7 +6,7 @@ use crate::db::agents::Agent;
 use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
 use crate::domain::payload::{body_as_json, is_form};
-use crate::domain::{RouteMode, Template, TemplateInput};
+use crate::domain::{ContentKind, RouteMode, Template, TemplateInput};
 use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
 use serde_json::{json, Map, Value};
 
@@ -114,7 +114,7 @@ fn content(
     input: &TemplateInput<'_>,
     body: Option<&Value>,
 ) -> Result<Value, IntakeError> {
-    if inbound.route.content == "text" {
+    if ContentKind::parse(&inbound.route.content) == Ok(ContentKind::Text) {
         let text = render(
             inbound.route,
             "text_template",
