@@ -13,6 +13,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
 use rand::Rng;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Backoff and attempt limit.
 #[derive(Debug, Clone, Copy)]
@@ -87,59 +88,66 @@ impl Handler<Deliver> for ForwarderActor {
         let base_url = self.base_url.clone();
         let limit = self.max_body_bytes;
         let refused = self.refused.clone();
-        Box::pin(async move {
-            let started_at = now();
-            let Deliver { claimed, policy } = msg;
-            let (lane_id, claim_token) = (claimed.lane(), claimed.claim_token.clone());
-            let attempt = claimed.delivery.attempts + 1;
-            // A manual retry starts a fresh budget: count from there.
-            let budget_used = attempt - claimed.delivery.budget_base;
-            let (exchange, task_created) = if let Some(error) = refused {
-                // The agent's address is refused: no attempt can succeed.
-                let verdict = Verdict::Fail { error };
-                (
-                    Exchange {
-                        verdict,
-                        status: None,
-                    },
-                    None,
-                )
-            } else if RouteMode::parse(&claimed.delivery.mode) == Ok(RouteMode::AcpEvent) {
-                deliver_event(&client, &base_url, &claimed, limit).await
-            } else {
-                (replay(&client, &base_url, &claimed, limit).await, None)
-            };
-            let transient = matches!(exchange.verdict, Verdict::Retry { .. });
-            let (outcome, error) = match exchange.verdict {
-                Verdict::Done => (Outcome::Delivered, None),
-                Verdict::Fail { error } => (Outcome::Failed, Some(error)),
-                Verdict::Retry { error, .. } if budget_used >= policy.max_attempts => (
-                    Outcome::Failed,
-                    Some(format!(
-                        "{error} (attempt {budget_used} of {}, giving up)",
-                        policy.max_attempts
-                    )),
-                ),
-                Verdict::Retry { after, error } => {
-                    let wait = after.unwrap_or_else(|| policy.backoff(budget_used));
-                    let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                    (Outcome::Retry { at }, Some(error))
+        let span = tracing::info_span!("delivery_attempt",
+            delivery.id = %msg.claimed.delivery.id,
+            agent.id = %msg.claimed.delivery.agent_id,
+            attempt = msg.claimed.delivery.attempts + 1);
+        Box::pin(
+            async move {
+                let started_at = now();
+                let Deliver { claimed, policy } = msg;
+                let (lane_id, claim_token) = (claimed.lane(), claimed.claim_token.clone());
+                let attempt = claimed.delivery.attempts + 1;
+                // A manual retry starts a fresh budget: count from there.
+                let budget_used = attempt - claimed.delivery.budget_base;
+                let (exchange, task_created) = if let Some(error) = refused {
+                    // The agent's address is refused: no attempt can succeed.
+                    let verdict = Verdict::Fail { error };
+                    (
+                        Exchange {
+                            verdict,
+                            status: None,
+                        },
+                        None,
+                    )
+                } else if RouteMode::parse(&claimed.delivery.mode) == Ok(RouteMode::AcpEvent) {
+                    deliver_event(&client, &base_url, &claimed, limit).await
+                } else {
+                    (replay(&client, &base_url, &claimed, limit).await, None)
+                };
+                let transient = matches!(exchange.verdict, Verdict::Retry { .. });
+                let (outcome, error) = match exchange.verdict {
+                    Verdict::Done => (Outcome::Delivered, None),
+                    Verdict::Fail { error } => (Outcome::Failed, Some(error)),
+                    Verdict::Retry { error, .. } if budget_used >= policy.max_attempts => (
+                        Outcome::Failed,
+                        Some(format!(
+                            "{error} (attempt {budget_used} of {}, giving up)",
+                            policy.max_attempts
+                        )),
+                    ),
+                    Verdict::Retry { after, error } => {
+                        let wait = after.unwrap_or_else(|| policy.backoff(budget_used));
+                        let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                        (Outcome::Retry { at }, Some(error))
+                    }
+                };
+                AttemptRecord {
+                    task_id: claimed.delivery.task_id.clone(),
+                    delivery_id: claimed.delivery.id,
+                    lane_id,
+                    claim_token,
+                    transient,
+                    attempt,
+                    started_at,
+                    outcome,
+                    status_code: exchange.status.map(i32::from),
+                    error,
+                    task_created,
                 }
-            };
-            AttemptRecord {
-                task_id: claimed.delivery.task_id.clone(),
-                delivery_id: claimed.delivery.id,
-                lane_id,
-                claim_token,
-                transient,
-                attempt,
-                started_at,
-                outcome,
-                status_code: exchange.status.map(i32::from),
-                error,
-                task_created,
             }
-        })
+            .instrument(span),
+        )
     }
 }
 

@@ -215,6 +215,10 @@ impl LiveSecrets {
     }
 }
 
+/// Debug level: a span per forward call costs the hot path nothing unless
+/// asked for (`RUST_LOG=hookgate=debug`). Fields name things, never values.
+#[tracing::instrument(name = "verify", level = "debug", skip_all,
+    fields(agent.name = %msg.agent_name, key.kind = msg.provider.descriptor().kind.as_str()))]
 async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure> {
     let not_found = || VerifyError::agent_not_found(&msg.agent_name);
     let entry = lookup.agent(&msg.agent_name).await?.ok_or_else(not_found)?;

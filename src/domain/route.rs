@@ -127,6 +127,9 @@ mod tests {
         assert_eq!(RouteMode::parse("acp_event").unwrap().as_str(), "acp_event");
         assert_eq!(ContentKind::parse("text"), Ok(ContentKind::Text));
         assert_eq!(ContentKind::parse("data").unwrap().as_str(), "data");
-        assert!(ContentKind::parse("html").unwrap_err().0.contains("'content'"));
+        assert!(ContentKind::parse("html")
+            .unwrap_err()
+            .0
+            .contains("'content'"));
     }
 }
