@@ -1,5 +1,5 @@
 //! The actors of one webhook's path: [`VerifierActor`] authenticates it,
-//! consulting [`KeyStoreActor`] (Diesel on a `SyncArbiter`), and the agent's
+//! consulting [`KeyStoreActor`] (Diesel on the blocking pool), and the agent's
 //! [`ForwarderActor`], found through a [`ForwarderRegistry`], delivers it.
 
 pub mod circuit;

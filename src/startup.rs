@@ -52,7 +52,7 @@ impl Application {
         ));
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let db = Database::open(&settings, threads)?;
-        let key_store = KeyStoreActor::start(db.pool.clone(), db.data_key.clone(), threads * 2);
+        let key_store = KeyStoreActor::start(db.pool.clone(), db.data_key.clone());
         let cache = Arc::new(KeyCache::new(KEY_CACHE_BYTES));
         if db.backend == Backend::Postgres {
             // Other instances may change keys: cache only while we hear them.

@@ -15,7 +15,7 @@ use super::delivery::{Deliver, RetryPolicy};
 use super::forwarder::{ForwarderRegistry, ForwarderSettings};
 use crate::crypto::DataKey;
 use crate::db::deliveries::{AttemptRecord, Claimed};
-use crate::db::{now, DbPool};
+use crate::db::{blocking, now, DbPool};
 use actix::prelude::*;
 use jobs::{ClaimJob, KeyCache, Stamp, Writes, Written};
 use rooms::RoomPlan;
@@ -130,7 +130,7 @@ impl DispatcherActor {
         let writes = std::mem::take(&mut self.writes);
         let chain = self.config.chain_heads && !self.draining;
         let (pool, stamp) = (self.pool.clone(), self.stamp());
-        let run = tokio::task::spawn_blocking(move || {
+        let run = blocking::run(move || {
             let written = jobs::write(&pool, &stamp, chain, &writes);
             (writes, written)
         });
@@ -207,7 +207,7 @@ impl DispatcherActor {
             stamp: self.stamp(),
             plan,
         };
-        let run = tokio::task::spawn_blocking(move || job.run());
+        let run = blocking::run(move || job.run());
         ctx.spawn(run.into_actor(self).map(|joined, act, ctx| {
             act.claiming = false;
             match joined {

@@ -39,10 +39,9 @@ impl IntakeWriter {
         dedup_window: chrono::Duration,
     ) -> Self {
         let (queue, rx) = sync_channel(capacity);
-        std::thread::Builder::new()
-            .name("hookgate-intake".into())
-            .spawn(move || write_loop(&pool, commits, &rx, dedup_window))
-            .expect("spawn the intake writer");
+        crate::db::blocking::spawn_loop("hookgate-intake", move || {
+            write_loop(&pool, commits, &rx, dedup_window)
+        });
         Self { queue }
     }
 

@@ -1,9 +1,10 @@
-//! `KeyStoreActor`: the verifier's window on the database. Runs on a
-//! `SyncArbiter`, so blocking Diesel calls never touch the async workers.
+//! `KeyStoreActor`: the verifier's window on the database. Each query runs
+//! on the blocking pool (`db::blocking`), so Diesel never touches the async
+//! workers; the verifier bounds how many wait at once.
 
 use crate::crypto::DataKey;
 use crate::db::routes::{self, Route};
-use crate::db::{agents, agents::Agent, api_keys, DbError, DbPool};
+use crate::db::{agents, agents::Agent, api_keys, blocking, DbError, DbPool};
 use crate::domain::{KeyKind, LiveUntil, TimedSecret};
 use actix::prelude::*;
 use std::sync::Arc;
@@ -14,17 +15,13 @@ pub struct KeyStoreActor {
 }
 
 impl KeyStoreActor {
-    /// Starts `threads` actors sharing the pool; the address balances between them.
-    pub fn start(pool: DbPool, data_key: Arc<DataKey>, threads: usize) -> Addr<Self> {
-        SyncArbiter::start(threads, move || Self {
-            pool: pool.clone(),
-            data_key: data_key.clone(),
-        })
+    pub fn start(pool: DbPool, data_key: Arc<DataKey>) -> Addr<Self> {
+        Self { pool, data_key }.start()
     }
 }
 
 impl Actor for KeyStoreActor {
-    type Context = SyncContext<Self>;
+    type Context = Context<Self>;
 }
 
 /// The agent registered under `name`, with its routes, if any.
@@ -35,15 +32,20 @@ pub struct LookupAgent {
 }
 
 impl Handler<LookupAgent> for KeyStoreActor {
-    type Result = Result<Option<(Agent, Vec<Route>)>, DbError>;
+    type Result = ResponseFuture<Result<Option<(Agent, Vec<Route>)>, DbError>>;
 
     fn handle(&mut self, msg: LookupAgent, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.pool.get()?;
-        let Some(agent) = agents::find_by_name(&mut conn, &msg.name)? else {
-            return Ok(None);
-        };
-        let routes = routes::list(&mut conn, &agent.id)?;
-        Ok(Some((agent, routes)))
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            blocking::with_conn(&pool, move |conn| {
+                let Some(agent) = agents::find_by_name(conn, &msg.name)? else {
+                    return Ok(None);
+                };
+                let routes = routes::list(conn, &agent.id)?;
+                Ok(Some((agent, routes)))
+            })
+            .await
+        })
     }
 }
 
@@ -58,16 +60,21 @@ pub struct CheckKeyDigest {
 }
 
 impl Handler<CheckKeyDigest> for KeyStoreActor {
-    type Result = Result<Option<LiveUntil>, DbError>;
+    type Result = ResponseFuture<Result<Option<LiveUntil>, DbError>>;
 
     fn handle(&mut self, msg: CheckKeyDigest, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.pool.get()?;
-        Ok(api_keys::digest_live_until(
-            &mut conn,
-            &msg.agent_id,
-            msg.kind,
-            &msg.digest,
-        )?)
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            blocking::with_conn(&pool, move |conn| {
+                let CheckKeyDigest {
+                    agent_id,
+                    kind,
+                    digest,
+                } = msg;
+                Ok(api_keys::digest_live_until(conn, &agent_id, kind, &digest)?)
+            })
+            .await
+        })
     }
 }
 
@@ -82,16 +89,16 @@ pub struct FindSecrets {
 }
 
 impl Handler<FindSecrets> for KeyStoreActor {
-    type Result = Result<Vec<TimedSecret>, DbError>;
+    type Result = ResponseFuture<Result<Vec<TimedSecret>, DbError>>;
 
     fn handle(&mut self, msg: FindSecrets, _: &mut Self::Context) -> Self::Result {
-        let mut conn = self.pool.get()?;
-        api_keys::live_secrets(
-            &mut conn,
-            &self.data_key,
-            &msg.agent_id,
-            msg.kind,
-            msg.name.as_deref(),
-        )
+        let (pool, data_key) = (self.pool.clone(), self.data_key.clone());
+        Box::pin(async move {
+            blocking::with_conn(&pool, move |conn| {
+                let name = msg.name.as_deref();
+                api_keys::live_secrets(conn, &data_key, &msg.agent_id, msg.kind, name)
+            })
+            .await
+        })
     }
 }

@@ -40,7 +40,7 @@ impl RetentionActor {
         self.running = true;
         let pool = self.pool.clone();
         let (retention, window) = (self.retention, self.dedup_window);
-        let work = tokio::task::spawn_blocking(move || purge_all(&pool, retention, window));
+        let work = crate::db::blocking::run(move || purge_all(&pool, retention, window));
         ctx.spawn(work.into_actor(self).map(|done, act, _| {
             act.running = false;
             match done {

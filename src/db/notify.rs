@@ -35,10 +35,7 @@ pub fn announce_change(conn: &mut DbConnection) -> diesel::QueryResult<()> {
 pub fn spawn_listener<L: ChangeListener>(url: String, listener: &Arc<L>) {
     listener.connected(false);
     let cache = Arc::downgrade(listener);
-    std::thread::Builder::new()
-        .name("hookgate-listen".into())
-        .spawn(move || listen(&url, &cache))
-        .expect("spawn the notification listener");
+    super::blocking::spawn_loop("hookgate-listen", move || listen(&url, &cache));
 }
 
 fn listen<L: ChangeListener>(url: &str, cache: &Weak<L>) {

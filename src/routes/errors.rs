@@ -66,13 +66,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, AdminError> + Send + 'static,
 {
-    let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get().map_err(DbError::from)?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| AdminError::Internal(DbError::Canceled(e.to_string())))?
+    crate::db::blocking::with_conn(pool, work).await
 }
 
 /// Runs a change to agents, keys or routes, then drops every cached key

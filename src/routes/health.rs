@@ -1,6 +1,7 @@
 //! `/healthz` (the process answers) and `/readyz` (the database answers).
 
 use super::AppState;
+use crate::db::DbError;
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 
@@ -15,13 +16,10 @@ pub async fn healthz() -> HttpResponse {
               (status = 503, description = "The database does not answer")))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
-    let ready = web::block(move || -> Result<(), String> {
-        let mut conn = pool.get().map_err(|e| e.to_string())?;
-        conn.batch_execute("SELECT 1").map_err(|e| e.to_string())
+    let ready = crate::db::blocking::with_conn(&pool, |conn| {
+        conn.batch_execute("SELECT 1").map_err(DbError::from)
     })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r);
+    .await;
     match ready {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
         Err(e) => {
