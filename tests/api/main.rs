@@ -27,6 +27,7 @@ mod migrations;
 mod openapi;
 mod outbound;
 mod process;
+mod provider_headers;
 mod queue;
 mod queue_admin;
 mod registration;
