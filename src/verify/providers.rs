@@ -29,6 +29,7 @@ registry! {
     shopify::Shopify,
     gitlab::Gitlab,
     linear::Linear,
+    sentry::Sentry,
     hmac::GenericHmac,
 }
 

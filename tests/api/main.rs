@@ -18,6 +18,7 @@ mod example_agent;
 mod forward_api_key;
 mod forward_github;
 mod forward_providers;
+mod forward_sentry;
 mod forward_slack;
 mod forwarding;
 mod key_cache;

@@ -2,7 +2,7 @@
 library where one exists, and checks the result with that library's verifier.
 
 Reads one JSON object on stdin:
-  {"provider": "standard_webhooks" | "svix" | "stripe" | "shopify" | "linear",
+  {"provider": "standard_webhooks" | "svix" | "stripe" | "shopify" | "linear" | "sentry",
    "secret": "...", "body": "...", "timestamp": 1700000000, "id": "msg_..."}
 or, for a generic HMAC, "provider": "hmac" with "algorithm", "encoding",
 "content" (a template with {timestamp} and {body}), "header", and optionally
@@ -66,6 +66,12 @@ def shopify(req):
 def linear(req):
     mac = hmac.new(req["secret"].encode(), req["body"].encode(), hashlib.sha256)
     return {"linear-signature": mac.hexdigest()}
+
+
+def sentry(req):
+    """As Sentry's integration-platform docs verify: hex HMAC-SHA256 of the body."""
+    mac = hmac.new(req["secret"].encode(), req["body"].encode(), hashlib.sha256)
+    return {"sentry-hook-signature": mac.hexdigest(), "sentry-hook-timestamp": str(req["timestamp"])}
 
 
 def hmac_generic(req):
