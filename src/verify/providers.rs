@@ -88,11 +88,11 @@ pub fn is_credential(name: &HeaderName, value: &HeaderValue) -> bool {
 /// Whether a header carries a credential or signature of some provider:
 /// never put in an ACP event.
 pub fn is_secret_header(name: &str) -> bool {
-    claimed_by(name).is_some()
-        || PROVIDERS.iter().any(|p| {
-            let d = p.descriptor();
-            d.credential_headers.contains(&name) || d.signature_headers.contains(&name)
-        })
+    PROVIDERS.iter().map(|p| p.descriptor()).any(|d| {
+        [d.selected_by, d.credential_headers, d.signature_headers]
+            .iter()
+            .any(|headers| headers.contains(&name))
+    })
 }
 
 /// Whether a header (not `x-…`) is one a provider sends to describe the

@@ -22,15 +22,6 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Forwards and checks the status and `detail`.
-async fn refused(app: &TestApp, headers: &[(&str, &str)], body: &str, status: u16, detail: &str) {
-    let reply = app
-        .forward(Method::POST, "agent-a", "hook", headers, body.to_owned())
-        .await;
-    assert_eq!(reply.status, status, "{}", reply.text());
-    assert_eq!(reply.json()["detail"], detail);
-}
-
 async fn standard_webhooks_and_svix_deliveries(backend: Backend) {
     vectors::ready(); // first, before any connection can sit idle meanwhile
     let app = spawn_app(backend).await;

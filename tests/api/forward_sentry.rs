@@ -11,14 +11,6 @@ db_tests!(sentry_deliveries, sentry_triggers_need_the_client_secret);
 
 const SECRET: &str = "sentry-client-secret-0123456789abcdef";
 
-async fn refused(app: &TestApp, headers: &[(&str, &str)], body: &str, status: u16, detail: &str) {
-    let reply = app
-        .forward(Method::POST, "agent-a", "hook", headers, body.to_owned())
-        .await;
-    assert_eq!(reply.status, status, "{}", reply.text());
-    assert_eq!(reply.json()["detail"], detail);
-}
-
 async fn sentry_deliveries(backend: Backend) {
     vectors::ready(); // first, before any connection can sit idle meanwhile
     let app = spawn_app(backend).await;

@@ -555,3 +555,19 @@ pub fn hookgate_command() -> std::process::Command {
     }
     cmd
 }
+
+/// A forward call to `agent-a` on `hook` that must be refused with
+/// `status` and exactly `detail`.
+pub async fn refused(
+    app: &TestApp,
+    headers: &[(&str, &str)],
+    body: &str,
+    status: u16,
+    detail: &str,
+) {
+    let reply = app
+        .forward(Method::POST, "agent-a", "hook", headers, body.to_owned())
+        .await;
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(reply.json()["detail"], detail);
+}
