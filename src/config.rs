@@ -1,8 +1,9 @@
 //! Every setting: flags of `hookgate serve`, each with its `HOOKGATE_*`
 //! environment variable, defaults, and validation into [`Settings`].
 
-use crate::domain::{Secret, SqliteSync};
+use crate::domain::{KeyKind, Secret, SqliteSync};
 use crate::master_key::MasterKeySetting;
+use crate::verify::providers;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -25,10 +26,10 @@ pub struct ServeArgs {
     /// Largest accepted request body; larger ones get 413.
     #[arg(long, env = "HOOKGATE_MAX_BODY_BYTES", default_value_t = 26_214_400)]
     pub max_body_bytes: usize,
-    /// Largest accepted distance between a Slack timestamp and now.
-    #[arg(long, env = "HOOKGATE_SLACK_TOLERANCE_SECS", default_value_t = 300)]
-    pub slack_tolerance_secs: u64,
-    /// Public base URL, used to build `webhook_url` in webhook-trigger answers.
+    #[command(flatten)]
+    pub tolerances: ToleranceArgs,
+    /// Public base URL: builds `webhook_url` in webhook-trigger answers and
+    /// the URL that providers which sign their URL are checked against.
     #[arg(long, env = "HOOKGATE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// PEM file of CA certificates trusted for `https://` agents, beside the
@@ -76,6 +77,45 @@ pub struct ServeArgs {
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub open_registration: bool,
+}
+
+/// A flag and environment variable for each provider whose timestamp
+/// tolerance is a setting (`--<type>-tolerance-secs`,
+/// `HOOKGATE_<TYPE>_TOLERANCE_SECS`), as its descriptor declares them.
+#[derive(Debug, Clone, Default)]
+pub struct ToleranceArgs(pub Vec<(KeyKind, u64)>);
+
+impl clap::FromArgMatches for ToleranceArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let set = providers::tolerances().map(|(kind, tolerance)| {
+            let secs = matches.get_one::<u64>(tolerance.flag).copied();
+            (kind, secs.unwrap_or(tolerance.default_secs))
+        });
+        Ok(Self(set.collect()))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for ToleranceArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        providers::tolerances().fold(cmd, |cmd, (_, tolerance)| {
+            cmd.arg(
+                clap::Arg::new(tolerance.flag)
+                    .long(tolerance.flag)
+                    .env(tolerance.env)
+                    .help(tolerance.help)
+                    .value_parser(clap::value_parser!(u64)),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 /// The database flag, shared by `serve` and `migrate`.
@@ -131,7 +171,9 @@ pub struct Settings {
     pub master_key: MasterKeySetting,
     pub forward_timeout: Duration,
     pub max_body_bytes: usize,
-    pub slack_tolerance_secs: u64,
+    /// Timestamp tolerances, in seconds, of providers whose tolerance is a
+    /// setting (each provider's default where not set).
+    pub tolerances: Vec<(KeyKind, u64)>,
     pub public_url: Option<String>,
     pub agent_ca_file: Option<std::path::PathBuf>,
     pub agent_deny_nets: Vec<ipnet::IpNet>,
@@ -164,7 +206,7 @@ impl Default for Settings {
             master_key: MasterKeySetting::Auto,
             forward_timeout: Duration::from_secs(30),
             max_body_bytes: 26_214_400,
-            slack_tolerance_secs: 300,
+            tolerances: Vec::new(),
             public_url: None,
             agent_ca_file: None,
             agent_deny_nets: Vec::new(),
@@ -210,7 +252,7 @@ impl Settings {
             master_key: args.master_key.setting()?,
             forward_timeout: Duration::from_secs(args.forward_timeout_secs),
             max_body_bytes: args.max_body_bytes,
-            slack_tolerance_secs: args.slack_tolerance_secs,
+            tolerances: args.tolerances.0,
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             agent_ca_file: args.agent_ca_file,
             agent_deny_nets: args.agent_deny_nets,

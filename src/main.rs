@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway (migrates the database first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Encrypt the stored secrets under a new master key; running instances
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let settings = Settings::from_args(args)?;
+            let settings = Settings::from_args(*args)?;
             actix::System::new().block_on(async move {
                 let app = Application::build(settings)?;
                 app.run_until_stopped().await?;

@@ -92,7 +92,8 @@ impl Application {
             limits: web::Data::new(ForwardLimits {
                 max_body_bytes: settings.max_body_bytes,
                 timeout_secs: settings.forward_timeout.as_secs(),
-                tolerance_secs: settings.slack_tolerance_secs,
+                tolerances: settings.tolerances.clone(),
+                public_url: settings.public_url.clone(),
             }),
             intake: web::Data::new(IntakeWriter::start(
                 intake_pool,

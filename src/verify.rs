@@ -6,7 +6,9 @@ mod hmac_sha256;
 pub mod provider;
 pub mod providers;
 
-pub use provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+pub use provider::{
+    Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource, Tolerance,
+};
 
 use std::borrow::Cow;
 

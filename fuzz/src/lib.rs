@@ -12,6 +12,9 @@ pub const SECRET: &[u8] = b"fuzz-secret";
 /// The clock the timestamp checks read (a fixed time, so runs repeat).
 pub const NOW: i64 = 1_800_000_000;
 
+/// The URL a fuzzed call was made to (providers that sign the URL).
+pub const URL: &str = "https://hookgate.example/agents/forward/name/agent/hook?x=1";
+
 /// A header map holding `name: value` for each pair whose value is a legal
 /// header value (the HTTP layer refuses the others before hookgate runs).
 pub fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
@@ -48,6 +51,7 @@ pub fn verify(
         is_form,
         now: NOW,
         tolerance_secs: None,
+        url: &|| URL.to_owned(),
     };
     let reading = provider.read(&call).ok();
     if let Some(reading) = &reading {

@@ -8,7 +8,7 @@ use crate::db::agents::Agent;
 use crate::db::routes::Route;
 use crate::domain::{digest_hex, KeyKind, KeyLookup, TimedSecret};
 use crate::key_cache::{AgentEntry, KeyCache, Secrets};
-use crate::verify::{Provider, Reading, VerifyError};
+use crate::verify::{providers, Answer, Provider, Reading, VerifyError};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -53,6 +53,9 @@ pub struct Verify {
     pub agent_name: String,
     pub provider: &'static dyn Provider,
     pub reading: Result<Reading, VerifyError>,
+    /// What generic HMAC read, for a provider whose header a generic key
+    /// may also use (see `Descriptor::selected_by_prefix`).
+    pub shared_header: Option<Reading>,
     pub body: Bytes,
 }
 
@@ -62,8 +65,8 @@ pub struct Verified {
     pub entry: AgentEntry,
     pub acp_url: String,
     /// What hookgate answers itself instead of forwarding (a provider's
-    /// URL verification challenge), once the call verified.
-    pub answer: Option<String>,
+    /// URL verification challenge, a ping), once the call verified.
+    pub answer: Option<Answer>,
     pub body: Bytes,
 }
 
@@ -249,7 +252,13 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
                 .filter(|_| kind.lookup() == KeyLookup::Named);
             let secrets = lookup.secrets(&agent.id, kind, name).await?;
             let live: Vec<&TimedSecret> = secrets.iter().collect();
-            provider.judge(&reading, &msg.body, &live, &agent.id, now.timestamp())?;
+            let judged = provider.judge(&reading, &msg.body, &live, &agent.id, now.timestamp());
+            match (&msg.shared_header, live.is_empty()) {
+                (Some(generic), true) => {
+                    judge_generic(lookup, &agent.id, generic, &msg.body, judged).await?
+                }
+                _ => judged?,
+            }
         }
         KeyLookup::NotPresented => return Err(VerifyError::missing_authentication().into()),
     }
@@ -260,6 +269,28 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
         answer: reading.answer,
         body: msg.body,
     })
+}
+
+/// A call on a shared header, for an agent without a key of the provider
+/// that claims it: its generic `hmac` keys on the header decide, and when
+/// it has none there, the provider's own refusal stands.
+async fn judge_generic(
+    lookup: &Lookup,
+    agent_id: &str,
+    reading: &Reading,
+    body: &[u8],
+    refusal: Result<(), VerifyError>,
+) -> Result<(), VerifyFailure> {
+    let generic = providers::generic();
+    let secrets = lookup
+        .secrets(agent_id, generic.descriptor().kind, None)
+        .await?;
+    let live: Vec<&TimedSecret> = secrets.iter().collect();
+    let now = chrono::Utc::now().timestamp();
+    match generic.judge(reading, body, &live, agent_id, now) {
+        Err(e) if e == VerifyError::missing_authentication() => Ok(refusal?),
+        judged => Ok(judged?),
+    }
 }
 
 fn internal(e: crate::db::DbError) -> VerifyFailure {

@@ -9,7 +9,7 @@ use crate::actors::intake::{IntakeFailure, IntakeWriter};
 use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
-use crate::domain::{AgentName, RouteMode};
+use crate::domain::{AgentName, KeyKind, RouteMode};
 use crate::log_limit::LogLimit;
 use crate::verify::{providers, Call, VerifyError};
 use actix::Addr;
@@ -35,14 +35,39 @@ fn printable(name: &str) -> String {
     }
 }
 
-/// Limits the forward route applies before any lookup.
-#[derive(Debug, Clone, Copy)]
+/// Limits the forward route applies before any lookup, and what providers
+/// read besides the call.
+#[derive(Debug, Clone)]
 pub struct ForwardLimits {
     pub max_body_bytes: usize,
     pub timeout_secs: u64,
-    /// The timestamp tolerance set for providers whose tolerance is a
-    /// setting (see `Provider::tolerance_setting`).
-    pub tolerance_secs: u64,
+    /// The timestamp tolerances set for providers whose tolerance is a
+    /// setting (see `Descriptor::tolerance`).
+    pub tolerances: Vec<(KeyKind, u64)>,
+    /// `HOOKGATE_PUBLIC_URL`: the base of the URL a provider signs.
+    pub public_url: Option<String>,
+}
+
+impl ForwardLimits {
+    fn tolerance(&self, kind: KeyKind) -> Option<u64> {
+        self.tolerances
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, secs)| *secs)
+    }
+
+    /// The URL the provider called: the public base URL and the request's
+    /// path, or without one the scheme and host the request names.
+    fn public_url(&self, req: &HttpRequest) -> String {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}{path}", info.scheme(), info.host())
+            }
+        }
+    }
 }
 
 /// Registered before every other route, as the default service of a static
@@ -140,7 +165,9 @@ pub async fn forward(
     let body = read_body(&req, payload, limits.max_body_bytes).await?;
     let verified = verify(&req, agent_name, body, &limits, &verifier).await?;
     if let Some(answer) = verified.answer {
-        return Ok(HttpResponse::Ok().content_type("text/plain").body(answer));
+        return Ok(HttpResponse::Ok()
+            .content_type(answer.content_type)
+            .body(answer.body));
     }
     let path_and_query = match req.uri().query() {
         Some(q) => format!("{path}?{q}"),
@@ -185,17 +212,23 @@ async fn verify(
     verifier: &Addr<VerifierActor>,
 ) -> Result<Verified, ForwardRouteError> {
     let provider = providers::selected(req.headers());
-    let reading = provider.read(&Call {
+    let call = Call {
         headers: req.headers(),
         body: &body,
         is_form: is_form(req.headers()),
         now: chrono::Utc::now().timestamp(),
-        tolerance_secs: Some(limits.tolerance_secs),
-    });
+        tolerance_secs: limits.tolerance(provider.descriptor().kind),
+        url: &|| limits.public_url(req),
+    };
+    let (reading, shared_header) = (
+        provider.read(&call),
+        providers::shared_header_reading(provider, &call),
+    );
     let verify = Verify {
         agent_name: agent_name.to_owned(),
         provider,
         reading,
+        shared_header,
         body,
     };
     match verifier.send(verify).await {

@@ -16,6 +16,12 @@ pub struct Descriptor {
     /// Headers whose presence picks this provider; providers are asked in
     /// registry order and the first that recognises a call verifies it.
     pub selected_by: &'static [&'static str],
+    /// What the selecting header's value starts with, when the header is
+    /// shared (`X-Hub-Signature`: `sha1=` Intercom, `sha256=` Jira); empty
+    /// when the header alone selects. A provider selected by prefix shares
+    /// its header with generic `hmac` keys too: an agent without a key of
+    /// its type has its `hmac` keys on that header tried instead.
+    pub selected_by_prefix: &'static str,
     /// Headers holding the caller's credential itself (a key or token):
     /// never forwarded, stored with a delivery, or put in an ACP event.
     pub credential_headers: &'static [&'static str],
@@ -36,6 +42,21 @@ pub struct Descriptor {
     pub redelivery_prefix: &'static str,
     /// The refusals every provider has, in its own words.
     pub messages: Messages,
+    /// Its timestamp tolerance, when that is a setting.
+    pub tolerance: Option<Tolerance>,
+}
+
+/// A provider's timestamp tolerance setting: a `hookgate serve` flag and
+/// its environment variable.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerance {
+    /// The flag, without its dashes (`<type>-tolerance-secs`).
+    pub flag: &'static str,
+    /// The environment variable (`HOOKGATE_<TYPE>_TOLERANCE_SECS`).
+    pub env: &'static str,
+    /// The flag's help text.
+    pub help: &'static str,
+    pub default_secs: u64,
 }
 
 /// Who makes a provider's secret.
@@ -84,12 +105,20 @@ pub struct Call<'a> {
     pub is_form: bool,
     /// Unix seconds, for timestamp checks.
     pub now: i64,
-    /// Accepted clock skew, in seconds, for providers whose tolerance is a
-    /// setting (see [`Provider::tolerance_setting`]).
+    /// Accepted clock skew, in seconds, for a provider whose tolerance is a
+    /// setting (see [`Descriptor::tolerance`]); `None`: its default.
     pub tolerance_secs: Option<u64>,
+    /// The full URL the provider called, built only when a provider signs
+    /// it (from `HOOKGATE_PUBLIC_URL`, else the request's scheme and host).
+    pub url: &'a dyn Fn() -> String,
 }
 
 impl Call<'_> {
+    /// The tolerance set for the provider, or `default_secs`.
+    pub fn tolerance(&self, default_secs: u64) -> u64 {
+        self.tolerance_secs.unwrap_or(default_secs)
+    }
+
     /// A header's text, if sent and readable.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -114,11 +143,18 @@ pub struct Reading {
     /// A timestamp read from the body, checked once a key matched.
     pub body_timestamp: Option<i64>,
     /// What hookgate answers itself once the call verifies (a provider's
-    /// URL verification challenge).
-    pub answer: Option<String>,
+    /// URL verification challenge, a ping).
+    pub answer: Option<Answer>,
     /// The call's headers, only for a provider whose headers only its keys
     /// name (generic HMAC).
     pub headers: Option<HeaderMap>,
+}
+
+/// A reply hookgate makes itself, with status 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub content_type: &'static str,
+    pub body: String,
 }
 
 impl Reading {
@@ -137,12 +173,16 @@ pub trait Provider: Sync + std::fmt::Debug {
     fn descriptor(&self) -> &'static Descriptor;
 
     /// Whether the call is this provider's (default: one of the
-    /// descriptor's `selected_by` headers is present and readable).
+    /// descriptor's `selected_by` headers is present, readable, and starts
+    /// with `selected_by_prefix`).
     fn selects(&self, headers: &HeaderMap) -> bool {
-        self.descriptor()
-            .selected_by
-            .iter()
-            .any(|name| headers.get(*name).is_some_and(|v| v.to_str().is_ok()))
+        let d = self.descriptor();
+        d.selected_by.iter().any(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(d.selected_by_prefix))
+        })
     }
 
     /// Reads what the call presents, before any key: the key's name, the
@@ -220,11 +260,5 @@ pub trait Provider: Sync + std::fmt::Debug {
     /// signed content) given at creation.
     fn takes_hmac_settings(&self) -> bool {
         false
-    }
-
-    /// The setting (environment variable) that sets this provider's
-    /// timestamp tolerance, when it has one.
-    fn tolerance_setting(&self) -> Option<&'static str> {
-        None
     }
 }

@@ -2,7 +2,7 @@
 //! `providers/`, in the order they are asked whether a call is theirs.
 //! Adding a provider is its module and one line in the list below.
 
-use super::provider::Provider;
+use super::provider::{Call, Provider, Reading, Tolerance};
 use crate::domain::{KeyKind, ParseError};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -39,7 +39,29 @@ pub fn selected(headers: &HeaderMap) -> &'static dyn Provider {
         .iter()
         .copied()
         .find(|p| p.selects(headers))
-        .unwrap_or(&hmac::GenericHmac)
+        .unwrap_or(generic())
+}
+
+/// Generic HMAC: the provider of calls no other claims, and of calls on a
+/// shared header for agents without the claiming provider's key.
+pub fn generic() -> &'static dyn Provider {
+    &hmac::GenericHmac
+}
+
+/// What generic HMAC reads from a call `provider` selected, when that
+/// provider shares its header with generic keys (it selects by prefix).
+pub fn shared_header_reading(provider: &dyn Provider, call: &Call<'_>) -> Option<Reading> {
+    if provider.descriptor().selected_by_prefix.is_empty() {
+        return None;
+    }
+    generic().read(call).ok()
+}
+
+/// Each provider whose timestamp tolerance is a setting, with it.
+pub fn tolerances() -> impl Iterator<Item = (KeyKind, Tolerance)> {
+    PROVIDERS
+        .iter()
+        .filter_map(|p| Some((p.descriptor().kind, p.descriptor().tolerance?)))
 }
 
 /// The provider whose keys are of `kind` (none for internal keys).
@@ -70,12 +92,17 @@ pub fn key_kind(raw: &str) -> Result<KeyKind, ParseError> {
 }
 
 /// The built-in key type that reads `header` (lower case), if any: a
-/// generic `hmac` key on it would never be consulted.
+/// generic `hmac` key on it would never be consulted. A header selected by
+/// its value's prefix is shared: generic keys on it are consulted for
+/// agents without the provider's key.
 pub fn claimed_by(header: &str) -> Option<&'static str> {
     PROVIDERS
         .iter()
         .map(|p| p.descriptor())
-        .find(|d| d.selected_by.contains(&header) || d.credential_headers.contains(&header))
+        .find(|d| {
+            (d.selected_by_prefix.is_empty() && d.selected_by.contains(&header))
+                || d.credential_headers.contains(&header)
+        })
         .map(|d| d.kind.as_str())
 }
 

@@ -3,8 +3,8 @@
 //! own 4xx and reaches nobody.
 
 use crate::helpers::*;
-use crate::vectors::{self, with};
-use actix_web::http::Method;
+use crate::signed_provider::SignedProvider;
+use crate::vectors;
 use serde_json::json;
 
 db_tests!(sentry_deliveries, sentry_triggers_need_the_client_secret);
@@ -15,53 +15,32 @@ async fn sentry_deliveries(backend: Backend) {
     vectors::ready(); // first, before any connection can sit idle meanwhile
     let app = spawn_app(backend).await;
     let upstream = Upstream::start().await;
-    let agent = app.register("agent-a", &upstream.url).await;
-    let agent_id = agent["id"].as_str().unwrap();
+    app.register("agent-a", &upstream.url).await;
     let now = chrono::Utc::now().timestamp();
     let body = json!({"action": "created", "data": {"issue": {"id": "42"}}}).to_string();
-    let signed = vectors::sign("sentry", SECRET, &body, now, "");
-    let no_key = format!("No Sentry key found for agent ID {agent_id}.");
-    refused(&app, &with(&signed, &[]), &body, 404, &no_key).await;
-
-    app.create_key("agent-a", "org-integration", "sentry", Some(SECRET))
-        .await;
-    let headers = with(
-        &signed,
-        &[("sentry-hook-resource", "issue"), ("request-id", "r-1")],
-    );
-    let reply = app
-        .forward(Method::POST, "agent-a", "hook", &headers, body.clone())
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    let received = upstream.single();
-    assert_eq!(received.body, body.as_bytes());
-    assert_eq!(received.header("sentry-hook-resource"), Some("issue"));
-
-    let bad = "Invalid Sentry webhook signature";
-    let wrong = vectors::sign("sentry", "another-client-secret", &body, now, "");
-    refused(&app, &with(&wrong, &[]), &body, 401, bad).await;
-    refused(
-        &app,
-        &with(&signed, &[]),
-        &body.replace("42", "43"),
-        401,
-        bad,
-    )
+    let sign = |secret: &str, body: &str| {
+        let mut headers = vectors::sign("sentry", secret, body, now, "");
+        headers.extend(
+            [("sentry-hook-resource", "issue"), ("request-id", "r-1")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        headers
+    };
+    let delivered = SignedProvider {
+        kind: "sentry",
+        stored: SECRET,
+        signing: SECRET,
+        wrong_signing: "another-client-secret",
+        sign: &sign,
+        extra: &[],
+        body: &body,
+        altered: &body.replace("42", "43"),
+        no_key: "No Sentry key found for agent ID {agent}.",
+        bad_signature: "Invalid Sentry webhook signature",
+    }
+    .check(&app, &upstream)
     .await;
-    let unsigned = [("sentry-hook-resource", "issue")];
-    refused(
-        &app,
-        &unsigned,
-        &body,
-        403,
-        "Missing authentication for forward request.",
-    )
-    .await;
-    assert_eq!(
-        upstream.received().len(),
-        1,
-        "no refused call reached the agent"
-    );
+    assert_eq!(delivered.header("sentry-hook-resource"), Some("issue"));
 }
 
 async fn sentry_triggers_need_the_client_secret(backend: Backend) {

@@ -2,6 +2,7 @@
 //! URL-verification challenge (answered only once verified).
 
 use crate::helpers::*;
+use crate::process::{free_port, Process};
 use actix_web::http::Method;
 use hookgate::verify::providers::slack;
 use serde_json::json;
@@ -9,7 +10,8 @@ use serde_json::json;
 db_tests!(
     signed_slack_requests_reach_the_agent,
     url_verification_is_answered_only_when_signed,
-    slack_refusals_follow_the_contract
+    slack_refusals_follow_the_contract,
+    the_tolerance_is_a_setting
 );
 
 const SECRET: &str = "slack-signing-secret";
@@ -193,4 +195,29 @@ async fn slack_refusals_follow_the_contract(backend: Backend) {
 
 fn urlencode(raw: &str) -> String {
     serde_urlencoded::to_string([("v", raw)]).unwrap()[2..].to_owned()
+}
+
+/// `HOOKGATE_SLACK_TOLERANCE_SECS`, declared by Slack's descriptor, reaches
+/// the check: a call 600 s old passes at 900 and is refused at 300.
+async fn the_tolerance_is_a_setting(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let env = [("HOOKGATE_SLACK_TOLERANCE_SECS", "900")];
+    let process = Process::start_with(&db.url, free_port(), &env).await;
+    let app = process.app(db);
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    app.create_key("agent-a", APP_ID, "slack", Some(SECRET))
+        .await;
+    let event = json!({"type": "event_callback", "api_app_id": APP_ID}).to_string();
+    let old = (now_secs() - 600).to_string();
+    let signature = slack::sign(SECRET.as_bytes(), &old, event.as_bytes());
+    let reply = send(&app, &event, "application/json", &old, &signature).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let stale = (now_secs() - 1000).to_string();
+    let signature = slack::sign(SECRET.as_bytes(), &stale, event.as_bytes());
+    send(&app, &event, "application/json", &stale, &signature)
+        .await
+        .assert_detail(400, "Slack webhook request has bad timestamp.");
+    assert_eq!(upstream.received().len(), 1);
+    assert!(process.terminate().await.success());
 }

@@ -35,5 +35,6 @@ mod registration;
 mod restarts;
 mod rotation;
 mod secrets_at_rest;
+mod signed_provider;
 mod tls_agents;
 mod vectors;

@@ -13,6 +13,7 @@ const INVALID: &str = "Invalid API key for agent ID {agent}.";
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("external", KeyLookup::Digest),
     selected_by: &[HEADER, "authorization"],
+    selected_by_prefix: "",
     credential_headers: &[HEADER],
     signature_headers: &[],
     event_headers: &[],
@@ -23,6 +24,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: INVALID,
         bad_signature: INVALID,
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]

@@ -11,6 +11,7 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("github", KeyLookup::Named),
     selected_by: &[SIGNATURE_HEADER],
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
@@ -21,6 +22,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "No API key found for GitHub repository {name}.",
         bad_signature: "Invalid GitHub webhook signature",
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]

@@ -12,6 +12,7 @@ const INVALID: &str = "Invalid GitLab token for agent ID {agent}.";
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("gitlab", KeyLookup::Digest),
     selected_by: &[TOKEN_HEADER],
+    selected_by_prefix: "",
     credential_headers: &[TOKEN_HEADER],
     signature_headers: &[],
     event_headers: &[],
@@ -22,6 +23,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: INVALID,
         bad_signature: INVALID,
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]

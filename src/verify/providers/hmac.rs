@@ -17,6 +17,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("hmac", KeyLookup::AllOfType),
     // Its headers are named by its keys' settings.
     selected_by: &[],
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &[],
     event_headers: &[],
@@ -27,6 +28,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "Missing authentication for forward request.",
         bad_signature: "Invalid HMAC webhook signature",
     },
+    tolerance: None,
 };
 
 /// The generic provider: it claims every call no built-in provider does,

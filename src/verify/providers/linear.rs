@@ -11,6 +11,7 @@ pub const SIGNATURE_HEADER: &str = "linear-signature";
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("linear", KeyLookup::AllOfType),
     selected_by: &[SIGNATURE_HEADER],
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &["linear-"],
@@ -23,6 +24,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "No Linear key found for agent ID {agent}.",
         bad_signature: "Invalid Linear webhook signature",
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]

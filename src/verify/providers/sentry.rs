@@ -16,6 +16,7 @@ const REQUEST_ID_HEADER: &str = "request-id";
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("sentry", KeyLookup::AllOfType),
     selected_by: &[SIGNATURE_HEADER],
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &["sentry-hook-"],
@@ -28,6 +29,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "No Sentry key found for agent ID {agent}.",
         bad_signature: "Invalid Sentry webhook signature",
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]

@@ -11,6 +11,7 @@ pub const SHOP_HEADER: &str = "x-shopify-shop-domain";
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("shopify", KeyLookup::Named),
     selected_by: &[SIGNATURE_HEADER],
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
@@ -23,6 +24,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "No API key found for Shopify shop {name}.",
         bad_signature: "Invalid Shopify webhook signature",
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]

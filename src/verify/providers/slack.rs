@@ -3,7 +3,9 @@
 //! Bodies are JSON (Events API) or forms (slash commands; interactivity sends
 //! its JSON in the `payload` field).
 
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::provider::{
+    Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource, Tolerance,
+};
 use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
@@ -18,6 +20,7 @@ const DEFAULT_TOLERANCE_SECS: u64 = 300;
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("slack", KeyLookup::Named),
     selected_by: &[SIGNATURE_HEADER],
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
@@ -30,6 +33,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "No API key found for Slack app {name}.",
         bad_signature: "Invalid Slack webhook signature",
     },
+    tolerance: Some(Tolerance {
+        flag: "slack-tolerance-secs",
+        env: "HOOKGATE_SLACK_TOLERANCE_SECS",
+        help: "Largest accepted distance between a Slack timestamp and now, in seconds [default: 300]",
+        default_secs: DEFAULT_TOLERANCE_SECS,
+    }),
 };
 
 #[derive(Debug)]
@@ -42,14 +51,16 @@ impl Provider for Slack {
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
         let timestamp = call.header(TIMESTAMP_HEADER);
-        let tolerance = call.tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS);
-        check_timestamp(timestamp, call.now, tolerance)?;
+        check_timestamp(timestamp, call.now, call.tolerance(DEFAULT_TOLERANCE_SECS))?;
         let payload = parse_payload(call.body, call.is_form)?;
         Ok(Reading {
             key_name: Some(payload.api_app_id),
             credential: call.header(SIGNATURE_HEADER).map(|s| Secret::new(s.to_owned())),
             timestamp: timestamp.map(str::to_owned),
-            answer: payload.challenge,
+            answer: payload.challenge.map(|body| Answer {
+                content_type: "text/plain",
+                body,
+            }),
             ..Reading::default()
         })
     }
@@ -66,10 +77,6 @@ impl Provider for Slack {
         }
         let id = body?.get("event_id")?.as_str()?;
         Some(format!("{}:{id}", DESCRIPTOR.redelivery_prefix))
-    }
-
-    fn tolerance_setting(&self) -> Option<&'static str> {
-        Some("HOOKGATE_SLACK_TOLERANCE_SECS")
     }
 }
 

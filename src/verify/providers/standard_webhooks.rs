@@ -18,6 +18,7 @@ pub const TOLERANCE_SECS: u64 = 300;
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("standard_webhooks", KeyLookup::AllOfType),
     selected_by: &SIGNATURE_HEADERS,
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &SIGNATURE_HEADERS,
     event_headers: &["webhook-", "svix-"],
@@ -28,6 +29,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "No Standard Webhooks key found for agent ID {agent}.",
         bad_signature: "Invalid Standard Webhooks signature",
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]

@@ -12,6 +12,7 @@ pub const SIGNATURE_HEADER: &str = "stripe-signature";
 pub static DESCRIPTOR: Descriptor = Descriptor {
     kind: KeyKind::new("stripe", KeyLookup::AllOfType),
     selected_by: &[SIGNATURE_HEADER],
+    selected_by_prefix: "",
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
@@ -24,6 +25,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
         no_key: "No Stripe key found for agent ID {agent}.",
         bad_signature: "Invalid Stripe webhook signature",
     },
+    tolerance: None,
 };
 
 #[derive(Debug)]
