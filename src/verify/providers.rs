@@ -30,6 +30,7 @@ registry! {
     gitlab::Gitlab,
     linear::Linear,
     sentry::Sentry,
+    pagerduty::PagerDuty,
     hmac::GenericHmac,
 }
 

@@ -2,7 +2,7 @@
 library where one exists, and checks the result with that library's verifier.
 
 Reads one JSON object on stdin:
-  {"provider": "standard_webhooks" | "svix" | "stripe" | "shopify" | "linear" | "sentry",
+  {"provider": "standard_webhooks" | "svix" | "stripe" | "shopify" | "linear" | "sentry" | "pagerduty" | …,
    "secret": "...", "body": "...", "timestamp": 1700000000, "id": "msg_..."}
 or, for a generic HMAC, "provider": "hmac" with "algorithm", "encoding",
 "content" (a template with {timestamp} and {body}), "header", and optionally
@@ -72,6 +72,14 @@ def sentry(req):
     """As Sentry's integration-platform docs verify: hex HMAC-SHA256 of the body."""
     mac = hmac.new(req["secret"].encode(), req["body"].encode(), hashlib.sha256)
     return {"sentry-hook-signature": mac.hexdigest(), "sentry-hook-timestamp": str(req["timestamp"])}
+
+
+def pagerduty(req):
+    """As PagerDuty's webhook-signature docs verify: `v1=` + hex HMAC-SHA256
+    of the body, beside a signature made with an older secret."""
+    mac = hmac.new(req["secret"].encode(), req["body"].encode(), hashlib.sha256)
+    old = hmac.new(b"an-older-secret", req["body"].encode(), hashlib.sha256)
+    return {"x-pagerduty-signature": f"v1={old.hexdigest()},v1={mac.hexdigest()}"}
 
 
 def hmac_generic(req):
