@@ -31,6 +31,7 @@ registry! {
     linear::Linear,
     sentry::Sentry,
     pagerduty::PagerDuty,
+    zendesk::Zendesk,
     hmac::GenericHmac,
 }
 

@@ -21,6 +21,7 @@ mod forward_pagerduty;
 mod forward_providers;
 mod forward_sentry;
 mod forward_slack;
+mod forward_zendesk;
 mod forwarding;
 mod key_cache;
 mod key_store_flood;

@@ -82,6 +82,18 @@ def pagerduty(req):
     return {"x-pagerduty-signature": f"v1={old.hexdigest()},v1={mac.hexdigest()}"}
 
 
+def zendesk(req):
+    """As Zendesk's "Verifying webhook authenticity" does: base64
+    HMAC-SHA256 of the timestamp header's value followed by the body."""
+    ts = datetime.datetime.fromtimestamp(req["timestamp"], tz=datetime.timezone.utc)
+    stamp = ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    mac = hmac.new(req["secret"].encode(), (stamp + req["body"]).encode(), hashlib.sha256)
+    return {
+        "x-zendesk-webhook-signature": base64.b64encode(mac.digest()).decode(),
+        "x-zendesk-webhook-signature-timestamp": stamp,
+    }
+
+
 def hmac_generic(req):
     """A generic HMAC as the key's settings describe it."""
     digest = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}[req["algorithm"]]
