@@ -32,6 +32,7 @@ registry! {
     sentry::Sentry,
     pagerduty::PagerDuty,
     zendesk::Zendesk,
+    notion::Notion,
     hmac::GenericHmac,
 }
 

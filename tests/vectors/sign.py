@@ -94,6 +94,13 @@ def zendesk(req):
     }
 
 
+def notion(req):
+    """As Notion's webhook docs verify: `sha256=` + hex HMAC-SHA256 of the
+    body, keyed with the subscription's verification_token."""
+    mac = hmac.new(req["secret"].encode(), req["body"].encode(), hashlib.sha256)
+    return {"x-notion-signature": "sha256=" + mac.hexdigest()}
+
+
 def hmac_generic(req):
     """A generic HMAC as the key's settings describe it."""
     digest = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}[req["algorithm"]]
