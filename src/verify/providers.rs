@@ -33,6 +33,7 @@ registry! {
     pagerduty::PagerDuty,
     zendesk::Zendesk,
     notion::Notion,
+    intercom::Intercom,
     hmac::GenericHmac,
 }
 

@@ -17,6 +17,7 @@ mod delivery_failures;
 mod example_agent;
 mod forward_api_key;
 mod forward_github;
+mod forward_intercom;
 mod forward_notion;
 mod forward_pagerduty;
 mod forward_providers;

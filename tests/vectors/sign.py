@@ -101,6 +101,13 @@ def notion(req):
     return {"x-notion-signature": "sha256=" + mac.hexdigest()}
 
 
+def intercom(req):
+    """As Intercom's signed notifications are verified: `sha1=` + hex
+    HMAC-SHA1 of the body with the app's client secret."""
+    mac = hmac.new(req["secret"].encode(), req["body"].encode(), hashlib.sha1)
+    return {"x-hub-signature": "sha1=" + mac.hexdigest()}
+
+
 def hmac_generic(req):
     """A generic HMAC as the key's settings describe it."""
     digest = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}[req["algorithm"]]
