@@ -34,6 +34,20 @@ pub(crate) fn matches_hex(secret: &[u8], parts: &[&[u8]], hex_tag: &str) -> bool
     matches(secret, parts, &presented)
 }
 
+/// True when `header` (trimmed) is `prefix` followed by the hex tag of
+/// the parts: `sha256=<hex>`, as GitHub, Notion and Jira send it.
+pub(crate) fn matches_prefixed_hex(
+    secret: &[u8],
+    parts: &[&[u8]],
+    prefix: &str,
+    header: &str,
+) -> bool {
+    header
+        .trim()
+        .strip_prefix(prefix)
+        .is_some_and(|hex_tag| matches_hex(secret, parts, hex_tag))
+}
+
 /// True when `b64_tag` (standard base64) is HMAC-SHA256(secret, parts joined).
 pub(crate) fn matches_base64(secret: &[u8], parts: &[&[u8]], b64_tag: &str) -> bool {
     use base64::Engine;

@@ -87,10 +87,7 @@ pub fn repository_name(body: &[u8]) -> Result<String, VerifyError> {
 
 /// True when `header` is `sha256=` + hex HMAC-SHA256(secret, body).
 pub fn check_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
-    header
-        .trim()
-        .strip_prefix("sha256=")
-        .is_some_and(|hex_tag| hmac_sha256::matches_hex(secret, &[body], hex_tag))
+    hmac_sha256::matches_prefixed_hex(secret, &[body], "sha256=", header)
 }
 
 /// The header value GitHub would send for `body`.

@@ -63,10 +63,7 @@ impl Provider for Notion {
 
 /// True when `header` is `sha256=` + hex HMAC-SHA256(token, body).
 pub fn check_signature(token: &[u8], body: &[u8], header: &str) -> bool {
-    header
-        .trim()
-        .strip_prefix("sha256=")
-        .is_some_and(|hex_tag| hmac_sha256::matches_hex(token, &[body], hex_tag))
+    hmac_sha256::matches_prefixed_hex(token, &[body], "sha256=", header)
 }
 
 #[cfg(test)]
