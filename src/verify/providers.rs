@@ -34,6 +34,7 @@ registry! {
     zendesk::Zendesk,
     notion::Notion,
     intercom::Intercom,
+    jira::Jira,
     hmac::GenericHmac,
 }
 

@@ -18,6 +18,7 @@ mod example_agent;
 mod forward_api_key;
 mod forward_github;
 mod forward_intercom;
+mod forward_jira;
 mod forward_notion;
 mod forward_pagerduty;
 mod forward_providers;
