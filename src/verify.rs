@@ -7,7 +7,7 @@ pub mod provider;
 pub mod providers;
 
 pub use provider::{
-    Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource, Tolerance,
+    Answer, Call, Descriptor, Messages, Own, Provider, Reading, SecretSource, Tolerance,
 };
 
 use std::borrow::Cow;

@@ -11,7 +11,7 @@ use crate::db::agents::Agent;
 use crate::db::api_keys::{self, KeyInfo};
 use crate::db::{is_unique_violation, DbConnection};
 use crate::domain::{generate_key, HmacConfig, KeyKind, KeyLookup, Revealed, Secret};
-use crate::verify::providers;
+use crate::verify::{providers, SecretSource};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -145,6 +145,13 @@ pub fn create_key(
 pub fn key_value(kind: KeyKind, given: Option<Secret>, field: &str) -> Result<Secret, AdminError> {
     let provider = providers::of_kind(kind);
     let Some(value) = given else {
+        if let Some(SecretSource::PublicKey { found_in }) = provider.map(|p| p.descriptor().secret)
+        {
+            return Err(AdminError::Unprocessable(format!(
+                "Field '{field}' is required for type '{}': use the public key {found_in} shows.",
+                kind.as_str()
+            )));
+        }
         return Ok(provider.map_or_else(generate_key, |p| p.generate_secret()));
     };
     if value.expose().is_empty() {

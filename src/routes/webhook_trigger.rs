@@ -74,8 +74,7 @@ pub async fn create(
     let kind = provider.descriptor().kind;
     let name = parse_key_name(&req.name)?;
     let given = req.secret.filter(|s| !s.expose().is_empty());
-    if let (None, SecretSource::ProviderMade { found_in }) = (&given, provider.descriptor().secret)
-    {
+    if let (None, Some(found_in)) = (&given, provider.descriptor().secret.found_in()) {
         return Err(AdminError::BadRequest(format!(
             "Field 'secret' is required for source '{}': use the secret {found_in} gives you.",
             kind.as_str(),

@@ -66,6 +66,9 @@ pub enum SecretSource {
     Generated,
     /// The provider makes it; `found_in` says where the user copies it from.
     ProviderMade { found_in: &'static str },
+    /// The provider's public key, which it verifies against (an asymmetric
+    /// signature): never generated, so required at key creation too.
+    PublicKey { found_in: &'static str },
     /// Not a webhook-trigger source (hookgate's own API keys, generic HMAC):
     /// generated when none is given.
     NotATrigger,
@@ -81,6 +84,16 @@ pub struct Messages {
     pub no_key: &'static str,
     /// Keys exist but none signed the call: 401.
     pub bad_signature: &'static str,
+}
+
+impl SecretSource {
+    /// Where the user finds a value hookgate cannot make, if so.
+    pub fn found_in(self) -> Option<&'static str> {
+        match self {
+            Self::ProviderMade { found_in } | Self::PublicKey { found_in } => Some(found_in),
+            Self::Generated | Self::NotATrigger => None,
+        }
+    }
 }
 
 impl Messages {
@@ -148,6 +161,24 @@ pub struct Reading {
     /// The call's headers, only for a provider whose headers only its keys
     /// name (generic HMAC).
     pub headers: Option<HeaderMap>,
+    /// Whatever else only this provider reads (the text a provider signs
+    /// in place of the body, its algorithm), for its own `signed_by`.
+    pub own: Option<Own>,
+}
+
+/// A provider's own reading of a call, opaque to everyone else.
+pub struct Own(Box<dyn std::any::Any + Send>);
+
+impl Own {
+    pub fn new<T: std::any::Any + Send>(value: T) -> Self {
+        Self(Box::new(value))
+    }
+}
+
+impl std::fmt::Debug for Own {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Own(..)")
+    }
 }
 
 /// A reply hookgate makes itself, with status 200.
@@ -165,6 +196,11 @@ impl Reading {
 
     pub fn timestamp(&self) -> &str {
         self.timestamp.as_deref().unwrap_or("")
+    }
+
+    /// The provider's own reading, if it made one of type `T`.
+    pub fn own<T: std::any::Any>(&self) -> Option<&T> {
+        self.own.as_ref()?.0.downcast_ref()
     }
 }
 
