@@ -35,6 +35,7 @@ registry! {
     notion::Notion,
     intercom::Intercom,
     jira::Jira,
+    twilio::Twilio,
     hmac::GenericHmac,
 }
 

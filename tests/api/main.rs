@@ -24,6 +24,7 @@ mod forward_pagerduty;
 mod forward_providers;
 mod forward_sentry;
 mod forward_slack;
+mod forward_twilio;
 mod forward_zendesk;
 mod forwarding;
 mod key_cache;

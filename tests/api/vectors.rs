@@ -83,7 +83,7 @@ pub fn sign_stale(
     )
 }
 
-fn sign_with(request: Value) -> Vec<(String, String)> {
+pub fn sign_with(request: Value) -> Vec<(String, String)> {
     use std::io::Write;
     let mut child = Command::new(python())
         .arg(project_file("tests/vectors/sign.py"))

@@ -115,6 +115,32 @@ def jira(req):
     return {"x-hub-signature": "sha256=" + mac.hexdigest()}
 
 
+class _Form(dict):
+    """Form parameters with repeated names, as Flask's MultiDict gives
+    RequestValidator (`getall`)."""
+
+    def getall(self, name):
+        return self[name]
+
+
+def twilio(req):
+    """Twilio's RequestValidator signs the full URL ("url") and the form
+    body's parameters, or for a JSON body the URL alone (which then holds
+    bodySHA256); it must then validate what it signed."""
+    from twilio.request_validator import RequestValidator
+    from urllib.parse import parse_qs
+
+    validator = RequestValidator(req["secret"])
+    if "bodySHA256=" in req["url"]:
+        params = req["body"]
+        signature = validator.compute_signature(req["url"], {})
+    else:
+        params = _Form(parse_qs(req["body"], keep_blank_values=True))
+        signature = validator.compute_signature(req["url"], params)
+    assert validator.validate(req["url"], params, signature)
+    return {"x-twilio-signature": signature}
+
+
 def hmac_generic(req):
     """A generic HMAC as the key's settings describe it."""
     digest = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}[req["algorithm"]]

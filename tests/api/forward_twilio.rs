@@ -1,0 +1,125 @@
+//! Twilio (issue 12): calls signed by the `twilio` package's
+//! `RequestValidator` over the full public URL and the form parameters
+//! (or, for JSON, the URL holding `bodySHA256`) are forwarded; each wrong
+//! one gets its own 4xx and reaches nobody.
+
+use crate::helpers::*;
+use crate::signed_provider::SignedProvider;
+use crate::vectors::{self, with};
+use actix_web::http::Method;
+use serde_json::json;
+
+db_tests!(twilio_deliveries, twilio_signs_the_url_it_called);
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+const PUBLIC: &str = "https://hooks.example.com";
+
+fn sign(token: &str, url: &str, body: &str) -> Vec<(String, String)> {
+    vectors::sign_with(json!({"provider": "twilio", "secret": token, "url": url, "body": body}))
+}
+
+async fn twilio_deliveries(backend: Backend) {
+    vectors::ready();
+    let app = spawn_app_with(backend, |s| s.public_url = Some(PUBLIC.into())).await;
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    let url = format!("{PUBLIC}/agents/forward/name/agent-a/hook");
+    let body =
+        "AccountSid=AC123&Body=Hello+there&From=%2B15551234567&To=%2B15557654321&MessageSid=SM1";
+    let sign = |token: &str, body: &str| sign(token, &url, body);
+    let delivered = SignedProvider {
+        kind: "twilio",
+        stored: TOKEN,
+        signing: TOKEN,
+        wrong_signing: "fedcba9876543210fedcba9876543210",
+        sign: &sign,
+        extra: &[FORM, ("i-twilio-idempotency-token", "idem-1")],
+        body,
+        altered: &body.replace("Hello", "Goodbye"),
+        no_key: "No Twilio key found for agent ID {agent}.",
+        bad_signature: "Invalid Twilio webhook signature",
+    }
+    .check(&app, &upstream)
+    .await;
+    assert_eq!(
+        delivered.header("i-twilio-idempotency-token"),
+        Some("idem-1")
+    );
+}
+
+/// Without `HOOKGATE_PUBLIC_URL` the URL is the request's own; a call
+/// signed for another URL, or a JSON body its `bodySHA256` does not
+/// match, is refused.
+async fn twilio_signs_the_url_it_called(backend: Backend) {
+    vectors::ready();
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    app.register("agent-a", &upstream.url).await;
+    app.create_key("agent-a", "account", "twilio", Some(TOKEN))
+        .await;
+    let own_url = app.url("/agents/forward/name/agent-a/hook?From=query");
+    let body = "CallSid=CA1&Digits=1234&Digits=99";
+    let signed = sign(TOKEN, &own_url, body);
+    let reply = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            "hook?From=query",
+            &with(&signed, &[FORM]),
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+
+    let bad = "Invalid Twilio webhook signature";
+    let elsewhere = sign(
+        TOKEN,
+        "https://elsewhere.example/agents/forward/name/agent-a/hook",
+        body,
+    );
+    refused(&app, &with(&elsewhere, &[FORM]), body, 401, bad).await;
+
+    let json_body = json!({"event": "call.completed", "sid": "CA1"}).to_string();
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(json_body.as_bytes()));
+    let path = format!("hook?bodySHA256={hash}");
+    let json_signed = sign(
+        TOKEN,
+        &app.url(&format!("/agents/forward/name/agent-a/{path}")),
+        &json_body,
+    );
+    let json = ("content-type", "application/json");
+    let reply = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            &path,
+            &with(&json_signed, &[json]),
+            json_body.clone(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let altered = json_body.replace("CA1", "CA2");
+    let reply = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            &path,
+            &with(&json_signed, &[json]),
+            altered,
+        )
+        .await;
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    assert_eq!(reply.json()["detail"], bad);
+    let unsigned_json = app
+        .forward(
+            Method::POST,
+            "agent-a",
+            "hook",
+            &with(&json_signed, &[json]),
+            json_body,
+        )
+        .await;
+    assert_eq!(unsigned_json.status, 400, "{}", unsigned_json.text());
+    assert_eq!(upstream.received().len(), 2);
+}
