@@ -36,6 +36,7 @@ registry! {
     intercom::Intercom,
     jira::Jira,
     twilio::Twilio,
+    discord::Discord,
     hmac::GenericHmac,
 }
 

@@ -16,6 +16,7 @@ mod delivery;
 mod delivery_failures;
 mod example_agent;
 mod forward_api_key;
+mod forward_discord;
 mod forward_github;
 mod forward_intercom;
 mod forward_jira;

@@ -141,6 +141,25 @@ def twilio(req):
     return {"x-twilio-signature": signature}
 
 
+def discord(req):
+    """As Discord signs interactions: Ed25519 (PyNaCl) over the timestamp
+    followed by the body; "secret" is the private key's 32-byte seed, hex."""
+    from nacl.signing import SigningKey
+
+    key = SigningKey(bytes.fromhex(req["secret"]))
+    stamp = str(req["timestamp"])
+    signed = key.sign((stamp + req["body"]).encode())
+    key.verify_key.verify(signed)
+    return {"x-signature-ed25519": signed.signature.hex(), "x-signature-timestamp": stamp}
+
+
+def discord_public_key(req):
+    """The public key (hex) Discord shows for the seed in "secret"."""
+    from nacl.signing import SigningKey
+
+    return {"public_key": SigningKey(bytes.fromhex(req["secret"])).verify_key.encode().hex()}
+
+
 def hmac_generic(req):
     """A generic HMAC as the key's settings describe it."""
     digest = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}[req["algorithm"]]
