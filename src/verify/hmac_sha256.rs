@@ -35,7 +35,7 @@ pub(crate) fn matches_hex(secret: &[u8], parts: &[&[u8]], hex_tag: &str) -> bool
 }
 
 /// True when `header` (trimmed) is `prefix` followed by the hex tag of
-/// the parts: `sha256=<hex>`, as GitHub, Notion and Jira send it.
+/// the parts (`sha256=<hex>`, as several providers send it).
 pub(crate) fn matches_prefixed_hex(
     secret: &[u8],
     parts: &[&[u8]],

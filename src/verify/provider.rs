@@ -17,7 +17,8 @@ pub struct Descriptor {
     /// registry order and the first that recognises a call verifies it.
     pub selected_by: &'static [&'static str],
     /// What the selecting header's value starts with, when the header is
-    /// shared (`X-Hub-Signature`: `sha1=` Intercom, `sha256=` Jira); empty
+    /// shared (`X-Hub-Signature`: `sha1=` for one provider, `sha256=` for
+    /// another); empty
     /// when the header alone selects. A provider selected by prefix shares
     /// its header with generic `hmac` keys too: an agent without a key of
     /// its type has its `hmac` keys on that header tried instead.

@@ -205,8 +205,8 @@ mod tests {
     }
 
     #[test]
-    fn github_legacy_sha1_header() {
-        // GitHub's documented example secret and body, signed with SHA-1 as
+    fn legacy_sha1_hub_signature() {
+        // A documented example secret and body, signed with SHA-1 as
         // the legacy X-Hub-Signature header is (Python's hmac computed it).
         let c = config(
             serde_json::json!({"header": "x-hub-signature", "algorithm": "sha1", "prefix": "sha1="}),

@@ -1,7 +1,7 @@
 //! Intercom webhooks: `X-Hub-Signature: sha1=<hex HMAC-SHA1(client secret,
 //! body)>` (<https://developers.intercom.com/docs/references/webhooks/webhook-models>,
-//! "Signed notifications"). `X-Hub-Signature` is shared: Jira sends it with
-//! `sha256=`, so Intercom is told apart by the `sha1=` prefix; an agent
+//! "Signed notifications"). `X-Hub-Signature` is shared (another provider
+//! sends `sha256=`), so Intercom is told apart by the `sha1=` prefix; an agent
 //! without an `intercom` key has its generic `hmac` keys on the header
 //! tried instead. The app's client secret signs every call; the
 //! notification's `id` marks a redelivery.

@@ -1,7 +1,7 @@
 //! Jira (Atlassian) webhooks with a secret: `X-Hub-Signature: sha256=<hex
 //! HMAC-SHA256(secret, body)>`
 //! (<https://developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks>).
-//! `X-Hub-Signature` is shared: Intercom sends it with `sha1=`, so Jira is
+//! `X-Hub-Signature` is shared (another provider sends `sha1=`), so Jira is
 //! told apart by the `sha256=` prefix; an agent without a `jira` key has its
 //! generic `hmac` keys on the header tried instead. Jira takes a secret
 //! typed in, so hookgate makes one when none is given;
