@@ -9,7 +9,7 @@ use hookgate::verify::{
     providers::{self, hmac},
     Call as Read, Provider,
 };
-use hookgate_fuzz::{headers, key, NOW, SECRET};
+use hookgate_fuzz::{headers, key, NOW, SECRET, URL};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 
@@ -36,6 +36,7 @@ fuzz_target!(|call: Call<'_>| {
         is_form: false,
         now: NOW,
         tolerance_secs: None,
+        url: &|| URL.to_owned(),
     };
     let reading = provider.read(&read).expect("generic HMAC reads every call");
     let mut stored = key(SECRET);
