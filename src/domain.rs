@@ -16,7 +16,7 @@ pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
 pub use key_kind::{AcpType, KeyKind, KeyLookup};
 pub use route::{ContentKind, RouteMode, RoutePath};
 pub use secret::{
-    digest_hex, generate_key, random_bytes, LiveUntil, Revealed, Secret, TimedSecret,
+    digest_hex, generate_key, random_bytes, LiveKey, LiveUntil, Revealed, Secret, TimedSecret,
 };
 pub use sqlite_sync::SqliteSync;
 pub use template::{MissingField, Template, TemplateInput};

@@ -13,7 +13,7 @@
 
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{KeyKind, LiveUntil, TimedSecret};
+use crate::domain::{KeyKind, LiveKey, TimedSecret};
 use moka::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,7 +46,7 @@ pub struct KeyCache {
     agents: Cache<String, Stamped<Option<AgentEntry>>>,
     /// (agent id, kind, hex digest of a presented value) → until when it
     /// verifies, or `None`: no such key.
-    digests: Cache<DigestKey, Stamped<Option<LiveUntil>>>,
+    digests: Cache<DigestKey, Stamped<Option<LiveKey>>>,
     /// (agent id, kind, key name or all of that kind) → live versions.
     secrets: Cache<SecretsKey, Stamped<Secrets>>,
 }
@@ -99,8 +99,12 @@ fn agent_bytes(name: &String, entry: &Stamped<Option<AgentEntry>>) -> usize {
     name.len() + found
 }
 
-fn digest_bytes(key: &DigestKey, _: &Stamped<Option<LiveUntil>>) -> usize {
-    key.0.len() + key.2.len() + 16
+fn digest_bytes(key: &DigestKey, entry: &Stamped<Option<LiveKey>>) -> usize {
+    let key_id = entry
+        .value
+        .as_ref()
+        .map_or(0, |live| live.key_id.len() + 16);
+    key.0.len() + key.2.len() + 16 + key_id
 }
 
 fn secrets_bytes(key: &SecretsKey, entry: &Stamped<Secrets>) -> usize {
@@ -154,7 +158,7 @@ impl KeyCache {
         self.put(&self.agents, generation, name.to_owned(), entry);
     }
 
-    pub fn digest(&self, agent_id: &str, kind: KeyKind, digest: &str) -> Option<Option<LiveUntil>> {
+    pub fn digest(&self, agent_id: &str, kind: KeyKind, digest: &str) -> Option<Option<LiveKey>> {
         self.get(
             &self.digests,
             &(agent_id.to_owned(), kind, digest.to_owned()),
@@ -167,10 +171,10 @@ impl KeyCache {
         agent_id: &str,
         kind: KeyKind,
         digest: &str,
-        until: Option<LiveUntil>,
+        live: Option<LiveKey>,
     ) {
         let key = (agent_id.to_owned(), kind, digest.to_owned());
-        self.put(&self.digests, generation, key, until);
+        self.put(&self.digests, generation, key, live);
     }
 
     pub fn secrets(&self, agent_id: &str, kind: KeyKind, name: Option<&str>) -> Option<Secrets> {
@@ -238,13 +242,20 @@ mod tests {
     const DIGEST_A: KeyKind = KeyKind::new("digest-a", crate::domain::KeyLookup::Digest);
     const DIGEST_B: KeyKind = KeyKind::new("digest-b", crate::domain::KeyLookup::Digest);
 
+    fn live_key() -> LiveKey {
+        LiveKey {
+            key_id: "key-1".into(),
+            until: crate::domain::LiveUntil(None),
+        }
+    }
+
     #[test]
     fn a_read_that_raced_an_invalidation_is_not_stored() {
         let cache = KeyCache::new(1 << 20);
         let before = cache.generation();
         cache.invalidate_all(); // e.g. the key was deleted meanwhile
-        let live = Some(LiveUntil(None));
-        cache.put_digest(before, "a", DIGEST_A, "d", live);
+        let live = Some(live_key());
+        cache.put_digest(before, "a", DIGEST_A, "d", live.clone());
         assert_eq!(cache.digest("a", DIGEST_A, "d"), None);
         cache.put_digest(cache.generation(), "a", DIGEST_A, "d", None);
         assert_eq!(
@@ -258,9 +269,15 @@ mod tests {
     #[test]
     fn disabled_cache_stores_and_serves_nothing_and_size_is_bounded() {
         let cache = KeyCache::new(3 * 1024);
-        let live = Some(LiveUntil(None));
+        let live = Some(live_key());
         for i in 0..500 {
-            cache.put_digest(cache.generation(), "a", DIGEST_A, &i.to_string(), live);
+            cache.put_digest(
+                cache.generation(),
+                "a",
+                DIGEST_A,
+                &i.to_string(),
+                live.clone(),
+            );
         }
         cache.digests.run_pending_tasks();
         assert!(cache.digests.weighted_size() <= 3 * 1024 / 3);
@@ -272,11 +289,15 @@ mod tests {
     #[test]
     fn a_flood_of_misses_does_not_push_out_a_key_in_use() {
         let cache = KeyCache::new(3 * 64 * 1024);
-        let live = Some(LiveUntil(None));
-        cache.put_digest(cache.generation(), "a", DIGEST_A, "good", live);
+        let live = Some(live_key());
+        cache.put_digest(cache.generation(), "a", DIGEST_A, "good", live.clone());
         for i in 0..20_000 {
             if i % 100 == 0 {
-                assert_eq!(cache.digest("a", DIGEST_A, "good"), Some(live), "{i}");
+                assert_eq!(
+                    cache.digest("a", DIGEST_A, "good"),
+                    Some(live.clone()),
+                    "{i}"
+                );
             }
             let unknown = format!("{i:064}");
             cache.put_digest(cache.generation(), "a", DIGEST_A, &unknown, None);

@@ -77,30 +77,14 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let shared = Shared {
-            state: web::Data::new(AppState {
-                pool: db.pool.clone(),
-                public_url: settings.public_url.clone(),
-                cache: cache.clone(),
-                data_key: db.data_key.clone(),
-                outbound,
-            }),
+            state: app_state(&settings, &db, &cache, outbound),
             auth: web::Data::new(AdminAuth::new(
                 settings.admin_token.clone(),
                 settings.open_registration,
                 db.pool.clone(),
             )),
-            limits: web::Data::new(ForwardLimits {
-                max_body_bytes: settings.max_body_bytes,
-                timeout_secs: settings.forward_timeout.as_secs(),
-                tolerances: settings.tolerances.clone(),
-                public_url: settings.public_url.clone(),
-            }),
-            intake: web::Data::new(IntakeWriter::start(
-                intake_pool,
-                Commits::Durable(settings.sqlite_synchronous),
-                4096,
-                chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
-            )),
+            limits: web::Data::new(forward_limits(&settings)),
+            intake: web::Data::new(intake_writer(intake_pool, &settings)),
             dispatcher: web::Data::new(dispatcher.clone()),
             key_store,
             permits: Arc::new(tokio::sync::Semaphore::new(KEY_STORE_REQUESTS)),
@@ -249,6 +233,40 @@ fn queue_pools(
             (pool.clone(), queue)
         }
     })
+}
+
+fn app_state(
+    settings: &Settings,
+    db: &Database,
+    cache: &Arc<KeyCache>,
+    outbound: Arc<crate::outbound::OutboundPolicy>,
+) -> web::Data<AppState> {
+    web::Data::new(AppState {
+        pool: db.pool.clone(),
+        public_url: settings.public_url.clone(),
+        cache: cache.clone(),
+        data_key: db.data_key.clone(),
+        outbound,
+    })
+}
+
+fn forward_limits(settings: &Settings) -> ForwardLimits {
+    ForwardLimits {
+        max_body_bytes: settings.max_body_bytes,
+        timeout_secs: settings.forward_timeout.as_secs(),
+        tolerances: settings.tolerances.clone(),
+        public_url: settings.public_url.clone(),
+    }
+}
+
+/// The group-commit writer of accepted events: each 202 after its commit.
+fn intake_writer(pool: db::DbPool, settings: &Settings) -> IntakeWriter {
+    IntakeWriter::start(
+        pool,
+        Commits::Durable(settings.sqlite_synchronous),
+        4096,
+        chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
+    )
 }
 
 /// What every HTTP worker's app is made from.

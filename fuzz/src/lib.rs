@@ -30,6 +30,7 @@ pub fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
 /// A stored key version holding `secret`, live.
 pub fn key(secret: &[u8]) -> TimedSecret {
     TimedSecret {
+        key_id: "fuzz-key".into(),
         secret: Secret::new(String::from_utf8_lossy(secret).into_owned()),
         until: LiveUntil(None),
         hmac: None,

@@ -24,6 +24,27 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// What an attempt's verdict makes of the delivery, `budget_used`
+    /// attempts into its budget: a retry past the budget fails it.
+    fn outcome(&self, verdict: Verdict, budget_used: i32) -> (Outcome, Option<String>) {
+        match verdict {
+            Verdict::Done => (Outcome::Delivered, None),
+            Verdict::Fail { error } => (Outcome::Failed, Some(error)),
+            Verdict::Retry { error, .. } if budget_used >= self.max_attempts => (
+                Outcome::Failed,
+                Some(format!(
+                    "{error} (attempt {budget_used} of {}, giving up)",
+                    self.max_attempts
+                )),
+            ),
+            Verdict::Retry { after, error } => {
+                let wait = after.unwrap_or_else(|| self.backoff(budget_used));
+                let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                (Outcome::Retry { at }, Some(error))
+            }
+        }
+    }
+
     /// Exponential from `base`, doubling, capped at `max`, with jitter in [½, 1].
     fn backoff(&self, attempt: i32) -> Duration {
         let exp = self
@@ -80,6 +101,30 @@ struct Exchange {
     status: Option<u16>,
 }
 
+impl Exchange {
+    fn failed(error: String) -> Self {
+        Self {
+            verdict: Verdict::Fail { error },
+            status: None,
+        }
+    }
+}
+
+/// One attempt by the delivery's mode: an ACP event, or the stored request
+/// replayed; and the task it created, if any.
+async fn exchange(
+    client: &awc::Client,
+    base_url: &str,
+    claimed: &Claimed,
+    limit: usize,
+) -> (Exchange, Option<String>) {
+    if RouteMode::parse(&claimed.delivery.mode) == Ok(RouteMode::AcpEvent) {
+        deliver_event(client, base_url, claimed, limit).await
+    } else {
+        (replay(client, base_url, claimed, limit).await, None)
+    }
+}
+
 impl Handler<Deliver> for ForwarderActor {
     type Result = ResponseFuture<AttemptRecord>;
 
@@ -100,38 +145,13 @@ impl Handler<Deliver> for ForwarderActor {
                 let attempt = claimed.delivery.attempts + 1;
                 // A manual retry starts a fresh budget: count from there.
                 let budget_used = attempt - claimed.delivery.budget_base;
-                let (exchange, task_created) = if let Some(error) = refused {
+                let (exchange, task_created) = match refused {
                     // The agent's address is refused: no attempt can succeed.
-                    let verdict = Verdict::Fail { error };
-                    (
-                        Exchange {
-                            verdict,
-                            status: None,
-                        },
-                        None,
-                    )
-                } else if RouteMode::parse(&claimed.delivery.mode) == Ok(RouteMode::AcpEvent) {
-                    deliver_event(&client, &base_url, &claimed, limit).await
-                } else {
-                    (replay(&client, &base_url, &claimed, limit).await, None)
+                    Some(error) => (Exchange::failed(error), None),
+                    None => exchange(&client, &base_url, &claimed, limit).await,
                 };
                 let transient = matches!(exchange.verdict, Verdict::Retry { .. });
-                let (outcome, error) = match exchange.verdict {
-                    Verdict::Done => (Outcome::Delivered, None),
-                    Verdict::Fail { error } => (Outcome::Failed, Some(error)),
-                    Verdict::Retry { error, .. } if budget_used >= policy.max_attempts => (
-                        Outcome::Failed,
-                        Some(format!(
-                            "{error} (attempt {budget_used} of {}, giving up)",
-                            policy.max_attempts
-                        )),
-                    ),
-                    Verdict::Retry { after, error } => {
-                        let wait = after.unwrap_or_else(|| policy.backoff(budget_used));
-                        let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                        (Outcome::Retry { at }, Some(error))
-                    }
-                };
+                let (outcome, error) = policy.outcome(exchange.verdict, budget_used);
                 AttemptRecord {
                     task_id: claimed.delivery.task_id.clone(),
                     delivery_id: claimed.delivery.id,

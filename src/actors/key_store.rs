@@ -5,7 +5,7 @@
 use crate::crypto::DataKey;
 use crate::db::routes::{self, Route};
 use crate::db::{agents, agents::Agent, api_keys, blocking, DbError, DbPool};
-use crate::domain::{KeyKind, LiveUntil, TimedSecret};
+use crate::domain::{KeyKind, LiveKey, TimedSecret};
 use actix::prelude::*;
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ impl Handler<LookupAgent> for KeyStoreActor {
 /// Until when the agent's key of digest-only `kind` with this `digest` (of
 /// a presented value) verifies; `None` when it does not.
 #[derive(Message)]
-#[rtype(result = "Result<Option<LiveUntil>, DbError>")]
+#[rtype(result = "Result<Option<LiveKey>, DbError>")]
 pub struct CheckKeyDigest {
     pub agent_id: String,
     pub kind: KeyKind,
@@ -60,7 +60,7 @@ pub struct CheckKeyDigest {
 }
 
 impl Handler<CheckKeyDigest> for KeyStoreActor {
-    type Result = ResponseFuture<Result<Option<LiveUntil>, DbError>>;
+    type Result = ResponseFuture<Result<Option<LiveKey>, DbError>>;
 
     fn handle(&mut self, msg: CheckKeyDigest, _: &mut Self::Context) -> Self::Result {
         let pool = self.pool.clone();

@@ -6,7 +6,7 @@
 use super::key_store::{CheckKeyDigest, FindSecrets, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{digest_hex, KeyKind, KeyLookup, TimedSecret};
+use crate::domain::{digest_hex, KeyKind, KeyLookup, LiveKey, TimedSecret};
 use crate::key_cache::{AgentEntry, KeyCache, Secrets};
 use crate::verify::{providers, Answer, Provider, Reading, VerifyError};
 use actix::prelude::*;
@@ -148,15 +148,15 @@ impl Lookup {
         Ok(entry)
     }
 
-    /// Whether the value presented for a digest-only `kind` is a live key.
-    async fn digest_is_live(
+    /// The live key whose value was presented, for a digest-only `kind`.
+    async fn live_digest_key(
         &self,
         agent_id: &str,
         kind: KeyKind,
         presented: &str,
-    ) -> Result<bool, VerifyFailure> {
+    ) -> Result<Option<LiveKey>, VerifyFailure> {
         let digest = digest_hex(presented);
-        let until = match self.cache.digest(agent_id, kind, &digest) {
+        let found = match self.cache.digest(agent_id, kind, &digest) {
             Some(hit) => hit,
             None => {
                 let generation = self.cache.generation();
@@ -165,13 +165,14 @@ impl Lookup {
                     kind,
                     digest: digest.clone(),
                 };
-                let until = self.ask(check).await?.map_err(internal)?;
+                let found = self.ask(check).await?.map_err(internal)?;
                 self.cache
-                    .put_digest(generation, agent_id, kind, &digest, until);
-                until
+                    .put_digest(generation, agent_id, kind, &digest, found.clone());
+                found
             }
         };
-        Ok(until.is_some_and(|u| u.is_live(chrono::Utc::now().naive_utc())))
+        let now = chrono::Utc::now().naive_utc();
+        Ok(found.filter(|key| key.until.is_live(now)))
     }
 
     /// The secret versions of the agent's `kind` keys (of the key `name`,
@@ -219,9 +220,11 @@ impl LiveSecrets {
 }
 
 /// Debug level: a span per forward call costs the hot path nothing unless
-/// asked for (`RUST_LOG=hookgate=debug`). Fields name things, never values.
+/// asked for (`RUST_LOG=hookgate=debug`). Fields name things, never values:
+/// the key that passed is named by its id.
 #[tracing::instrument(name = "verify", level = "debug", skip_all,
-    fields(agent.name = %msg.agent_name, key.kind = msg.provider.descriptor().kind.as_str()))]
+    fields(agent.name = %msg.agent_name, key.kind = msg.provider.descriptor().kind.as_str(),
+        key.id = tracing::field::Empty))]
 async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure> {
     let not_found = || VerifyError::agent_not_found(&msg.agent_name);
     let entry = lookup.agent(&msg.agent_name).await?.ok_or_else(not_found)?;
@@ -231,44 +234,57 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
         .clone()
         .filter(|u| !u.is_empty())
         .ok_or_else(not_found)?;
-    let reading = msg.reading?;
+    let reading = msg.reading.as_ref().map_err(Clone::clone)?;
+    let key_id = matched_key(lookup, &agent.id, &msg, reading).await?;
+    tracing::Span::current().record("key.id", &*key_id);
+    msg.provider
+        .after_match(reading, chrono::Utc::now().timestamp_millis())?;
+    Ok(Verified {
+        entry: entry.clone(),
+        acp_url,
+        answer: msg.reading.ok().and_then(|r| r.answer),
+        body: msg.body,
+    })
+}
+
+/// The id of the agent's key that passes the call, or the refusal.
+async fn matched_key(
+    lookup: &Lookup,
+    agent_id: &str,
+    msg: &Verify,
+    reading: &Reading,
+) -> Result<Arc<str>, VerifyFailure> {
     let provider = msg.provider;
     let kind = provider.descriptor().kind;
-    let now = chrono::Utc::now();
+    let now = chrono::Utc::now().timestamp();
     match kind.lookup() {
         KeyLookup::Digest => {
-            if !lookup
-                .digest_is_live(&agent.id, kind, reading.credential())
-                .await?
-            {
-                let message = provider.descriptor().messages.bad_signature("", &agent.id);
-                return Err(VerifyError::unauthorized(message).into());
-            }
+            let found = lookup
+                .live_digest_key(agent_id, kind, reading.credential())
+                .await?;
+            let refusal = || {
+                let message = provider.descriptor().messages.bad_signature("", agent_id);
+                VerifyError::unauthorized(message)
+            };
+            Ok(found.ok_or_else(refusal)?.key_id)
         }
         KeyLookup::Named | KeyLookup::AllOfType => {
             let name = reading
                 .key_name
                 .as_deref()
                 .filter(|_| kind.lookup() == KeyLookup::Named);
-            let secrets = lookup.secrets(&agent.id, kind, name).await?;
+            let secrets = lookup.secrets(agent_id, kind, name).await?;
             let live: Vec<&TimedSecret> = secrets.iter().collect();
-            let judged = provider.judge(&reading, &msg.body, &live, &agent.id, now.timestamp());
+            let judged = provider.judge(reading, &msg.body, &live, agent_id, now);
             match (&msg.shared_header, live.is_empty()) {
                 (Some(generic), true) => {
-                    judge_generic(lookup, &agent.id, generic, &msg.body, judged).await?
+                    judge_generic(lookup, agent_id, generic, &msg.body, judged).await
                 }
-                _ => judged?,
+                _ => Ok(live[judged?].key_id.clone()),
             }
         }
-        KeyLookup::NotPresented => return Err(VerifyError::missing_authentication().into()),
+        KeyLookup::NotPresented => Err(VerifyError::missing_authentication().into()),
     }
-    provider.after_match(&reading, now.timestamp_millis())?;
-    Ok(Verified {
-        entry: entry.clone(),
-        acp_url,
-        answer: reading.answer,
-        body: msg.body,
-    })
 }
 
 /// A call on a shared header, for an agent without a key of the provider
@@ -279,8 +295,8 @@ async fn judge_generic(
     agent_id: &str,
     reading: &Reading,
     body: &[u8],
-    refusal: Result<(), VerifyError>,
-) -> Result<(), VerifyFailure> {
+    refusal: Result<usize, VerifyError>,
+) -> Result<Arc<str>, VerifyFailure> {
     let generic = providers::generic();
     let secrets = lookup
         .secrets(agent_id, generic.descriptor().kind, None)
@@ -288,8 +304,11 @@ async fn judge_generic(
     let live: Vec<&TimedSecret> = secrets.iter().collect();
     let now = chrono::Utc::now().timestamp();
     match generic.judge(reading, body, &live, agent_id, now) {
-        Err(e) if e == VerifyError::missing_authentication() => Ok(refusal?),
-        judged => Ok(judged?),
+        Ok(index) => Ok(live[index].key_id.clone()),
+        Err(e) if e == VerifyError::missing_authentication() => {
+            Err(refusal.err().unwrap_or(e).into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

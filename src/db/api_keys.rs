@@ -7,7 +7,7 @@
 use super::schema::{agent_api_keys, agent_key_versions};
 use super::{now, DbConnection, DbResult};
 use crate::crypto::DataKey;
-use crate::domain::{digest_hex, HmacConfig, KeyKind, LiveUntil, Secret, TimedSecret};
+use crate::domain::{digest_hex, HmacConfig, KeyKind, LiveKey, LiveUntil, Secret, TimedSecret};
 use diesel::prelude::*;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -158,26 +158,34 @@ pub fn digest_live_until(
     agent_id: &str,
     kind: KeyKind,
     digest: &str,
-) -> QueryResult<Option<LiveUntil>> {
+) -> QueryResult<Option<LiveKey>> {
     let at = now();
-    let stored: Vec<(Option<String>, Option<chrono::NaiveDateTime>)> = agent_key_versions::table
+    type Row = (String, Option<String>, Option<chrono::NaiveDateTime>);
+    let stored: Vec<Row> = agent_key_versions::table
         .filter(agent_key_versions::agent_id.eq(agent_id))
         .filter(agent_key_versions::api_key_type.eq(kind.as_str()))
         .filter(agent_key_versions::key_digest.eq(digest))
         .select((
+            agent_key_versions::key_id,
             agent_key_versions::key_digest,
             agent_key_versions::expires_at,
         ))
         .load(conn)?;
     Ok(stored
         .into_iter()
-        .filter(|(d, _)| {
+        .filter(|(_, d, _)| {
             d.as_ref()
                 .is_some_and(|d| bool::from(d.as_bytes().ct_eq(digest.as_bytes())))
         })
-        .map(|(_, until)| LiveUntil(until))
-        .filter(|until| until.is_live(at))
-        .reduce(LiveUntil::longest))
+        .map(|(key_id, _, until)| LiveKey {
+            key_id: key_id.into(),
+            until: LiveUntil(until),
+        })
+        .filter(|key| key.until.is_live(at))
+        .reduce(|a, b| LiveKey {
+            until: a.until.longest(b.until),
+            key_id: a.key_id,
+        }))
 }
 
 /// The live secret versions of the agent's keys of `kind`: of the key
@@ -189,7 +197,6 @@ pub fn live_secrets(
     kind: KeyKind,
     name: Option<&str>,
 ) -> DbResult<Vec<TimedSecret>> {
-    let at = now();
     let mut query = agent_key_versions::table
         .inner_join(agent_api_keys::table)
         .filter(agent_key_versions::agent_id.eq(agent_id))
@@ -197,10 +204,11 @@ pub fn live_secrets(
         .filter(
             agent_key_versions::expires_at
                 .is_null()
-                .or(agent_key_versions::expires_at.gt(at)),
+                .or(agent_key_versions::expires_at.gt(now())),
         )
         .select((
             agent_key_versions::id,
+            agent_key_versions::key_id,
             agent_key_versions::secret,
             agent_key_versions::expires_at,
             agent_api_keys::config,
@@ -214,39 +222,53 @@ pub fn live_secrets(
     if let Some(name) = name {
         query = query.filter(agent_api_keys::name.eq(name.to_owned()));
     }
-    type Row = (
-        String,
-        Option<String>,
-        Option<chrono::NaiveDateTime>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = query.load(conn)?;
+    let rows: Vec<SecretRow> = query.load(conn)?;
     let mut secrets = Vec::with_capacity(rows.len());
-    for (id, sealed, until, config) in rows {
-        let Some(sealed) = sealed else { continue };
-        // Settings were validated when the key was made; validating again
-        // parses the signed content once for every call that uses it. A row
-        // that no longer parses is skipped (and said), not fatal to its
-        // neighbours.
-        let parsed = config.map(|c| {
-            let config = serde_json::from_str::<HmacConfig>(&c).map_err(|e| e.to_string())?;
-            config.validated(|_| None).map_err(|e| e.0)
-        });
-        let hmac = match parsed {
-            Some(Ok(c)) => Some(Arc::new(c)),
-            Some(Err(e)) => {
-                tracing::error!(key.version = %id, error = %e, "unreadable hmac settings; key skipped");
-                continue;
-            }
-            None => None,
-        };
-        secrets.push(TimedSecret {
-            secret: data_key.open(&sealed, &id)?,
-            until: LiveUntil(until),
-            hmac,
-        });
+    for row in rows {
+        if let Some(secret) = open_secret(data_key, row)? {
+            secrets.push(secret);
+        }
     }
     Ok(secrets)
+}
+
+/// A stored version: its id, its key's id, the sealed value, its expiry and
+/// the key's settings.
+type SecretRow = (
+    String,
+    String,
+    Option<String>,
+    Option<chrono::NaiveDateTime>,
+    Option<String>,
+);
+
+/// The version's secret, opened; `None` for a version without one or whose
+/// settings no longer parse (said, and not fatal to its neighbours).
+fn open_secret(data_key: &DataKey, row: SecretRow) -> DbResult<Option<TimedSecret>> {
+    let (id, key_id, sealed, until, config) = row;
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    // Settings were validated when the key was made; validating again
+    // parses the signed content once for every call that uses it.
+    let parsed = config.map(|c| {
+        let config = serde_json::from_str::<HmacConfig>(&c).map_err(|e| e.to_string())?;
+        config.validated(|_| None).map_err(|e| e.0)
+    });
+    let hmac = match parsed {
+        Some(Ok(c)) => Some(Arc::new(c)),
+        Some(Err(e)) => {
+            tracing::error!(key.version = %id, error = %e, "unreadable hmac settings; key skipped");
+            return Ok(None);
+        }
+        None => None,
+    };
+    Ok(Some(TimedSecret {
+        key_id: key_id.into(),
+        secret: data_key.open(&sealed, &id)?,
+        until: LiveUntil(until),
+        hmac,
+    }))
 }
 
 /// How many keys of `kind` the agent has.

@@ -113,10 +113,18 @@ impl LiveUntil {
     }
 }
 
-/// One version of a signing secret, with its expiry (and, for an `hmac`
-/// key, the key's settings).
+/// A stored key value that matched by its digest: which key, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveKey {
+    pub key_id: std::sync::Arc<str>,
+    pub until: LiveUntil,
+}
+
+/// One version of a signing secret, with its key's id, its expiry (and,
+/// for an `hmac` key, the key's settings).
 #[derive(Debug, Clone)]
 pub struct TimedSecret {
+    pub key_id: std::sync::Arc<str>,
     pub secret: Secret,
     pub until: LiveUntil,
     pub hmac: Option<std::sync::Arc<super::HmacConfig>>,

@@ -230,9 +230,10 @@ pub trait Provider: Sync + std::fmt::Debug {
     /// never asked: their credential is found by its digest.
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool;
 
-    /// Which of `keys` (live, possibly none) passes the call: the default
-    /// refuses with `no_key` when there are none and `bad_signature` when
-    /// none signed it. Every key is tried, so timing says nothing of which.
+    /// Which of `keys` (live, possibly none) passes the call, by its
+    /// index: the default refuses with `no_key` when there are none and
+    /// `bad_signature` when none signed it. Every key is tried, so timing
+    /// says nothing of which.
     fn judge(
         &self,
         reading: &Reading,
@@ -240,21 +241,17 @@ pub trait Provider: Sync + std::fmt::Debug {
         keys: &[&TimedSecret],
         agent_id: &str,
         _now: i64,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<usize, VerifyError> {
         let messages = &self.descriptor().messages;
         let name = reading.key_name.as_deref().unwrap_or("");
         if keys.is_empty() {
             return Err(VerifyError::not_found(messages.no_key(name, agent_id)));
         }
-        let passed = keys
-            .iter()
-            .fold(false, |any, key| self.signed_by(reading, body, key) | any);
-        match passed {
-            true => Ok(()),
-            false => Err(VerifyError::unauthorized(
-                messages.bad_signature(name, agent_id),
-            )),
-        }
+        let passed = keys.iter().enumerate().fold(None, |found, (i, key)| {
+            let signed = self.signed_by(reading, body, key);
+            found.or(signed.then_some(i))
+        });
+        passed.ok_or_else(|| VerifyError::unauthorized(messages.bad_signature(name, agent_id)))
     }
 
     /// A check made only once a key matched (a body timestamp is believed

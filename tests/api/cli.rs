@@ -214,7 +214,7 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
         &json,
         &format!(r#"{{"agent_name":"a","name":"k","api_key":"{api_key}"}}"#),
     );
-    call(
+    let github = call(
         "POST",
         "/agent_api_keys",
         &json,
@@ -222,6 +222,7 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
             r#"{{"agent_name":"a","name":"o/r","api_key_type":"github","api_key":"{secret}"}}"#
         ),
     );
+    let github_id = github.split("\"id\":\"").nth(1).unwrap()[..36].to_owned();
     let created = call(
         "POST",
         "/agent_api_keys",
@@ -270,6 +271,13 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
     let output = child.wait_with_output().unwrap();
     let logs = String::from_utf8_lossy(&output.stderr);
     assert!(logs.contains("forward"), "trace logs were written");
+    for key_id in [&gitlab_id, &github_id] {
+        let field = format!("key.id={key_id}");
+        assert!(
+            logs.contains(&field),
+            "the verify span names the key that passed: {field}"
+        );
+    }
     let sig_hex = signature.trim_start_matches("sha256=");
     let master_key = std::fs::read_to_string(dir.path().join("hookgate.db.key")).unwrap();
     assert!(

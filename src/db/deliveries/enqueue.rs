@@ -99,6 +99,37 @@ pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryRes
 /// statements, then the rows go in with multi-row inserts, so a batch holds
 /// its task rows for a handful of round trips whatever its size. The first
 /// statement on SQLite writes, so it takes its write lock at once.
+/// Inserts `rows` into `table`, one multi-row INSERT per `chunk` rows, on
+/// either backend.
+macro_rules! insert_chunked {
+    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {
+        for chunk in $rows.chunks($chunk) {
+            let insert = diesel::insert_into($table).values(chunk);
+            match &mut *$conn {
+                DbConnection::Postgres(pg) => insert.execute(pg)?,
+                DbConnection::Sqlite(lite) => insert.execute(lite)?,
+            };
+        }
+    };
+}
+
+/// The redelivery ids of the batch's calls that carry one.
+fn dedup_rows(batch: &[NewDelivery], rows: &[Delivery]) -> Vec<DedupRow> {
+    batch
+        .iter()
+        .zip(rows)
+        .filter_map(|(new, row)| {
+            Some(DedupRow {
+                agent_id: row.agent_id.clone(),
+                dedup_key: new.dedup_key.clone()?,
+                delivery_id: row.id.clone(),
+                task_id: row.task_id.clone(),
+                created_at: row.created_at,
+            })
+        })
+        .collect()
+}
+
 fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
     let mut sequences = take_sequences(conn, batch)?;
     let mut lanes = Vec::new();
@@ -124,34 +155,9 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         }
         rows.push(row);
     }
-    let dedup: Vec<DedupRow> = batch
-        .iter()
-        .zip(&rows)
-        .filter_map(|(new, row)| {
-            Some(DedupRow {
-                agent_id: row.agent_id.clone(),
-                dedup_key: new.dedup_key.clone()?,
-                delivery_id: row.id.clone(),
-                task_id: row.task_id.clone(),
-                created_at: row.created_at,
-            })
-        })
-        .collect();
     // One multi-row INSERT per chunk (SQLite allows 32766 bound values).
-    for chunk in dedup.chunks(256) {
-        let insert = diesel::insert_into(delivery_dedup::table).values(chunk);
-        match conn {
-            DbConnection::Postgres(pg) => insert.execute(pg)?,
-            DbConnection::Sqlite(lite) => insert.execute(lite)?,
-        };
-    }
-    for chunk in rows.chunks(128) {
-        let insert = diesel::insert_into(deliveries::table).values(chunk);
-        match conn {
-            DbConnection::Postgres(pg) => insert.execute(pg)?,
-            DbConnection::Sqlite(lite) => insert.execute(lite)?,
-        };
-    }
+    insert_chunked!(conn, delivery_dedup::table, dedup_rows(batch, &rows), 256);
+    insert_chunked!(conn, deliveries::table, rows, 128);
     insert_lanes(conn, &lanes)?;
     Ok(rows
         .into_iter()
@@ -214,9 +220,24 @@ fn take_sequences(
         let head = row.head_sequence;
         sequences.insert(row.id, Sequences { next, head });
     }
-    let created: Vec<Task> = counts
+    let created = new_tasks(&counts, &sequences);
+    insert_chunked!(conn, agent_tasks::table, created, 256);
+    sequences.extend(
+        created
+            .into_iter()
+            .map(|task| (task.id, Sequences { next: 1, head: 1 })),
+    );
+    Ok(sequences)
+}
+
+/// The batch's tasks that do not exist yet, numbered from 1.
+fn new_tasks(
+    counts: &BTreeMap<&str, (i64, &NewDelivery)>,
+    existing: &HashMap<String, Sequences>,
+) -> Vec<Task> {
+    counts
         .iter()
-        .filter(|(id, _)| !sequences.contains_key(**id))
+        .filter(|(id, _)| !existing.contains_key(**id))
         .map(|(id, (n, new))| Task {
             id: id.to_string(),
             agent_id: new.agent_id.clone(),
@@ -230,20 +251,7 @@ fn take_sequences(
             created_at: now(),
             head_sequence: Some(1),
         })
-        .collect();
-    for chunk in created.chunks(256) {
-        let insert = diesel::insert_into(agent_tasks::table).values(chunk);
-        match conn {
-            DbConnection::Postgres(pg) => insert.execute(pg)?,
-            DbConnection::Sqlite(lite) => insert.execute(lite)?,
-        };
-    }
-    sequences.extend(
-        created
-            .into_iter()
-            .map(|task| (task.id, Sequences { next: 1, head: 1 })),
-    );
-    Ok(sequences)
+        .collect()
 }
 
 fn task_of(new: &NewDelivery) -> Option<&str> {

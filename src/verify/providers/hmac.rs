@@ -79,13 +79,13 @@ impl Provider for GenericHmac {
         keys: &[&TimedSecret],
         _agent_id: &str,
         now: i64,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<usize, VerifyError> {
         let Some(headers) = &reading.headers else {
             return Err(VerifyError::missing_authentication());
         };
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (mut presented_any, mut passed, mut refusal) = (false, false, None);
-        for key in keys {
+        let (mut presented_any, mut passed, mut refusal) = (false, None, None);
+        for (i, key) in keys.iter().enumerate() {
             let Some(config) = &key.hmac else { continue };
             if text(&config.header).is_none() {
                 continue;
@@ -93,15 +93,15 @@ impl Provider for GenericHmac {
             presented_any = true;
             let timestamp_header = config.timestamp_header.as_deref();
             match check_timestamp(config, timestamp_header.and_then(text), now) {
-                Ok(_) => passed |= self.signed_by(reading, body, key),
+                Ok(_) => passed = passed.or(self.signed_by(reading, body, key).then_some(i)),
                 Err(e) => refusal = refusal.or(Some(e)),
             }
         }
         match (passed, presented_any, refusal) {
-            (true, _, _) => Ok(()),
-            (false, false, _) => Err(VerifyError::missing_authentication()),
-            (false, true, Some(e)) => Err(e),
-            (false, true, None) => Err(VerifyError::unauthorized(DESCRIPTOR.messages.bad_signature)),
+            (Some(i), _, _) => Ok(i),
+            (None, false, _) => Err(VerifyError::missing_authentication()),
+            (None, true, Some(e)) => Err(e),
+            (None, true, None) => Err(VerifyError::unauthorized(DESCRIPTOR.messages.bad_signature)),
         }
     }
 }
