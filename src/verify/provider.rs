@@ -205,6 +205,22 @@ impl Reading {
     }
 }
 
+/// A delivery id the provider puts in the body at `path`, prefixed, for a
+/// call the provider selects.
+pub fn body_redelivery_id(
+    provider: &dyn Provider,
+    headers: &HeaderMap,
+    body: Option<&Value>,
+    path: &[&str],
+) -> Option<String> {
+    if !provider.selects(headers) {
+        return None;
+    }
+    let id = path.iter().try_fold(body?, |v, key| v.get(key))?.as_str()?;
+    let prefix = provider.descriptor().redelivery_prefix;
+    (!id.is_empty()).then(|| format!("{prefix}:{id}"))
+}
+
 /// A provider: its descriptor and the checks only it knows.
 pub trait Provider: Sync + std::fmt::Debug {
     fn descriptor(&self) -> &'static Descriptor;
@@ -223,8 +239,18 @@ pub trait Provider: Sync + std::fmt::Debug {
     }
 
     /// Reads what the call presents, before any key: the key's name, the
-    /// credential, timestamps. Refuses a malformed or stale call.
-    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError>;
+    /// credential, timestamps. Refuses a malformed or stale call. The
+    /// default reads the first signature header's value as the credential.
+    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
+        let header = self.descriptor().signature_headers.first();
+        let signature = header
+            .and_then(|name| call.header(name))
+            .unwrap_or_default();
+        Ok(Reading {
+            credential: Some(Secret::new(signature.to_owned())),
+            ..Reading::default()
+        })
+    }
 
     /// Whether `key` signed the call, in constant time. Digest kinds are
     /// never asked: their credential is found by its digest.

@@ -58,68 +58,41 @@ async fn twilio_signs_the_url_it_called(backend: Backend) {
     app.register("agent-a", &upstream.url).await;
     app.create_key("agent-a", "account", "twilio", Some(TOKEN))
         .await;
-    let own_url = app.url("/agents/forward/name/agent-a/hook?From=query");
-    let body = "CallSid=CA1&Digits=1234&Digits=99";
-    let signed = sign(TOKEN, &own_url, body);
-    let reply = app
-        .forward(
-            Method::POST,
-            "agent-a",
-            "hook?From=query",
-            &with(&signed, &[FORM]),
-            body,
-        )
-        .await;
+    // A call to hookgate's own URL (the test client's Host) with `path`.
+    let send = |path: String, headers: Vec<(String, String)>, content_type, body: String| {
+        let app = &app;
+        async move {
+            let pairs = with(&headers, &[("content-type", content_type)]);
+            app.forward(Method::POST, "agent-a", &path, &pairs, body)
+                .await
+        }
+    };
+    let own_url = |path: &str| app.url(&format!("/agents/forward/name/agent-a/{path}"));
+    let form = "CallSid=CA1&Digits=1234&Digits=99";
+    let signed = sign(TOKEN, &own_url("hook?From=query"), form);
+    let reply = send("hook?From=query".into(), signed, FORM.1, form.into()).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 
     let bad = "Invalid Twilio webhook signature";
     let elsewhere = sign(
         TOKEN,
         "https://elsewhere.example/agents/forward/name/agent-a/hook",
-        body,
+        form,
     );
-    refused(&app, &with(&elsewhere, &[FORM]), body, 401, bad).await;
+    refused(&app, &with(&elsewhere, &[FORM]), form, 401, bad).await;
 
     let json_body = json!({"event": "call.completed", "sid": "CA1"}).to_string();
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(json_body.as_bytes()));
     let path = format!("hook?bodySHA256={hash}");
-    let json_signed = sign(
-        TOKEN,
-        &app.url(&format!("/agents/forward/name/agent-a/{path}")),
-        &json_body,
-    );
-    let json = ("content-type", "application/json");
-    let reply = app
-        .forward(
-            Method::POST,
-            "agent-a",
-            &path,
-            &with(&json_signed, &[json]),
-            json_body.clone(),
-        )
-        .await;
+    let json_signed = sign(TOKEN, &own_url(&path), &json_body);
+    let json = "application/json";
+    let reply = send(path.clone(), json_signed.clone(), json, json_body.clone()).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let altered = json_body.replace("CA1", "CA2");
-    let reply = app
-        .forward(
-            Method::POST,
-            "agent-a",
-            &path,
-            &with(&json_signed, &[json]),
-            altered,
-        )
-        .await;
+    let reply = send(path, json_signed.clone(), json, altered).await;
     assert_eq!(reply.status, 401, "{}", reply.text());
     assert_eq!(reply.json()["detail"], bad);
-    let unsigned_json = app
-        .forward(
-            Method::POST,
-            "agent-a",
-            "hook",
-            &with(&json_signed, &[json]),
-            json_body,
-        )
-        .await;
+    let unsigned_json = send("hook".into(), json_signed, json, json_body).await;
     assert_eq!(unsigned_json.status, 400, "{}", unsigned_json.text());
     assert_eq!(upstream.received().len(), 2);
 }

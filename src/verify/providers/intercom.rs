@@ -6,9 +6,8 @@
 //! tried instead. The app's client secret signs every call; the
 //! notification's `id` marks a redelivery.
 
-use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::VerifyError;
+use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
 use actix_web::http::header::HeaderMap;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -43,25 +42,13 @@ impl Provider for Intercom {
         &DESCRIPTOR
     }
 
-    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
-        let signature = call.header(SIGNATURE_HEADER).unwrap_or_default();
-        Ok(Reading {
-            credential: Some(Secret::new(signature.to_owned())),
-            ..Reading::default()
-        })
-    }
-
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {
         check_signature(key.secret.expose().as_bytes(), body, reading.credential())
     }
 
     /// Each notification carries its id (`notif_…`) in the body.
     fn redelivery_id(&self, headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
-        if !self.selects(headers) {
-            return None;
-        }
-        let id = body?.get("id")?.as_str()?;
-        (!id.is_empty()).then(|| format!("{}:{id}", DESCRIPTOR.redelivery_prefix))
+        body_redelivery_id(self, headers, body, &["id"])
     }
 }
 

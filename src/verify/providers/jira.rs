@@ -7,9 +7,9 @@
 //! typed in, so hookgate makes one when none is given;
 //! `X-Atlassian-Webhook-Identifier` marks a redelivery.
 
-use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
+use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::hmac_sha256;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature";
 const PREFIX: &str = "sha256=";
@@ -37,14 +37,6 @@ pub struct Jira;
 impl Provider for Jira {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
-    }
-
-    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
-        let signature = call.header(SIGNATURE_HEADER).unwrap_or_default();
-        Ok(Reading {
-            credential: Some(Secret::new(signature.to_owned())),
-            ..Reading::default()
-        })
     }
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {

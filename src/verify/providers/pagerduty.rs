@@ -4,9 +4,9 @@
 //! The subscription's secret, shown once when it is made, signs every
 //! call; the body's `event.id` marks a redelivery.
 
-use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
+use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::hmac_sha256;
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
 
@@ -39,25 +39,13 @@ impl Provider for PagerDuty {
         &DESCRIPTOR
     }
 
-    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
-        let signatures = call.header(SIGNATURE_HEADER).unwrap_or_default();
-        Ok(Reading {
-            credential: Some(Secret::new(signatures.to_owned())),
-            ..Reading::default()
-        })
-    }
-
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {
         check_signature(key.secret.expose().as_bytes(), body, reading.credential())
     }
 
     /// Each event carries its id in the body (`event.id`).
     fn redelivery_id(&self, headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
-        if !headers.contains_key(SIGNATURE_HEADER) {
-            return None;
-        }
-        let id = body?.get("event")?.get("id")?.as_str()?;
-        (!id.is_empty()).then(|| format!("{}:{id}", DESCRIPTOR.redelivery_prefix))
+        body_redelivery_id(self, headers, body, &["event", "id"])
     }
 }
 

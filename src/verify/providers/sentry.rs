@@ -4,9 +4,9 @@
 //! (<https://docs.sentry.io/integrations/integration-platform/webhooks/>).
 //! The integration's Client Secret signs every call; any key name.
 
-use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
+use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::hmac_sha256;
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
 
@@ -38,14 +38,6 @@ pub struct Sentry;
 impl Provider for Sentry {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
-    }
-
-    fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
-        let signature = call.header(SIGNATURE_HEADER).unwrap_or_default();
-        Ok(Reading {
-            credential: Some(Secret::new(signature.to_owned())),
-            ..Reading::default()
-        })
     }
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {

@@ -4,7 +4,7 @@
 //! its JSON in the `payload` field).
 
 use crate::verify::provider::{
-    Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource, Tolerance,
+    body_redelivery_id, Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource, Tolerance,
 };
 use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
@@ -72,11 +72,7 @@ impl Provider for Slack {
 
     /// Events API deliveries carry their id in the body.
     fn redelivery_id(&self, headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
-        if !headers.contains_key(SIGNATURE_HEADER) {
-            return None;
-        }
-        let id = body?.get("event_id")?.as_str()?;
-        Some(format!("{}:{id}", DESCRIPTOR.redelivery_prefix))
+        body_redelivery_id(self, headers, body, &["event_id"])
     }
 }
 
