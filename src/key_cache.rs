@@ -203,10 +203,15 @@ impl KeyCache {
         V: Clone + Send + Sync + 'static,
     {
         if !self.enabled.load(Ordering::SeqCst) {
+            crate::metrics::key_cache(false);
             return None;
         }
-        let entry = map.get(key)?;
-        (entry.generation == self.generation()).then_some(entry.value)
+        let found = map
+            .get(key)
+            .filter(|entry| entry.generation == self.generation())
+            .map(|entry| entry.value);
+        crate::metrics::key_cache(found.is_some());
+        found
     }
 
     fn put<K, V>(&self, map: &Cache<K, Stamped<V>>, generation: u64, key: K, value: V)

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod key_cache;
 pub mod log_limit;
 pub mod master_key;
+pub mod metrics;
 pub mod outbound;
 pub mod routes;
 pub mod startup;

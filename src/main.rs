@@ -23,14 +23,38 @@ enum Command {
     Rekey(RekeyArgs),
 }
 
+/// Logs to stderr: text (the default), or with `HOOKGATE_LOG_FORMAT=json`
+/// one JSON object per line for a log pipeline. Read before the flags, so
+/// that parsing them can already log.
+fn init_logging() -> Result<(), String> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match std::env::var("HOOKGATE_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("text") => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        Ok("json") => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+        Ok(other) => {
+            return Err(format!(
+                "HOOKGATE_LOG_FORMAT must be text or json, got {other:?}"
+            ))
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if let Err(e) = init_logging() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -14,6 +14,7 @@ mod errors;
 pub mod forward;
 mod health;
 mod intake;
+mod metrics;
 mod openapi;
 mod webhook_trigger;
 
@@ -55,7 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn health_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/openapi.json", web::get().to(openapi::openapi_json));
+        .route("/openapi.json", web::get().to(openapi::openapi_json))
+        .route("/metrics", web::get().to(metrics::metrics));
 }
 
 /// `/accounts` and their keys.

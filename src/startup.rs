@@ -44,6 +44,8 @@ impl Application {
     /// listener. Must be called inside a running actix `System`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        // Installed before anything is recorded (once per process).
+        crate::metrics::handle();
         // Read before the database is touched: a bad CA file creates nothing.
         let agent_tls = crate::tls::agent_client_config(settings.agent_ca_file.as_deref())?;
         let outbound = Arc::new(crate::outbound::OutboundPolicy::new(

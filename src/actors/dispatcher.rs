@@ -298,12 +298,16 @@ impl DispatcherActor {
         let forwarder = self.registry.forwarder_for(&claimed.agent, &acp_url);
         let policy = self.config.policy;
         let fallback = super::delivery::unfinished(&claimed);
+        let agent_name = claimed.agent.name.clone();
+        let started = Instant::now();
         let work = forwarder.send(Deliver { claimed, policy });
         ctx.spawn(work.into_actor(self).map(move |sent, act, ctx| {
             act.slots.finished(&agent_id);
             // A forwarder that went away mid-attempt: retry like an outage.
             let record = sent.unwrap_or(fallback);
             log_attempt(&record);
+            let outcome = record.outcome.label();
+            crate::metrics::delivery_attempt(&agent_name, outcome, started.elapsed());
             act.circuits.observe(
                 &agent_id,
                 &record.delivery_id,

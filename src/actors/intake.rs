@@ -87,7 +87,10 @@ fn write_loop(
             }
         };
         let (items, replies): (Vec<NewDelivery>, Vec<Reply>) = batch.into_iter().unzip();
-        match deliveries::enqueue_batch(&mut conn, &items) {
+        let started = std::time::Instant::now();
+        let committed = deliveries::enqueue_batch(&mut conn, &items);
+        crate::metrics::intake_commit(items.len(), started.elapsed());
+        match committed {
             Ok(accepted) => {
                 for (reply, accepted) in replies.into_iter().zip(accepted) {
                     let _ = reply.send(Ok(accepted));

@@ -9,6 +9,7 @@
 
 pub mod admin;
 mod claim;
+mod depth;
 mod enqueue;
 mod listing;
 mod record;
@@ -19,6 +20,7 @@ pub use claim::{
     claim, claim_next_heads, release_all_claims, release_claims, ClaimStamp, Claimed, InternalKeys,
     Room,
 };
+pub use depth::queue_samples;
 pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
 pub use listing::{find, list, Cursor, ListFilter, Scope};
 pub use record::{record_batch, AttemptRecord, Outcome};

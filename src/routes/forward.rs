@@ -11,7 +11,7 @@ use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
 use crate::domain::{AgentName, KeyKind, RouteMode};
 use crate::log_limit::LogLimit;
-use crate::verify::{providers, Call, VerifyError};
+use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
 use actix::Addr;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -108,6 +108,23 @@ pub enum ForwardRouteError {
     Internal(String),
 }
 
+impl ForwardRouteError {
+    /// How metrics name the outcome: a bounded set.
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Refused(e) => e.reason().as_str(),
+            Self::TooLarge(_) => "too_large",
+            Self::BadBody(_) => "bad_body",
+            Self::Unreachable { .. } => "agent_unreachable",
+            Self::Timeout { .. } => "agent_timeout",
+            Self::Unprocessable(_) => "unprocessable",
+            Self::Busy => "intake_busy",
+            Self::KeyStoreBusy => "key_store_busy",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
 impl ResponseError for ForwardRouteError {
     fn status_code(&self) -> StatusCode {
         let code = match self {
@@ -151,8 +168,66 @@ pub async fn forward(
     intake: web::Data<IntakeWriter>,
     dispatcher: web::Data<Addr<DispatcherActor>>,
 ) -> Result<HttpResponse, ForwardRouteError> {
-    let started = Instant::now();
+    let mut seen = Seen::new();
+    let services = Services {
+        verifier: &verifier,
+        registry: &registry,
+        limits: &limits,
+        intake: &intake,
+        dispatcher: &dispatcher,
+    };
+    let result = handle(&req, payload, &services, &mut seen).await;
+    seen.record(&result);
+    result
+}
+
+/// What the forward route hands calls to.
+struct Services<'a> {
+    verifier: &'a Addr<VerifierActor>,
+    registry: &'a ForwarderRegistry,
+    limits: &'a ForwardLimits,
+    intake: &'a IntakeWriter,
+    dispatcher: &'a Addr<DispatcherActor>,
+}
+
+/// What metrics say of a call: its agent once found, its provider once
+/// picked, how it ended.
+struct Seen {
+    started: Instant,
+    agent: Option<String>,
+    provider: &'static str,
+    outcome: &'static str,
+}
+
+impl Seen {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            agent: None,
+            provider: "none",
+            outcome: "forwarded",
+        }
+    }
+
+    fn record(&self, result: &Result<HttpResponse, ForwardRouteError>) {
+        let outcome = match result {
+            Ok(_) => self.outcome,
+            Err(e) => e.reason(),
+        };
+        let agent = self.agent.as_deref();
+        let agent = agent.unwrap_or(crate::metrics::UNKNOWN_AGENT);
+        crate::metrics::forward_call(agent, self.provider, outcome, self.started.elapsed());
+    }
+}
+
+async fn handle(
+    req: &HttpRequest,
+    payload: web::Payload,
+    services: &Services<'_>,
+    seen: &mut Seen,
+) -> Result<HttpResponse, ForwardRouteError> {
     if !is_forwarded_method(req.method()) {
+        seen.outcome = "method_not_allowed";
         return Ok(HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, "GET, POST, PUT, PATCH, DELETE"))
             .finish());
@@ -162,9 +237,24 @@ pub async fn forward(
     if !AgentName::is_valid(agent_name) {
         return Err(VerifyError::agent_not_found(&printable(agent_name)).into());
     }
-    let body = read_body(&req, payload, limits.max_body_bytes).await?;
-    let verified = verify(&req, agent_name, body, &limits, &verifier).await?;
+    let limits = services.limits;
+    let body = read_body(req, payload, limits.max_body_bytes).await?;
+    let provider = providers::selected(req.headers());
+    seen.provider = provider.descriptor().kind.as_str();
+    let verified = verify(req, agent_name, provider, body, limits, services.verifier).await;
+    // Every refusal but an unknown agent's comes once the agent was found:
+    // only then is the name a label (a stranger's names never are).
+    let found = match &verified {
+        Ok(_) => true,
+        Err(ForwardRouteError::Refused(e)) => e.reason() != Refusal::UnknownAgent,
+        Err(_) => false,
+    };
+    if found {
+        seen.agent = Some(agent_name.to_owned());
+    }
+    let verified = verified?;
     if let Some(answer) = verified.answer {
+        seen.outcome = "answered";
         return Ok(HttpResponse::Ok()
             .content_type(answer.content_type)
             .body(answer.body));
@@ -179,6 +269,7 @@ pub async fn forward(
     if let (Some(route), Some(mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync))) =
         (route, mode)
     {
+        seen.outcome = "accepted";
         let inbound = Inbound {
             agent: verified.agent(),
             route,
@@ -189,9 +280,11 @@ pub async fn forward(
             headers: req.headers(),
             body: &verified.body,
         };
-        return accept(&inbound, &intake, &dispatcher).await;
+        return accept(&inbound, services.intake, services.dispatcher).await;
     }
-    let forwarder = registry.forwarder_for(verified.agent(), &verified.acp_url);
+    let forwarder = services
+        .registry
+        .forwarder_for(verified.agent(), &verified.acp_url);
     let forward = Forward {
         method: req.method().clone(),
         path_and_query,
@@ -199,7 +292,7 @@ pub async fn forward(
         body: verified.body,
     };
     let agent = verified.entry.0.name.clone();
-    relay(forwarder, forward, agent, limits.timeout_secs, started).await
+    relay(forwarder, forward, agent, limits.timeout_secs, seen.started).await
 }
 
 /// The call's provider reads it here, on the request's thread; the
@@ -207,11 +300,11 @@ pub async fn forward(
 async fn verify(
     req: &HttpRequest,
     agent_name: &str,
+    provider: &'static dyn Provider,
     body: Bytes,
     limits: &ForwardLimits,
     verifier: &Addr<VerifierActor>,
 ) -> Result<Verified, ForwardRouteError> {
-    let provider = providers::selected(req.headers());
     let call = Call {
         headers: req.headers(),
         body: &body,

@@ -3,7 +3,7 @@
 
 use super::{
     accounts, agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health,
-    webhook_trigger,
+    metrics, webhook_trigger,
 };
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -17,6 +17,7 @@ use utoipa::OpenApi;
     paths(
         health::healthz,
         health::readyz,
+        metrics::metrics,
         accounts::create,
         accounts::list,
         accounts::get,

@@ -51,6 +51,12 @@ fn bad_settings_fail_fast_with_one_clear_line() {
         !String::from_utf8_lossy(&short.stderr).contains("only-twenty-one-chars"),
         "the token is not printed"
     );
+    let xml = hookgate(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("HOOKGATE_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_fails_with(&xml, "HOOKGATE_LOG_FORMAT");
     let no_ca = dir.path().join("missing-ca.pem");
     assert_fails_with(
         &run(
@@ -318,4 +324,56 @@ fn wait_ready(port: u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("hookgate did not become ready on port {port}");
+}
+
+/// `HOOKGATE_LOG_FORMAT=json` (issue 13): every line hookgate logs is one
+/// JSON object, a forwarded call's line among them with its fields.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = hookgate(dir.path())
+        .arg("serve")
+        .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))
+        .env("HOOKGATE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let body = r#"{"name":"a","acp_url":"http://127.0.0.1:9"}"#;
+    let registered = raw_call(
+        port,
+        &format!(
+            "POST /agents/register HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(registered.starts_with("HTTP/1.1 200"), "{registered}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(lines.len() >= 2, "{logs}");
+    assert!(lines
+        .iter()
+        .all(|l| l["level"].is_string() && l["fields"].is_object()));
+    let listening = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "hookgate listening")
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert_eq!(listening["fields"]["port"], port);
 }

@@ -31,6 +31,7 @@ mod forwarding;
 mod key_cache;
 mod key_store_flood;
 mod memory_bounds;
+mod metrics;
 mod migrations;
 mod openapi;
 mod outbound;

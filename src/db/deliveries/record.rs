@@ -19,6 +19,17 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// The outcome as metrics name it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry { .. } => "retry",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// One finished attempt, to be recorded.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {

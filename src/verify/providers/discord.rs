@@ -76,7 +76,7 @@ impl Provider for Discord {
 }
 
 fn stale_timestamp() -> VerifyError {
-    VerifyError::bad_request("Discord interaction request has bad timestamp.")
+    VerifyError::stale_timestamp("Discord interaction request has bad timestamp.")
 }
 
 /// The timestamp as sent, checked to be Unix seconds within

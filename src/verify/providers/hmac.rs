@@ -107,7 +107,7 @@ impl Provider for GenericHmac {
 }
 
 fn stale_timestamp() -> VerifyError {
-    VerifyError::bad_request("HMAC webhook request has bad timestamp.")
+    VerifyError::stale_timestamp("HMAC webhook request has bad timestamp.")
 }
 
 /// The timestamp the key's settings require, checked present, an integer

@@ -63,7 +63,7 @@ fn missing_timestamp() -> VerifyError {
 }
 
 fn stale_timestamp() -> VerifyError {
-    VerifyError::bad_request("Linear webhook request has bad timestamp.")
+    VerifyError::stale_timestamp("Linear webhook request has bad timestamp.")
 }
 /// How far `webhookTimestamp` may be from now, either way (Linear's SDK).
 pub const TOLERANCE_MS: u64 = 60_000;

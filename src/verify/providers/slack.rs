@@ -85,7 +85,7 @@ fn invalid_timestamp() -> VerifyError {
 }
 
 fn stale_timestamp() -> VerifyError {
-    VerifyError::bad_request("Slack webhook request has bad timestamp.")
+    VerifyError::stale_timestamp("Slack webhook request has bad timestamp.")
 }
 
 fn invalid_request() -> VerifyError {

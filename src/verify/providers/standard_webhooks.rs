@@ -72,7 +72,7 @@ impl Provider for StandardWebhooks {
 }
 
 fn stale_timestamp() -> VerifyError {
-    VerifyError::bad_request("Standard Webhooks request has bad timestamp.")
+    VerifyError::stale_timestamp("Standard Webhooks request has bad timestamp.")
 }
 
 /// The three headers, from the family (`webhook-` or `svix-`) that carried

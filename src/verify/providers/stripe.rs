@@ -65,7 +65,7 @@ fn invalid_header() -> VerifyError {
 }
 
 fn stale_timestamp() -> VerifyError {
-    VerifyError::bad_request("Stripe webhook request has bad timestamp.")
+    VerifyError::stale_timestamp("Stripe webhook request has bad timestamp.")
 }
 /// How far `t` may be from now, either way (Stripe's libraries' default).
 pub const TOLERANCE_SECS: u64 = 300;

@@ -59,7 +59,7 @@ impl Provider for Zendesk {
 }
 
 fn stale_timestamp() -> VerifyError {
-    VerifyError::bad_request("Zendesk webhook request has bad timestamp.")
+    VerifyError::stale_timestamp("Zendesk webhook request has bad timestamp.")
 }
 
 /// The timestamp as sent, checked to be an RFC 3339 time (or Unix seconds)
