@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// lost, a process crash loses nothing).
     #[arg(long, env = "HOOKGATE_SQLITE_SYNCHRONOUS", default_value = "full")]
     pub sqlite_synchronous: String,
+    /// Record Prometheus metrics and serve them at `/metrics` (`false`:
+    /// nothing is recorded, `/metrics` answers 404).
+    #[arg(long, env = "HOOKGATE_METRICS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics: bool,
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub open_registration: bool,
@@ -180,6 +184,7 @@ pub struct Settings {
     pub agent_allow_nets: Vec<ipnet::IpNet>,
     pub admin_token: Option<Secret>,
     pub open_registration: bool,
+    pub metrics: bool,
     pub delivery_max_attempts: u32,
     pub delivery_concurrency: usize,
     pub retry_base: Duration,
@@ -213,6 +218,7 @@ impl Default for Settings {
             agent_allow_nets: Vec::new(),
             admin_token: None,
             open_registration: false,
+            metrics: true,
             delivery_max_attempts: 15,
             delivery_concurrency: 8,
             retry_base: Duration::from_secs(1),
@@ -259,6 +265,7 @@ impl Settings {
             agent_allow_nets: args.agent_allow_nets,
             admin_token,
             open_registration: args.open_registration,
+            metrics: args.metrics,
             delivery_max_attempts: args.delivery_max_attempts,
             delivery_concurrency: args.delivery_concurrency,
             retry_base: Duration::from_millis(args.retry_base_ms),

@@ -36,6 +36,8 @@ pub struct AppState {
     pub data_key: std::sync::Arc<crate::crypto::DataKey>,
     /// Where agents may be reached: checked when an agent is registered.
     pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
+    /// Whether metrics are recorded and served (`HOOKGATE_METRICS`).
+    pub metrics: bool,
 }
 
 /// Registers every route. The forward route comes first: the router tries

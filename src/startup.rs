@@ -44,8 +44,11 @@ impl Application {
     /// listener. Must be called inside a running actix `System`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
-        // Installed before anything is recorded (once per process).
-        crate::metrics::handle();
+        if settings.metrics {
+            // Installed before anything is recorded (once per process);
+            // without it every recording is a no-op.
+            crate::metrics::handle();
+        }
         // Read before the database is touched: a bad CA file creates nothing.
         let agent_tls = crate::tls::agent_client_config(settings.agent_ca_file.as_deref())?;
         let outbound = Arc::new(crate::outbound::OutboundPolicy::new(
@@ -249,6 +252,7 @@ fn app_state(
         cache: cache.clone(),
         data_key: db.data_key.clone(),
         outbound,
+        metrics: settings.metrics,
     })
 }
 

@@ -15,6 +15,11 @@ pub async fn metrics(
     caller: Caller,
 ) -> Result<HttpResponse, AdminError> {
     caller.require_root("Reading metrics")?;
+    if !state.metrics {
+        return Err(AdminError::NotFound(
+            "Metrics are off (HOOKGATE_METRICS=false).".into(),
+        ));
+    }
     // Sampled now, so a scrape sees the queue as it is.
     let samples = run_db(&state.pool, |conn| {
         Ok(deliveries::queue_samples(conn, now())?)

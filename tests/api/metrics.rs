@@ -10,7 +10,11 @@ use actix_web::http::Method;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-db_tests!(metrics_count_known_traffic, metrics_need_the_admin_token);
+db_tests!(
+    metrics_count_known_traffic,
+    metrics_need_the_admin_token,
+    metrics_can_be_off
+);
 
 /// One sample line: the metric's name, its labels, its value.
 #[derive(Debug)]
@@ -205,4 +209,15 @@ async fn metrics_need_the_admin_token(backend: Backend) {
     assert_eq!(root.status, 200);
     let content_type = root.header("content-type").unwrap_or_default();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
+}
+
+/// `HOOKGATE_METRICS=false`: nothing is served (and nothing recorded).
+async fn metrics_can_be_off(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.metrics = false).await;
+    let off = app.get("/metrics").await;
+    assert_eq!(off.status, 404, "{}", off.text());
+    assert_eq!(
+        off.json()["message"],
+        "Metrics are off (HOOKGATE_METRICS=false)."
+    );
 }
