@@ -16,12 +16,14 @@ mod health;
 mod intake;
 mod metrics;
 mod openapi;
+pub mod request_id;
 mod webhook_trigger;
 
 pub use admin_auth::{admin_auth, AdminAuth};
 pub use browser_guard::browser_guard;
 pub use errors::{json_config, query_config, AdminError};
 pub use openapi::ApiDoc;
+pub use request_id::request_id;
 
 use crate::db::DbPool;
 use actix_web::web;

@@ -308,6 +308,7 @@ fn serve(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
             .app_data(web::Data::new(ForwarderRegistry::new(s.forwarding.clone())))
             .wrap(middleware::from_fn(routes::admin_auth))
             .wrap(middleware::from_fn(routes::browser_guard))
+            .wrap(middleware::from_fn(routes::request_id))
             .configure(routes::configure)
     })
     .listen(listener)?

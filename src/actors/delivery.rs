@@ -8,6 +8,7 @@ use crate::db::agents::AgentResponse;
 use crate::db::deliveries::{AttemptRecord, Claimed, Outcome};
 use crate::db::now;
 use crate::domain::RouteMode;
+use crate::routes::request_id;
 use actix::prelude::*;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
@@ -133,10 +134,12 @@ impl Handler<Deliver> for ForwarderActor {
         let base_url = self.base_url.clone();
         let limit = self.max_body_bytes;
         let refused = self.refused.clone();
+        let request = request_id::stored(&msg.claimed.delivery.headers);
         let span = tracing::info_span!("delivery_attempt",
             delivery.id = %msg.claimed.delivery.id,
             agent.id = %msg.claimed.delivery.agent_id,
-            attempt = msg.claimed.delivery.attempts + 1);
+            attempt = msg.claimed.delivery.attempts + 1,
+            request.id = request.as_deref().unwrap_or_default());
         Box::pin(
             async move {
                 let started_at = now();
@@ -178,16 +181,7 @@ async fn deliver_event(
     limit: usize,
 ) -> (Exchange, Option<String>) {
     let Some(task) = &claimed.task else {
-        let verdict = Verdict::Fail {
-            error: "the delivery's task is gone".into(),
-        };
-        return (
-            Exchange {
-                verdict,
-                status: None,
-            },
-            None,
-        );
+        return (Exchange::failed("the delivery's task is gone".into()), None);
     };
     let agent =
         serde_json::to_value(AgentResponse::from(claimed.agent.clone())).unwrap_or_default();
@@ -195,17 +189,19 @@ async fn deliver_event(
         id: &task.id,
         name: &task.name,
     };
-    let key = claimed
-        .internal_key
-        .as_ref()
-        .map(|k| k.expose().to_owned())
-        .unwrap_or_default();
-    let url = format!("{base_url}/api");
+    let target = RpcTarget {
+        client,
+        url: format!("{base_url}/api"),
+        key: claimed.internal_key.as_ref().map(|k| k.expose().to_owned()),
+        request_id: request_id::stored(&claimed.delivery.headers),
+        limit,
+    };
     let mut created = None;
     if task.created_on_agent_at.is_none() {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let body = acp::task_create(&request_id, &agent, &task_ref);
-        let exchange = rpc(client, &url, &key, &body, limit).await;
+        let rpc_id = uuid::Uuid::new_v4().to_string();
+        let exchange = target
+            .call(&acp::task_create(&rpc_id, &agent, &task_ref))
+            .await;
         if !matches!(exchange.verdict, Verdict::Done) {
             return (exchange, None);
         }
@@ -230,22 +226,29 @@ async fn deliver_event(
         created_at: &created_at,
     };
     let body = acp::event_send(&agent, &task_ref, &event);
-    (rpc(client, &url, &key, &body, limit).await, created)
+    (target.call(&body).await, created)
 }
 
-async fn rpc(
-    client: &awc::Client,
-    url: &str,
-    key: &str,
-    body: &serde_json::Value,
+/// Where one attempt's JSON-RPC calls go, with the agent's internal key and
+/// the id of the request that brought the event.
+struct RpcTarget<'a> {
+    client: &'a awc::Client,
+    url: String,
+    key: Option<String>,
+    request_id: Option<String>,
     limit: usize,
-) -> Exchange {
-    let sent = client
-        .post(url)
-        .insert_header(("x-agent-api-key", key))
-        .send_json(body)
-        .await;
-    judge(sent, limit, true).await
+}
+
+impl RpcTarget<'_> {
+    async fn call(&self, body: &serde_json::Value) -> Exchange {
+        let mut request = self.client.post(&self.url);
+        let key = self.key.as_deref().unwrap_or_default();
+        request = request.insert_header(("x-agent-api-key", key));
+        if let Some(id) = &self.request_id {
+            request = request.insert_header((request_id::REQUEST_ID, id.as_str()));
+        }
+        judge(request.send_json(body).await, self.limit, true).await
+    }
 }
 
 async fn replay(client: &awc::Client, base_url: &str, claimed: &Claimed, limit: usize) -> Exchange {

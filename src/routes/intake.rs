@@ -59,12 +59,13 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         _ => (None, None),
     };
     // An ACP event carries all it needs in `content`; only a replay needs
-    // the request's headers and raw body.
+    // the request's headers and raw body. Both keep the request id, which
+    // the delivery's calls carry.
     let replay = content.is_none();
     let headers: Vec<(&str, &str)> = inbound
         .headers
         .iter()
-        .filter(|_| replay)
+        .filter(|(name, _)| replay || *name == super::request_id::REQUEST_ID)
         .filter(|(name, value)| !is_stripped_request_header(name, value, inbound.headers))
         .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
         .collect();

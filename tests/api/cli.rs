@@ -327,7 +327,7 @@ fn wait_ready(port: u16) {
 }
 
 /// `HOOKGATE_LOG_FORMAT=json` (issue 13): every line hookgate logs is one
-/// JSON object, a forwarded call's line among them with its fields.
+/// JSON object with its fields, and a request's lines name its request id.
 #[test]
 fn json_logs_are_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -351,6 +351,7 @@ fn json_logs_are_one_object_per_line() {
         port,
         &format!(
             "POST /agents/register HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             X-Request-Id: req-json-logs-1\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ),
@@ -376,4 +377,12 @@ fn json_logs_are_one_object_per_line() {
         .find(|l| l["fields"]["message"] == "hookgate listening")
         .unwrap_or_else(|| panic!("{logs}"));
     assert_eq!(listening["fields"]["port"], port);
+    let registered = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "agent registered")
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert_eq!(
+        registered["span"]["request.id"], "req-json-logs-1",
+        "{registered}"
+    );
 }

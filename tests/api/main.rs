@@ -40,6 +40,7 @@ mod provider_headers;
 mod queue;
 mod queue_admin;
 mod registration;
+mod request_id;
 mod restarts;
 mod rotation;
 mod secrets_at_rest;
