@@ -4,8 +4,13 @@
 //! made up counts under [`UNKNOWN_AGENT`]), provider key types, and the
 //! outcomes named here.
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
+    Histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -93,11 +98,46 @@ fn describe() {
 /// `answered` (hookgate replied itself) or why it was refused; a relayed
 /// call's round trip is timed.
 pub fn forward_call(agent: &str, provider: &'static str, outcome: &'static str, took: Duration) {
-    let agent = agent.to_owned();
-    if outcome == "forwarded" {
-        histogram!(FORWARD_DURATION, "agent" => agent.clone()).record(took);
+    FORWARD_SERIES.with_borrow_mut(|series| {
+        let (count, duration) = series.handles(agent, provider, outcome);
+        count.increment(1);
+        if outcome == "forwarded" {
+            duration.record(took);
+        }
+    });
+}
+
+thread_local! {
+    /// Each worker's handles to the forward route's series, so a call costs
+    /// a map lookup rather than building and registering label sets. Bounded:
+    /// agents are registered ones, providers and outcomes fixed sets.
+    static FORWARD_SERIES: RefCell<ForwardSeries> = RefCell::default();
+}
+
+/// One agent's series, by (provider, outcome): the call count and the
+/// agent's round-trip histogram.
+type AgentSeries = HashMap<(&'static str, &'static str), (Counter, Histogram)>;
+
+#[derive(Default)]
+struct ForwardSeries(HashMap<String, AgentSeries>);
+
+impl ForwardSeries {
+    fn handles(
+        &mut self,
+        agent: &str,
+        provider: &'static str,
+        outcome: &'static str,
+    ) -> &(Counter, Histogram) {
+        if !self.0.contains_key(agent) {
+            self.0.insert(agent.to_owned(), HashMap::new());
+        }
+        let of_agent = self.0.get_mut(agent).expect("inserted above");
+        of_agent.entry((provider, outcome)).or_insert_with(|| {
+            let name = agent.to_owned();
+            let count = counter!(REQUESTS, "agent" => name.clone(), "provider" => provider, "outcome" => outcome);
+            (count, histogram!(FORWARD_DURATION, "agent" => name))
+        })
     }
-    counter!(REQUESTS, "agent" => agent, "provider" => provider, "outcome" => outcome).increment(1);
 }
 
 /// One delivery attempt: `outcome` is `delivered`, `retry` or `failed`.
@@ -115,10 +155,13 @@ pub fn intake_commit(size: usize, took: Duration) {
 
 /// A key lookup the cache answered (`hit`) or did not.
 pub fn key_cache(hit: bool) {
-    match hit {
-        true => counter!(CACHE_HITS).increment(1),
-        false => counter!(CACHE_MISSES).increment(1),
+    thread_local! {
+        static LOOKUPS: (Counter, Counter) = (counter!(CACHE_HITS), counter!(CACHE_MISSES));
     }
+    LOOKUPS.with(|(hits, misses)| match hit {
+        true => hits.increment(1),
+        false => misses.increment(1),
+    });
 }
 
 /// An agent's queue, sampled when metrics are read.
