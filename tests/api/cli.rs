@@ -174,22 +174,40 @@ fn serve_creates_a_wal_sqlite_file_and_stops_cleanly_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
 }
 
-#[test]
-fn logs_never_show_keys_secrets_signatures_or_bodies() {
-    let dir = tempfile::tempdir().unwrap();
+/// `hookgate serve` on a free loopback port in `dir`, with `env`, its
+/// stderr captured; returns once it is ready.
+fn serve_logging(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = hookgate(dir.path())
+    let child = hookgate(dir)
         .arg("serve")
         .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "trace")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    wait_ready(port);
+    (child, port)
+}
+
+/// SIGTERM, then everything the process logged.
+fn stop_and_read_logs(child: std::process::Child) -> String {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn logs_never_show_keys_secrets_signatures_or_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, port) = serve_logging(dir.path(), &[("RUST_LOG", "trace")]);
     let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
     let agent_url = format!("http://{}", upstream.local_addr().unwrap());
     drop(upstream); // the agent is down: the failure path gets logged too
@@ -203,7 +221,6 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
         }
         raw_call(port, &format!("{head}\r\n{body}"))
     };
-    wait_ready(port);
     let json = [("content-type", "application/json")];
     let registered = call(
         "POST",
@@ -270,12 +287,7 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
     );
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stderr);
+    let logs = stop_and_read_logs(child);
     assert!(logs.contains("forward"), "trace logs were written");
     for key_id in [&gitlab_id, &github_id] {
         let field = format!("key.id={key_id}");
@@ -331,21 +343,8 @@ fn wait_ready(port: u16) {
 #[test]
 fn json_logs_are_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = hookgate(dir.path())
-        .arg("serve")
-        .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))
-        .env("HOOKGATE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_ready(port);
+    let env = [("HOOKGATE_LOG_FORMAT", "json"), ("RUST_LOG", "info")];
+    let (child, port) = serve_logging(dir.path(), &env);
     let body = r#"{"name":"a","acp_url":"http://127.0.0.1:9"}"#;
     let registered = raw_call(
         port,
@@ -357,12 +356,7 @@ fn json_logs_are_one_object_per_line() {
         ),
     );
     assert!(registered.starts_with("HTTP/1.1 200"), "{registered}");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&output.stderr);
+    let logs = stop_and_read_logs(child);
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .filter(|line| !line.trim().is_empty())
