@@ -111,16 +111,18 @@ impl Exchange {
     }
 }
 
-/// One attempt by the delivery's mode: an ACP event, or the stored request
-/// replayed; and the task it created, if any.
+/// One attempt by the delivery's mode: an ACP event (its calls carrying the
+/// id of the request that brought it), or the stored request replayed (its
+/// stored headers carry the id); and the task it created, if any.
 async fn exchange(
     client: &awc::Client,
     base_url: &str,
     claimed: &Claimed,
     limit: usize,
+    request_id: Option<String>,
 ) -> (Exchange, Option<String>) {
     if RouteMode::parse(&claimed.delivery.mode) == Ok(RouteMode::AcpEvent) {
-        deliver_event(client, base_url, claimed, limit).await
+        deliver_event(client, base_url, claimed, limit, request_id).await
     } else {
         (replay(client, base_url, claimed, limit).await, None)
     }
@@ -151,7 +153,7 @@ impl Handler<Deliver> for ForwarderActor {
                 let (exchange, task_created) = match refused {
                     // The agent's address is refused: no attempt can succeed.
                     Some(error) => (Exchange::failed(error), None),
-                    None => exchange(&client, &base_url, &claimed, limit).await,
+                    None => exchange(&client, &base_url, &claimed, limit, request).await,
                 };
                 let transient = matches!(exchange.verdict, Verdict::Retry { .. });
                 let (outcome, error) = policy.outcome(exchange.verdict, budget_used);
@@ -179,6 +181,7 @@ async fn deliver_event(
     base_url: &str,
     claimed: &Claimed,
     limit: usize,
+    request_id: Option<String>,
 ) -> (Exchange, Option<String>) {
     let Some(task) = &claimed.task else {
         return (Exchange::failed("the delivery's task is gone".into()), None);
@@ -193,7 +196,7 @@ async fn deliver_event(
         client,
         url: format!("{base_url}/api"),
         key: claimed.internal_key.as_ref().map(|k| k.expose().to_owned()),
-        request_id: request_id::stored(&claimed.delivery.headers),
+        request_id,
         limit,
     };
     let mut created = None;

@@ -8,7 +8,7 @@ use crate::db::agents::Agent;
 use crate::db::routes::Route;
 use crate::domain::{digest_hex, KeyKind, KeyLookup, LiveKey, TimedSecret};
 use crate::key_cache::{AgentEntry, KeyCache, Secrets};
-use crate::verify::{providers, Answer, Provider, Reading, VerifyError};
+use crate::verify::{providers, Answer, Provider, Reading, Refusal, VerifyError};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -305,9 +305,7 @@ async fn judge_generic(
     let now = chrono::Utc::now().timestamp();
     match generic.judge(reading, body, &live, agent_id, now) {
         Ok(index) => Ok(live[index].key_id.clone()),
-        Err(e) if e == VerifyError::missing_authentication() => {
-            Err(refusal.err().unwrap_or(e).into())
-        }
+        Err(e) if e.reason() == Refusal::NoCredentials => Err(refusal.err().unwrap_or(e).into()),
         Err(e) => Err(e.into()),
     }
 }

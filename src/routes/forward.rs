@@ -192,14 +192,15 @@ struct Services<'a> {
 
 /// What metrics say of a call: its agent once found, its provider once
 /// picked, how it ended.
-struct Seen {
+struct Seen<'a> {
     started: Instant,
-    agent: Option<String>,
+    /// Borrowed from the request's path: no copy per call.
+    agent: Option<&'a str>,
     provider: &'static str,
     outcome: &'static str,
 }
 
-impl Seen {
+impl Seen<'_> {
     fn new() -> Self {
         Self {
             started: Instant::now(),
@@ -214,17 +215,16 @@ impl Seen {
             Ok(_) => self.outcome,
             Err(e) => e.reason(),
         };
-        let agent = self.agent.as_deref();
-        let agent = agent.unwrap_or(crate::metrics::UNKNOWN_AGENT);
+        let agent = self.agent.unwrap_or(crate::metrics::UNKNOWN_AGENT);
         crate::metrics::forward_call(agent, self.provider, outcome, self.started.elapsed());
     }
 }
 
-async fn handle(
-    req: &HttpRequest,
+async fn handle<'a>(
+    req: &'a HttpRequest,
     payload: web::Payload,
     services: &Services<'_>,
-    seen: &mut Seen,
+    seen: &mut Seen<'a>,
 ) -> Result<HttpResponse, ForwardRouteError> {
     if !is_forwarded_method(req.method()) {
         seen.outcome = "method_not_allowed";
@@ -250,7 +250,7 @@ async fn handle(
         Err(_) => false,
     };
     if found {
-        seen.agent = Some(agent_name.to_owned());
+        seen.agent = Some(agent_name);
     }
     let verified = verified?;
     if let Some(answer) = verified.answer {
