@@ -78,6 +78,11 @@ pub struct ServeArgs {
     /// nothing is recorded, `/metrics` answers 404).
     #[arg(long, env = "HOOKGATE_METRICS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics: bool,
+    /// Seconds `/readyz` answers 503 after SIGTERM/SIGINT while hookgate
+    /// still serves, so a load balancer moves traffic away before intake
+    /// stops (a second signal stops at once).
+    #[arg(long, env = "HOOKGATE_SHUTDOWN_DELAY_SECS", default_value_t = 2.0)]
+    pub shutdown_delay_secs: f64,
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub open_registration: bool,
@@ -196,6 +201,8 @@ pub struct Settings {
     /// How long finished deliveries are kept.
     pub retention: Duration,
     pub sqlite_synchronous: SqliteSync,
+    /// How long `/readyz` fails before intake stops at shutdown.
+    pub shutdown_delay: Duration,
 }
 
 /// A setting that cannot be used; the message names it and how to fix it.
@@ -227,6 +234,7 @@ impl Default for Settings {
             claim_lease: None,
             retention: Duration::from_secs(7 * 86_400),
             sqlite_synchronous: SqliteSync::Full,
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -275,6 +283,7 @@ impl Settings {
             retention: retention(args.retention_days)?,
             sqlite_synchronous: SqliteSync::parse(&args.sqlite_synchronous)
                 .map_err(|e| ConfigError(e.0))?,
+            shutdown_delay: shutdown_delay(args.shutdown_delay_secs)?,
         };
         settings.validate()?;
         Ok(settings)
@@ -328,4 +337,14 @@ fn retention(days: f64) -> Result<Duration, ConfigError> {
         )));
     }
     Ok(Duration::from_secs_f64(days * 86_400.0))
+}
+
+/// The shutdown delay setting in seconds (decimals allowed).
+fn shutdown_delay(secs: f64) -> Result<Duration, ConfigError> {
+    if !secs.is_finite() || !(0.0..=3_600.0).contains(&secs) {
+        return Err(ConfigError(format!(
+            "HOOKGATE_SHUTDOWN_DELAY_SECS / --shutdown-delay-secs must be between 0 and 3600, got {secs}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }

@@ -16,6 +16,7 @@ pub mod log_limit;
 pub mod master_key;
 pub mod metrics;
 pub mod outbound;
+pub mod readiness;
 pub mod routes;
 pub mod startup;
 pub mod tls;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
     /// Whether metrics are recorded and served (`HOOKGATE_METRICS`).
     pub metrics: bool,
+    /// Whether intake and the dispatcher run, and whether shutdown began.
+    pub readiness: std::sync::Arc<crate::readiness::Readiness>,
 }
 
 /// Registers every route. The forward route comes first: the router tries

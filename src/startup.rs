@@ -10,6 +10,7 @@ use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
 use crate::db::{self, Backend, Commits};
 use crate::key_cache::KeyCache;
+use crate::readiness::Readiness;
 use crate::routes::{self, AdminAuth, AppState};
 use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
@@ -37,6 +38,9 @@ pub struct Application {
     dispatcher: actix::Addr<DispatcherActor>,
     in_flight: Arc<AtomicUsize>,
     drain_limit: Duration,
+    /// How long `/readyz` fails before intake stops at a shutdown signal.
+    shutdown_delay: Duration,
+    readiness: Arc<Readiness>,
 }
 
 impl Application {
@@ -71,25 +75,27 @@ impl Application {
             tls: agent_tls,
             outbound: outbound.clone(),
         };
+        let readiness = Arc::new(Readiness::default());
         let (dispatcher, in_flight) = DispatcherActor::start(
             queue_pool,
             db.data_key.clone(),
             delivery,
             forwarding.clone(),
+            readiness.clone(),
         );
         RetentionActor::new(db.pool.clone(), settings.retention, DEDUP_WINDOW).start();
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let shared = Shared {
-            state: app_state(&settings, &db, &cache, outbound),
+            state: app_state(&settings, &db, &cache, outbound, readiness.clone()),
             auth: web::Data::new(AdminAuth::new(
                 settings.admin_token.clone(),
                 settings.open_registration,
                 db.pool.clone(),
             )),
             limits: web::Data::new(forward_limits(&settings)),
-            intake: web::Data::new(intake_writer(intake_pool, &settings)),
+            intake: web::Data::new(intake_writer(intake_pool, &settings, &readiness)),
             dispatcher: web::Data::new(dispatcher.clone()),
             key_store,
             permits: Arc::new(tokio::sync::Semaphore::new(KEY_STORE_REQUESTS)),
@@ -106,6 +112,8 @@ impl Application {
             dispatcher,
             in_flight,
             drain_limit: delivery.lease,
+            shutdown_delay: settings.shutdown_delay,
+            readiness,
         })
     }
 
@@ -118,15 +126,28 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM. Graceful: intake stops, in-flight
-    /// requests finish, and in-flight delivery attempts finish and are
-    /// recorded (bounded by the claim lease) before this returns.
+    /// Serves until SIGINT/SIGTERM. Graceful: `/readyz` fails for the
+    /// shutdown delay while everything still serves (so load balancers
+    /// move traffic away; a second signal ends the wait), then intake
+    /// stops, in-flight requests finish, and in-flight delivery attempts
+    /// finish and are recorded (bounded by the claim lease) before this
+    /// returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
             stopped = &mut server => stopped?,
             () = shutdown_signal() => {
+                self.readiness.start_draining();
+                if !self.shutdown_delay.is_zero() {
+                    tracing::info!(delay_secs = self.shutdown_delay.as_secs_f64(),
+                        "shutdown signal received; /readyz answers 503 until intake stops");
+                    tokio::select! {
+                        stopped = &mut server => return stopped,
+                        () = actix_web::rt::time::sleep(self.shutdown_delay) => {}
+                        () = shutdown_signal() => {}
+                    }
+                }
                 tracing::info!("shutdown signal received; stopping intake");
                 // The server future runs the stop, so poll both together.
                 let (_, stopped) = futures_util::future::join(handle.stop(true), server).await;
@@ -245,6 +266,7 @@ fn app_state(
     db: &Database,
     cache: &Arc<KeyCache>,
     outbound: Arc<crate::outbound::OutboundPolicy>,
+    readiness: Arc<Readiness>,
 ) -> web::Data<AppState> {
     web::Data::new(AppState {
         pool: db.pool.clone(),
@@ -253,6 +275,7 @@ fn app_state(
         data_key: db.data_key.clone(),
         outbound,
         metrics: settings.metrics,
+        readiness,
     })
 }
 
@@ -266,12 +289,17 @@ fn forward_limits(settings: &Settings) -> ForwardLimits {
 }
 
 /// The group-commit writer of accepted events: each 202 after its commit.
-fn intake_writer(pool: db::DbPool, settings: &Settings) -> IntakeWriter {
+fn intake_writer(
+    pool: db::DbPool,
+    settings: &Settings,
+    readiness: &Arc<Readiness>,
+) -> IntakeWriter {
     IntakeWriter::start(
         pool,
         Commits::Durable(settings.sqlite_synchronous),
         4096,
         chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
+        readiness.intake_running(),
     )
 }
 

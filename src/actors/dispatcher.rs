@@ -16,6 +16,7 @@ use super::forwarder::{ForwarderRegistry, ForwarderSettings};
 use crate::crypto::DataKey;
 use crate::db::deliveries::{AttemptRecord, Claimed};
 use crate::db::{blocking, now, DbPool};
+use crate::readiness::{Readiness, RunningGuard};
 use actix::prelude::*;
 use jobs::{ClaimJob, KeyCache, Stamp, Writes, Written};
 use rooms::RoomPlan;
@@ -64,6 +65,9 @@ pub struct DispatcherActor {
     last_claim: Instant,
     rotation: usize,
     draining: bool,
+    /// Marks the dispatcher running for `/readyz` until the actor is dropped.
+    _running: RunningGuard,
+    readiness: Arc<Readiness>,
 }
 
 /// Claims closer together than this are one claim: under load every
@@ -79,6 +83,7 @@ impl DispatcherActor {
         data_key: Arc<DataKey>,
         config: DeliveryConfig,
         forwarding: ForwarderSettings,
+        readiness: Arc<Readiness>,
     ) -> (Addr<Self>, Arc<AtomicUsize>) {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let counter = in_flight.clone();
@@ -100,6 +105,8 @@ impl DispatcherActor {
             last_claim: Instant::now(),
             rotation: 0,
             draining: false,
+            _running: readiness.dispatcher_running(),
+            readiness,
         });
         (addr, in_flight)
     }
@@ -324,6 +331,7 @@ impl DispatcherActor {
     /// The interval's work: gates may have moved to a probe, waiting claims
     /// may need a slot, and retries may have come due.
     fn poll(&mut self, ctx: &mut Context<Self>) {
+        self.readiness.dispatcher_beat();
         for agent in self.slots.agents_waiting() {
             self.pump(&agent, ctx);
         }

@@ -5,6 +5,7 @@
 
 use crate::db::deliveries::{self, Accepted, NewDelivery};
 use crate::db::{self, Commits, DbError, DbPool};
+use crate::readiness::RunningGuard;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use tokio::sync::oneshot;
 
@@ -32,14 +33,18 @@ pub enum IntakeFailure {
 
 impl IntakeWriter {
     /// Starts the writer; at most `capacity` deliveries wait for a commit.
+    /// `running` marks it running for `/readyz` while its thread lives.
     pub fn start(
         pool: DbPool,
         commits: Commits,
         capacity: usize,
         dedup_window: chrono::Duration,
+        running: RunningGuard,
     ) -> Self {
         let (queue, rx) = sync_channel(capacity);
         crate::db::blocking::spawn_loop("hookgate-intake", move || {
+            // Dropped when the loop ends, even by a panic: `/readyz` fails.
+            let _running = running;
             write_loop(&pool, commits, &rx, dedup_window)
         });
         Self { queue }

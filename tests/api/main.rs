@@ -39,6 +39,7 @@ mod process;
 mod provider_headers;
 mod queue;
 mod queue_admin;
+mod readiness;
 mod registration;
 mod request_id;
 mod restarts;

@@ -40,6 +40,7 @@ impl Process {
             .env("HOOKGATE_RETRY_MAX_SECS", "1")
             .env("HOOKGATE_FORWARD_TIMEOUT_SECS", "3")
             .env("RUST_LOG", "warn")
+            .env("HOOKGATE_SHUTDOWN_DELAY_SECS", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .envs(env.iter().copied())
@@ -75,10 +76,20 @@ impl Process {
         self.child.wait().unwrap();
     }
 
-    /// SIGTERM, then the exit status (bounded wait).
-    pub async fn terminate(mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM and returns at once.
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        self.sigterm();
+        self.exit_status().await
+    }
+
+    /// The exit status, once the process has exited (bounded wait).
+    pub async fn exit_status(&mut self) -> std::process::ExitStatus {
         for _ in 0..600 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
