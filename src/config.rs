@@ -13,6 +13,8 @@ const MIN_ADMIN_TOKEN_CHARS: usize = 32;
 /// `hookgate serve` flags; each falls back to its environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigFileArg,
     /// Address to listen on.
     #[arg(long, env = "HOOKGATE_BIND", default_value = "127.0.0.1:5003")]
     pub bind: String,
@@ -86,6 +88,37 @@ pub struct ServeArgs {
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub open_registration: bool,
+    #[command(flatten)]
+    pub logs: LogArgs,
+}
+
+/// The config file every command that reads settings accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigFileArg {
+    /// A TOML file of settings (keys: the long flags in snake_case);
+    /// flags and environment variables override it.
+    #[arg(long, env = "HOOKGATE_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// How `hookgate serve` logs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log filter in `tracing` syntax (`info`, `warn,hookgate=debug`).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub filter: String,
+    /// `text`, or `json` for one JSON object per line.
+    #[arg(long, env = "HOOKGATE_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// `hookgate migrate` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub config: ConfigFileArg,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// A flag and environment variable for each provider whose timestamp
@@ -138,6 +171,8 @@ pub struct DatabaseArgs {
 /// `hookgate rekey` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RekeyArgs {
+    #[command(flatten)]
+    pub config: ConfigFileArg,
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// The master key in use now.
@@ -209,6 +244,12 @@ pub struct Settings {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(String);
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
 
 impl Default for Settings {
     fn default() -> Self {

@@ -8,6 +8,7 @@
 pub mod acp;
 pub mod actors;
 pub mod config;
+pub mod config_file;
 pub mod crypto;
 pub mod db;
 pub mod domain;

@@ -1,7 +1,10 @@
-//! The `hookgate` command: `serve` (the daemon), `migrate` and `rekey`.
+//! The `hookgate` command: `serve` (the daemon), `config`, `migrate` and
+//! `rekey`.
+
+mod cli;
 
 use clap::{Parser, Subcommand};
-use hookgate::config::{DatabaseArgs, RekeyArgs, ServeArgs, Settings};
+use hookgate::config::{MigrateArgs, RekeyArgs, ServeArgs, Settings};
 use hookgate::startup::Application;
 use std::process::ExitCode;
 
@@ -16,46 +19,18 @@ struct Cli {
 enum Command {
     /// Run the gateway (migrates the database first).
     Serve(Box<ServeArgs>),
+    /// Print the settings `serve` would run with (secrets as ***), and
+    /// where each comes from; takes the same flags, variables and file.
+    Config(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
-    Migrate(DatabaseArgs),
+    Migrate(MigrateArgs),
     /// Encrypt the stored secrets under a new master key; running instances
     /// go on verifying, and need the new key only when they restart.
     Rekey(RekeyArgs),
 }
 
-/// Logs to stderr: text (the default), or with `HOOKGATE_LOG_FORMAT=json`
-/// one JSON object per line for a log pipeline. Read before the flags, so
-/// that parsing them can already log.
-fn init_logging() -> Result<(), String> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match std::env::var("HOOKGATE_LOG_FORMAT").as_deref() {
-        Err(_) | Ok("text") => logs
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        Ok("json") => logs
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .init(),
-        Ok(other) => {
-            return Err(format!(
-                "HOOKGATE_LOG_FORMAT must be text or json, got {other:?}"
-            ))
-        }
-    }
-    Ok(())
-}
-
 fn main() -> ExitCode {
-    if let Err(e) = init_logging() {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
-    match run(Cli::parse()) {
+    match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, whatever the driver's message looked like.
@@ -69,9 +44,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+fn run() -> anyhow::Result<()> {
+    let parsed = cli::parse::parse::<Cli>("serve")?;
+    match parsed.cli.command {
         Command::Serve(args) => {
+            cli::logging::init(&args.logs)?;
             let settings = Settings::from_args(*args)?;
             actix::System::new().block_on(async move {
                 let app = Application::build(settings)?;
@@ -79,26 +56,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
-        Command::Migrate(db) => {
-            let applied = hookgate::db::migrate(&db.database_url)?;
+        Command::Config(args) => {
+            Settings::from_args(*args)?;
+            let (_, matches) = parsed.matches.subcommand().expect("a subcommand");
+            let serve = <Cli as clap::CommandFactory>::command();
+            let serve = serve.find_subcommand("serve").expect("serve exists");
+            print!(
+                "{}",
+                cli::settings_report::render(serve, matches, parsed.file.as_ref())
+            );
+            Ok(())
+        }
+        Command::Migrate(args) => {
+            cli::logging::init_from_env("info");
+            let applied = hookgate::db::migrate(&args.database.database_url)?;
             println!("{applied} migration(s) applied");
             Ok(())
         }
         Command::Rekey(args) => {
-            let url = args.database.database_url;
-            let current = args.master_key.setting()?;
-            let (pool, backend) = hookgate::db::connect(&url, 1)?;
-            let mut conn = pool.get()?;
-            let done = hookgate::master_key::rekey(
-                &mut conn,
-                &current,
-                args.new_master_key.filter(|k| !k.expose().is_empty()),
-                args.new_master_key_file,
-                &url,
-                backend,
-            )?;
-            println!("{done}");
-            Ok(())
+            cli::logging::init_from_env("info");
+            rekey(args)
         }
     }
+}
+
+fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
+    let url = args.database.database_url;
+    let current = args.master_key.setting()?;
+    let (pool, backend) = hookgate::db::connect(&url, 1)?;
+    let mut conn = pool.get()?;
+    let done = hookgate::master_key::rekey(
+        &mut conn,
+        &current,
+        args.new_master_key.filter(|k| !k.expose().is_empty()),
+        args.new_master_key_file,
+        &url,
+        backend,
+    )?;
+    println!("{done}");
+    Ok(())
 }

@@ -5,17 +5,17 @@ use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn hookgate(dir: &std::path::Path) -> Command {
+pub fn hookgate(dir: &std::path::Path) -> Command {
     let mut cmd = crate::helpers::hookgate_command();
     cmd.current_dir(dir);
     cmd
 }
 
-fn run(dir: &std::path::Path, args: &[&str]) -> Output {
+pub fn run(dir: &std::path::Path, args: &[&str]) -> Output {
     hookgate(dir).args(args).output().expect("hookgate runs")
 }
 
-fn assert_fails_with(output: &Output, needle: &str) {
+pub fn assert_fails_with(output: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "should fail: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
@@ -317,11 +317,11 @@ fn logs_never_show_keys_secrets_signatures_or_bodies() {
     }
 }
 
-fn raw_call(port: u16, request: &str) -> String {
+pub fn raw_call(port: u16, request: &str) -> String {
     crate::helpers::raw_http_blocking(&format!("127.0.0.1:{port}"), request)
 }
 
-fn wait_ready(port: u16) {
+pub fn wait_ready(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         let ok = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()

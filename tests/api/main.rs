@@ -12,6 +12,7 @@ mod agents;
 mod api_keys;
 mod browser_guard;
 mod cli;
+mod config_file;
 mod delivery;
 mod delivery_failures;
 mod example_agent;
