@@ -1,9 +1,11 @@
-//! The `hookgate` command: `serve` (the daemon), `config`, `migrate` and
-//! `rekey`.
+//! The `hookgate` command: `serve` (the daemon), `config`, `migrate`,
+//! `rekey`, the admin client (`agents`, `keys`, `routes`, `deliveries`,
+//! `send-test`, `tail`) and `completions`.
 
 mod cli;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use cli::admin::{self, Admin, Request, Single};
 use hookgate::config::{MigrateArgs, RekeyArgs, ServeArgs, Settings};
 use hookgate::startup::Application;
 use std::process::ExitCode;
@@ -27,11 +29,31 @@ enum Command {
     /// Encrypt the stored secrets under a new master key; running instances
     /// go on verifying, and need the new key only when they restart.
     Rekey(RekeyArgs),
+    /// Agents on a running hookgate: list, show, delete.
+    Agents(Admin<admin::agents::AgentsCommand>),
+    /// An agent's keys: create (the value printed once), list, rotate, delete.
+    Keys(Admin<admin::keys::KeysCommand>),
+    /// An agent's routes: create, list, delete.
+    Routes(Admin<admin::routes::RoutesCommand>),
+    /// Deliveries: list (with the API's filters), show, retry (or --bulk).
+    Deliveries(Admin<admin::deliveries::DeliveriesCommand>),
+    /// Send a sample event signed with the agent's key, as the provider
+    /// would, and print hookgate's answer.
+    SendTest(Single<admin::send_test::SendTestArgs>),
+    /// Follow an agent's deliveries as they happen.
+    Tail(Single<admin::tail::TailArgs>),
+    /// Print a shell completion script.
+    Completions(cli::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<admin::CliError>() => {
+            let failure = e.downcast_ref::<admin::CliError>().expect("checked");
+            eprintln!("error: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
         Err(e) => {
             // One line, whatever the driver's message looked like.
             let message = format!("{e:#}");
@@ -59,7 +81,7 @@ fn run() -> anyhow::Result<()> {
         Command::Config(args) => {
             Settings::from_args(*args)?;
             let (_, matches) = parsed.matches.subcommand().expect("a subcommand");
-            let serve = <Cli as clap::CommandFactory>::command();
+            let serve = Cli::command();
             let serve = serve.find_subcommand("serve").expect("serve exists");
             print!(
                 "{}",
@@ -77,7 +99,22 @@ fn run() -> anyhow::Result<()> {
             cli::logging::init_from_env("info");
             rekey(args)
         }
+        Command::Completions(args) => {
+            cli::completions::print(&args, Cli::command());
+            Ok(())
+        }
+        Command::Agents(a) => admin_run(&a.remote, Request::Agents(a.command)),
+        Command::Keys(a) => admin_run(&a.remote, Request::Keys(a.command)),
+        Command::Routes(a) => admin_run(&a.remote, Request::Routes(a.command)),
+        Command::Deliveries(a) => admin_run(&a.remote, Request::Deliveries(a.command)),
+        Command::SendTest(s) => admin_run(&s.remote, Request::SendTest(s.args)),
+        Command::Tail(s) => admin_run(&s.remote, Request::Tail(s.args)),
     }
+}
+
+fn admin_run(remote: &admin::Remote, request: Request) -> anyhow::Result<()> {
+    cli::logging::init_from_env("warn");
+    Ok(admin::run(remote, request)?)
 }
 
 fn rekey(args: RekeyArgs) -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ mod intake;
 mod metrics;
 mod openapi;
 pub mod request_id;
+mod test_call;
 mod webhook_trigger;
 
 pub use admin_auth::{admin_auth, AdminAuth};
@@ -126,6 +127,10 @@ fn key_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/agent_api_keys/{id}/rotate",
             web::post().to(api_keys::rotate),
+        )
+        .route(
+            "/agent_api_keys/{id}/test_call",
+            web::post().to(test_call::create),
         )
         .route("/agent_api_keys/{id}", web::get().to(api_keys::get))
         .route("/agent_api_keys/{id}", web::delete().to(api_keys::delete));

@@ -5,6 +5,7 @@
 mod hmac_sha256;
 pub mod provider;
 pub mod providers;
+pub mod sample;
 
 pub use provider::{
     Answer, Call, Descriptor, Messages, Own, Provider, Reading, SecretSource, Tolerance,

@@ -24,9 +24,11 @@ pub fn init(logs: &LogArgs) -> Result<(), ConfigError> {
             .with_current_span(true)
             .with_span_list(true)
             .init(),
-        other => return Err(ConfigError::new(format!(
+        other => {
+            return Err(ConfigError::new(format!(
             "HOOKGATE_LOG_FORMAT / --log-format / log_format must be text or json, got {other:?}"
-        ))),
+        )))
+        }
     }
     Ok(())
 }

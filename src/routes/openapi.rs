@@ -3,7 +3,7 @@
 
 use super::{
     accounts, agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health,
-    metrics, webhook_trigger,
+    metrics, test_call, webhook_trigger,
 };
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -38,6 +38,7 @@ use utoipa::OpenApi;
         api_keys::delete,
         api_keys::delete_by_name,
         api_keys::rotate,
+        test_call::create,
         webhook_trigger::create,
         forward::forward,
         agent_routes::create,

@@ -61,3 +61,9 @@ pub(crate) fn matches_base64(secret: &[u8], parts: &[&[u8]], b64_tag: &str) -> b
 pub fn sign_hex(secret: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(tag(secret, parts))
 }
+
+/// Standard base64 HMAC-SHA256 of the parts: how some providers sign.
+pub fn sign_base64(secret: &[u8], parts: &[&[u8]]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(tag(secret, parts))
+}

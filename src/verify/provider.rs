@@ -3,6 +3,7 @@
 //! forwarder, key routes and webhook-trigger read these and name no
 //! provider; adding one is its module plus a line in `registry.rs`.
 
+use super::sample::{Sample, SampleRequest};
 use super::VerifyError;
 use crate::domain::{KeyKind, Secret, TimedSecret};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -281,8 +282,8 @@ pub trait Provider: Sync + std::fmt::Debug {
     }
 
     /// A check made only once a key matched (a body timestamp is believed
-    /// only when signed).
-    fn after_match(&self, _reading: &Reading, _now: i64) -> Result<(), VerifyError> {
+    /// only when signed); `now_ms` is Unix milliseconds.
+    fn after_match(&self, _reading: &Reading, _now_ms: i64) -> Result<(), VerifyError> {
         Ok(())
     }
 
@@ -320,5 +321,12 @@ pub trait Provider: Sync + std::fmt::Debug {
     /// signed content) given at creation.
     fn takes_hmac_settings(&self) -> bool {
         false
+    }
+
+    /// A sample call signed with a key as the provider would sign it
+    /// (`send-test`); `None` when hookgate cannot sign for the provider
+    /// (it holds only a digest or a public key).
+    fn sample(&self, _request: &SampleRequest<'_>) -> Option<Sample> {
+        None
     }
 }

@@ -7,6 +7,7 @@ mod helpers;
 
 mod accounts;
 mod acp_agent;
+mod admin_cli;
 mod admin_token;
 mod agents;
 mod api_keys;

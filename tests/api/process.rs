@@ -100,3 +100,12 @@ impl Process {
         panic!("hookgate did not exit after SIGTERM");
     }
 }
+
+/// A test that fails midway leaves no hookgate behind (it would hold the
+/// test runner's stderr open).
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,6 +1,8 @@
 //! GitHub webhooks: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`,
 //! with the secret named by the payload's `repository.full_name`.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
@@ -31,6 +33,22 @@ pub struct Github;
 impl Provider for Github {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "action": "opened", "number": 1,
+            "pull_request": {"number": 1, "title": "hookgate send-test"},
+            "repository": {"full_name": request.key_name},
+            "sender": {"login": "hookgate"},
+        }));
+        let signature = sign(request.secret(), &body);
+        let headers = [
+            (SIGNATURE_HEADER, signature),
+            ("x-github-event", "pull_request".to_owned()),
+            ("x-github-delivery", sample::delivery_id()),
+        ];
+        Some(request.json_call(body, &headers))
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {

@@ -3,6 +3,8 @@
 //! SHA-512), the encoding (hex, base64), an optional prefix, and the signed
 //! content (`{body}`, or a template with `{timestamp}` from a header).
 
+use crate::verify::sample::{Sample, SampleRequest};
+use serde_json::json;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::VerifyError;
 use crate::domain::{
@@ -39,6 +41,24 @@ pub struct GenericHmac;
 impl Provider for GenericHmac {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    /// Signed as the key's own settings say.
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let config = request.secret.hmac.as_deref()?;
+        let body = request.json_body(json!({"type": "hookgate.send_test", "timestamp": request.now}));
+        let timestamp = request.now.to_string();
+        let tag = tag(config.algorithm, request.secret(), &config.parts, &timestamp, &body);
+        let encoded = match config.encoding {
+            HmacEncoding::Hex => hex::encode(tag),
+            HmacEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(tag),
+        };
+        let prefix = config.prefix.as_deref().unwrap_or("");
+        let mut headers = vec![(config.header.as_str(), format!("{prefix}{encoded}"))];
+        if let Some(name) = &config.timestamp_header {
+            headers.push((name.as_str(), timestamp));
+        }
+        Some(request.json_call(body, &headers))
     }
 
     fn selects(&self, _: &HeaderMap) -> bool {

@@ -6,6 +6,8 @@
 //! tried instead. The app's client secret signs every call; the
 //! notification's `id` marks a redelivery.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
 use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
 use actix_web::http::header::HeaderMap;
@@ -40,6 +42,19 @@ pub struct Intercom;
 impl Provider for Intercom {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "type": "notification_event", "id": format!("notif_{}", sample::delivery_id()),
+            "topic": "conversation.user.created", "created_at": request.now,
+            "data": {"item": {"type": "conversation", "id": "1"}},
+        }));
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(request.secret()).ok()?;
+        mac.update(&body);
+        let tag = hex::encode(mac.finalize().into_bytes());
+        let headers = [(SIGNATURE_HEADER, format!("{PREFIX}{tag}"))];
+        Some(request.json_call(body, &headers))
     }
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {

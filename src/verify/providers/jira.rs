@@ -7,6 +7,8 @@
 //! typed in, so hookgate makes one when none is given;
 //! `X-Atlassian-Webhook-Identifier` marks a redelivery.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
 use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::hmac_sha256;
@@ -37,6 +39,19 @@ pub struct Jira;
 impl Provider for Jira {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "webhookEvent": "jira:issue_created", "timestamp": request.now * 1000,
+            "issue": {"key": "HOOK-1", "fields": {"summary": "hookgate send-test"}},
+        }));
+        let tag = hmac_sha256::sign_hex(request.secret(), &[&body]);
+        let headers = [
+            (SIGNATURE_HEADER, format!("{PREFIX}{tag}")),
+            ("x-atlassian-webhook-identifier", sample::delivery_id()),
+        ];
+        Some(request.json_call(body, &headers))
     }
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {

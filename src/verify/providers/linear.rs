@@ -1,6 +1,8 @@
 //! Linear: `Linear-Signature: <hex HMAC-SHA256(secret, body)>`, and the
 //! body's `webhookTimestamp` (milliseconds) within a minute of now.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
@@ -33,6 +35,20 @@ pub struct Linear;
 impl Provider for Linear {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "action": "create", "type": "Issue", "webhookTimestamp": request.now * 1000,
+            "data": {"id": sample::delivery_id(), "title": "hookgate send-test"},
+        }));
+        let signature = hmac_sha256::sign_hex(request.secret(), &[&body]);
+        let headers = [
+            (SIGNATURE_HEADER, signature),
+            ("linear-event", "Issue".to_owned()),
+            ("linear-delivery", sample::delivery_id()),
+        ];
+        Some(request.json_call(body, &headers))
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {

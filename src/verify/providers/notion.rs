@@ -4,6 +4,8 @@
 //! subscription is made, signs every later call; each event's `id` marks a
 //! redelivery.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
 use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::hmac_sha256;
@@ -37,6 +39,16 @@ pub struct Notion;
 impl Provider for Notion {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "id": sample::delivery_id(), "type": "page.created",
+            "entity": {"id": sample::delivery_id(), "type": "page"},
+        }));
+        let tag = hmac_sha256::sign_hex(request.secret(), &[&body]);
+        let headers = [(SIGNATURE_HEADER, format!("sha256={tag}"))];
+        Some(request.json_call(body, &headers))
     }
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {

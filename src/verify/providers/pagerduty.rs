@@ -4,6 +4,8 @@
 //! The subscription's secret, shown once when it is made, signs every
 //! call; the body's `event.id` marks a redelivery.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
 use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::hmac_sha256;
@@ -37,6 +39,16 @@ pub struct PagerDuty;
 impl Provider for PagerDuty {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({"event": {
+            "id": sample::delivery_id(), "event_type": "incident.triggered",
+            "resource_type": "incident", "data": {"title": "hookgate send-test"},
+        }}));
+        let tag = hmac_sha256::sign_hex(request.secret(), &[&body]);
+        let headers = [(SIGNATURE_HEADER, format!("v1={tag}"))];
+        Some(request.json_call(body, &headers))
     }
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {

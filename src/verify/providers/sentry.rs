@@ -4,6 +4,8 @@
 //! (<https://docs.sentry.io/integrations/integration-platform/webhooks/>).
 //! The integration's Client Secret signs every call; any key name.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
 use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::hmac_sha256;
@@ -38,6 +40,21 @@ pub struct Sentry;
 impl Provider for Sentry {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "action": "created",
+            "data": {"issue": {"id": "1", "title": "hookgate send-test"}},
+        }));
+        let signature = hmac_sha256::sign_hex(request.secret(), &[&body]);
+        let headers = [
+            (SIGNATURE_HEADER, signature),
+            ("sentry-hook-resource", "issue".to_owned()),
+            ("sentry-hook-timestamp", request.now.to_string()),
+            (REQUEST_ID_HEADER, sample::delivery_id()),
+        ];
+        Some(request.json_call(body, &headers))
     }
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {

@@ -1,6 +1,8 @@
 //! Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(app secret, body)>`,
 //! the secret named by `X-Shopify-Shop-Domain`.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
@@ -33,6 +35,18 @@ pub struct Shopify;
 impl Provider for Shopify {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({"id": 1, "name": "#1001", "email": "buyer@example.com"}));
+        let signature = hmac_sha256::sign_base64(request.secret(), &[&body]);
+        let headers = [
+            (SIGNATURE_HEADER, signature),
+            (SHOP_HEADER, request.key_name.to_owned()),
+            ("x-shopify-topic", "orders/create".to_owned()),
+            ("x-shopify-webhook-id", sample::delivery_id()),
+        ];
+        Some(request.json_call(body, &headers))
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {

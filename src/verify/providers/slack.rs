@@ -3,6 +3,8 @@
 //! Bodies are JSON (Events API) or forms (slash commands; interactivity sends
 //! its JSON in the `payload` field).
 
+use crate::verify::sample::{Sample, SampleRequest};
+use serde_json::json;
 use crate::verify::provider::{
     body_redelivery_id, Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource, Tolerance,
 };
@@ -47,6 +49,19 @@ pub struct Slack;
 impl Provider for Slack {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "type": "event_callback", "api_app_id": request.key_name,
+            "event_id": format!("Ev{}", request.now), "event_time": request.now,
+            "event": {"type": "message", "channel": "C0HOOKGATE", "user": "U0HOOKGATE",
+                      "text": "hookgate send-test", "ts": format!("{}.000100", request.now)},
+        }));
+        let timestamp = request.now.to_string();
+        let signature = sign(request.secret(), &timestamp, &body);
+        let headers = [(TIMESTAMP_HEADER, timestamp), (SIGNATURE_HEADER, signature)];
+        Some(request.json_call(body, &headers))
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {

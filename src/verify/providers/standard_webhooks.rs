@@ -5,6 +5,8 @@
 //! Svix's older `svix-id` / `svix-timestamp` / `svix-signature` names are
 //! read the same way.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::{random_bytes, KeyKind, KeyLookup, Secret, TimedSecret};
@@ -38,6 +40,23 @@ pub struct StandardWebhooks;
 impl Provider for StandardWebhooks {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let key = key_bytes(request.secret())?;
+        let body = request.json_body(json!({
+            "type": "hookgate.send_test", "timestamp": request.now,
+            "data": {"text": "hookgate send-test"},
+        }));
+        let id = format!("msg_{}", sample::delivery_id());
+        let timestamp = request.now.to_string();
+        let signature = sign(&key, &id, &timestamp, &body);
+        let headers = [
+            ("webhook-id", id),
+            ("webhook-timestamp", timestamp),
+            ("webhook-signature", signature),
+        ];
+        Some(request.json_call(body, &headers))
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {

@@ -1,6 +1,8 @@
 //! Stripe: `Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret,
 //! "{t}.{body}")>[,v1=…][,v0=…]`, the endpoint's `whsec_…` secret used as is.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
@@ -34,6 +36,18 @@ pub struct Stripe;
 impl Provider for Stripe {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "id": format!("evt_{}", sample::delivery_id().replace('-', "")),
+            "object": "event", "type": "payment_intent.succeeded", "created": request.now,
+            "data": {"object": {"id": "pi_hookgate", "object": "payment_intent", "amount": 100}},
+        }));
+        let t = request.now.to_string();
+        let tag = hmac_sha256::sign_hex(request.secret(), &[t.as_bytes(), b".", &body]);
+        let headers = [(SIGNATURE_HEADER, format!("t={t},v1={tag}"))];
+        Some(request.json_call(body, &headers))
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {

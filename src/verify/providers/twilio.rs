@@ -8,6 +8,7 @@
 //! marks a signature made with SHA-256 (a SharedKey secret).
 //! `I-Twilio-Idempotency-Token` marks a redelivery.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 use crate::verify::provider::{Call, Descriptor, Messages, Own, Provider, Reading, SecretSource};
 use crate::verify::VerifyError;
@@ -45,6 +46,24 @@ pub struct Twilio;
 impl Provider for Twilio {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    /// A form-encoded message (the body given is sent as a form).
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = match request.body {
+            Some(body) => body.to_vec(),
+            None => b"AccountSid=AChookgate&Body=hookgate+send-test&From=%2B15550000001\
+                       &MessageSid=SMhookgate&To=%2B15550000002"
+                .to_vec(),
+        };
+        let signed = signed_texts(request.url, &body, true).ok()?;
+        let tag = tag::<Hmac<sha1::Sha1>>(request.secret(), &signed.texts[0]);
+        let headers = vec![
+            ("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
+            (SIGNATURE_HEADER.to_owned(), base64::engine::general_purpose::STANDARD.encode(tag)),
+            ("i-twilio-idempotency-token".to_owned(), sample::delivery_id()),
+        ];
+        Some(Sample { headers, body })
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {

@@ -5,6 +5,8 @@
 //! webhook's signing secret (Admin Center, the webhook's details) signs
 //! every call; `X-Zendesk-Webhook-Invocation-Id` marks a redelivery.
 
+use crate::verify::sample::{self, Sample, SampleRequest};
+use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::{hmac_sha256, VerifyError};
@@ -40,6 +42,23 @@ pub struct Zendesk;
 impl Provider for Zendesk {
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
+        let body = request.json_body(json!({
+            "type": "zen:event-type:ticket.created",
+            "detail": {"id": "1", "subject": "hookgate send-test"},
+        }));
+        let timestamp = chrono::DateTime::from_timestamp(request.now, 0)?
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let signature = hmac_sha256::sign_base64(request.secret(), &[timestamp.as_bytes(), &body]);
+        let headers = [
+            (TIMESTAMP_HEADER, timestamp),
+            (SIGNATURE_HEADER, signature),
+            ("x-zendesk-webhook-invocation-id", sample::delivery_id()),
+        ];
+        Some(request.json_call(body, &headers))
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
