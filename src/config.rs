@@ -101,7 +101,7 @@ pub struct ConfigFileArg {
     pub config: Option<std::path::PathBuf>,
 }
 
-/// How `hookgate serve` logs.
+/// How `hookgate serve` logs and traces.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Log filter in `tracing` syntax (`info`, `warn,hookgate=debug`).
@@ -110,6 +110,11 @@ pub struct LogArgs {
     /// `text`, or `json` for one JSON object per line.
     #[arg(long, env = "HOOKGATE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// A collector's OTLP/HTTP URL (`http://127.0.0.1:4318`): spans are
+    /// exported as traces and calls to agents carry `traceparent`. Unset:
+    /// nothing is exported.
+    #[arg(long, env = "HOOKGATE_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// `hookgate migrate` flags.

@@ -20,5 +20,6 @@ pub mod outbound;
 pub mod readiness;
 pub mod routes;
 pub mod startup;
+pub mod telemetry;
 pub mod tls;
 pub mod verify;

@@ -70,7 +70,8 @@ fn run() -> anyhow::Result<()> {
     let parsed = cli::parse::parse::<Cli>("serve")?;
     match parsed.cli.command {
         Command::Serve(args) => {
-            cli::logging::init(&args.logs)?;
+            // Kept to the end: dropping it flushes the spans not yet sent.
+            let _exporter = cli::logging::init(&args.logs)?;
             let settings = Settings::from_args(*args)?;
             actix::System::new().block_on(async move {
                 let app = Application::build(settings)?;

@@ -142,6 +142,11 @@ impl Handler<Deliver> for ForwarderActor {
             agent.id = %msg.claimed.delivery.agent_id,
             attempt = msg.claimed.delivery.attempts + 1,
             request.id = request.as_deref().unwrap_or_default());
+        let traceparent = crate::routes::request_id::stored_header(
+            &msg.claimed.delivery.headers,
+            crate::telemetry::TRACEPARENT.as_str(),
+        );
+        crate::telemetry::continue_trace(&span, traceparent.as_deref());
         Box::pin(
             async move {
                 let started_at = now();
@@ -250,6 +255,7 @@ impl RpcTarget<'_> {
         if let Some(id) = &self.request_id {
             request = request.insert_header((request_id::REQUEST_ID, id.as_str()));
         }
+        crate::telemetry::inject(request.headers_mut());
         judge(request.send_json(body).await, self.limit, true).await
     }
 }
@@ -264,6 +270,9 @@ async fn replay(client: &awc::Client, base_url: &str, claimed: &Claimed, limit: 
             request.headers_mut().append(name, value);
         }
     }
+    // The stored traceparent is the request's; this attempt's replaces it.
+    request.headers_mut().remove(crate::telemetry::TRACEPARENT);
+    crate::telemetry::inject(request.headers_mut());
     judge(request.send_body(d.body.clone()).await, limit, false).await
 }
 

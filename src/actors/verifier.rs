@@ -57,6 +57,9 @@ pub struct Verify {
     /// may also use (see `Descriptor::selected_by_prefix`).
     pub shared_header: Option<Reading>,
     pub body: Bytes,
+    /// The request's span, when traces are exported: the `verify` span is
+    /// its child though it runs on the verifier (else `Span::none()`).
+    pub parent: tracing::Span,
 }
 
 /// A call that passed: the agent it may reach and what hookgate must answer itself.
@@ -222,7 +225,7 @@ impl LiveSecrets {
 /// Debug level: a span per forward call costs the hot path nothing unless
 /// asked for (`RUST_LOG=hookgate=debug`). Fields name things, never values:
 /// the key that passed is named by its id.
-#[tracing::instrument(name = "verify", level = "debug", skip_all,
+#[tracing::instrument(name = "verify", level = "debug", skip_all, parent = &msg.parent,
     fields(agent.name = %msg.agent_name, key.kind = msg.provider.descriptor().kind.as_str(),
         key.id = tracing::field::Empty))]
 async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure> {

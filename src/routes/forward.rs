@@ -285,10 +285,12 @@ async fn handle<'a>(
     let forwarder = services
         .registry
         .forwarder_for(verified.agent(), &verified.acp_url);
+    let mut headers = forwardable_headers(req.headers());
+    crate::telemetry::inject(&mut headers);
     let forward = Forward {
         method: req.method().clone(),
         path_and_query,
-        headers: forwardable_headers(req.headers()),
+        headers,
         body: verified.body,
     };
     let agent = verified.entry.0.name.clone();
@@ -323,6 +325,10 @@ async fn verify(
         reading,
         shared_header,
         body,
+        parent: match crate::telemetry::exporting() {
+            true => tracing::Span::current(),
+            false => tracing::Span::none(),
+        },
     };
     match verifier.send(verify).await {
         Ok(Ok(verified)) => Ok(verified),

@@ -62,13 +62,19 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     // the request's headers and raw body. Both keep the request id, which
     // the delivery's calls carry.
     let replay = content.is_none();
-    let headers: Vec<(&str, &str)> = inbound
+    let mut headers: Vec<(&str, &str)> = inbound
         .headers
         .iter()
         .filter(|(name, _)| replay || *name == super::request_id::REQUEST_ID)
+        .filter(|(name, _)| *name != crate::telemetry::TRACEPARENT)
         .filter(|(name, value)| !is_stripped_request_header(name, value, inbound.headers))
         .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
         .collect();
+    // When tracing, the delivery's attempts continue this request's trace.
+    let traceparent = crate::telemetry::traceparent();
+    if let Some(traceparent) = &traceparent {
+        headers.push(("traceparent", traceparent));
+    }
     Ok(NewDelivery {
         agent_id: inbound.agent.id.clone(),
         route_id: inbound.route.id.clone(),

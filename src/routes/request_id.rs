@@ -29,6 +29,9 @@ pub async fn request_id(
         }
     };
     let span = tracing::info_span!("request", request.id = id.to_str().unwrap_or_default());
+    // A caller that traces (rare for providers) has its trace continued.
+    let incoming = req.headers().get(crate::telemetry::TRACEPARENT);
+    crate::telemetry::continue_trace(&span, incoming.and_then(|v| v.to_str().ok()));
     let mut res = next.call(req).instrument(span).await?;
     res.headers_mut().insert(REQUEST_ID, id);
     Ok(res)
@@ -43,10 +46,15 @@ fn is_sane(value: &HeaderValue) -> bool {
 
 /// The request id among stored headers (`[[name, value], …]`), if any.
 pub fn stored(headers_json: &str) -> Option<String> {
+    stored_header(headers_json, REQUEST_ID.as_str())
+}
+
+/// A header among stored headers (`[[name, value], …]`), if any.
+pub fn stored_header(headers_json: &str, wanted: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_json::from_str(headers_json).ok()?;
     pairs
         .into_iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(REQUEST_ID.as_str()))
+        .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
         .map(|(_, value)| value)
 }
 

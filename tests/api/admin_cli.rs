@@ -297,7 +297,10 @@ async fn deliveries_list_show_and_retry_through_the_cli(backend: Backend) {
 
     // Paused, the agent's retried deliveries stay pending.
     let pause = format!("/agents/{}/pause", registered["id"].as_str().unwrap());
-    assert_eq!(app.post_json(&pause, serde_json::json!({})).await.status, 200);
+    assert_eq!(
+        app.post_json(&pause, serde_json::json!({})).await.status,
+        200
+    );
     let retried = ok(&cli(port, &["deliveries", "retry", &ids[0]]).await);
     assert_eq!(retried.trim(), format!("{}: pending", ids[0]));
     assert_eq!(

@@ -36,6 +36,7 @@ mod memory_bounds;
 mod metrics;
 mod migrations;
 mod openapi;
+mod otlp;
 mod outbound;
 mod process;
 mod provider_headers;
