@@ -243,7 +243,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn no_such_id(id: &str) -> AdminError {
+pub(super) fn no_such_id(id: &str) -> AdminError {
     AdminError::NotFound(format!("Agent API key with ID {id} does not exist."))
 }
 
@@ -323,12 +323,7 @@ pub async fn rotate(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
-    let req: RotateKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateKeyRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AdminError::Unprocessable(format!("Invalid JSON body: {e}")))?
-    };
+    let req: RotateKeyRequest = super::errors::optional_json(&body)?;
     let overlap = req.expires_in_secs.unwrap_or(DEFAULT_OVERLAP_SECS);
     if !(0..=MAX_OVERLAP_SECS).contains(&overlap) {
         return Err(AdminError::Unprocessable(format!(

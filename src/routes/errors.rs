@@ -119,6 +119,17 @@ fn again_when_transient<T>(
 }
 
 /// A malformed or incomplete JSON body is a 422 naming what serde found wrong.
+/// An optional JSON body: empty (or blank) is the default request.
+pub fn optional_json<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, AdminError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::Unprocessable(format!("Invalid JSON body: {e}")))
+}
+
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(1 << 20)

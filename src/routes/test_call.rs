@@ -54,12 +54,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
-    let req: TestCallRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        TestCallRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| AdminError::Unprocessable(format!("Invalid JSON body: {e}")))?
-    };
+    let req: TestCallRequest = super::errors::optional_json(&body)?;
     let sub_path = sub_path(req.path.as_deref())?;
     let base = state
         .public_url
@@ -69,9 +64,7 @@ pub async fn create(
     let data_key = state.data_key.clone();
     let (agent_name, key_name, kind, secret) = run_db(&state.pool, move |conn| {
         let found = api_keys::find_by_id(conn, &id)?;
-        let key = caller.only_own(conn, found, || {
-            AdminError::NotFound(format!("Agent API key with ID {id} does not exist."))
-        })?;
+        let key = caller.only_own(conn, found, || super::api_keys::no_such_id(&id))?;
         let kind = providers::key_kind(&key.api_key_type)?;
         if let Some(refusal) = cannot_sign(kind) {
             return Err(refusal);

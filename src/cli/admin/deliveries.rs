@@ -54,6 +54,9 @@ pub enum DeliveriesCommand {
     List {
         #[command(flatten)]
         filters: Filters,
+        /// One route's deliveries (its id).
+        #[arg(long)]
+        route: Option<String>,
         /// Rows to show (1 to 1000).
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -81,8 +84,13 @@ pub enum DeliveriesCommand {
 
 pub async fn run(api: &Api, command: DeliveriesCommand, as_json: bool) -> Result<(), CliError> {
     match command {
-        DeliveriesCommand::List { filters, limit } => {
+        DeliveriesCommand::List {
+            filters,
+            route,
+            limit,
+        } => {
             let mut pairs = filters.pairs();
+            pairs.push(("route_id", route));
             pairs.push(("limit", Some(limit.to_string())));
             let found = api.get(&format!("/deliveries{}", query(&pairs))).await?;
             if as_json {

@@ -113,11 +113,7 @@ pub async fn run(api: &Api, command: KeysCommand, as_json: bool) -> Result<(), C
         }
         KeysCommand::Delete { key_id } => {
             let path = format!("/agent_api_keys/{}", super::client::encode(&key_id));
-            let said = api.delete(&path).await?;
-            if as_json {
-                return output::json(&said);
-            }
-            println!("{}", output::text(&said));
+            return output::said(&api.delete(&path).await?, as_json);
         }
     }
     Ok(())

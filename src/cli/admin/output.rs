@@ -12,6 +12,17 @@ pub fn json(value: &Value) -> Result<(), super::CliError> {
     Ok(())
 }
 
+/// A short answer (a deletion's message): as JSON, or as its text.
+pub fn said(value: &Value, as_json: bool) -> Result<(), super::CliError> {
+    match as_json {
+        true => json(value),
+        false => {
+            println!("{}", text(value));
+            Ok(())
+        }
+    }
+}
+
 /// A field of a JSON object as table text: strings bare, null as `-`.
 pub fn field(object: &Value, key: &str) -> String {
     text(&object[key])

@@ -88,13 +88,8 @@ pub async fn run(api: &Api, command: RoutesCommand, as_json: bool) -> Result<(),
             print(output::items(&routes));
         }
         RoutesCommand::Delete { route_id } => {
-            let said = api
-                .delete(&format!("/agent_routes/{}", encode(&route_id)))
-                .await?;
-            if as_json {
-                return output::json(&said);
-            }
-            println!("{}", output::text(&said));
+            let path = format!("/agent_routes/{}", encode(&route_id));
+            return output::said(&api.delete(&path).await?, as_json);
         }
     }
     Ok(())
