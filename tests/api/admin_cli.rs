@@ -372,6 +372,19 @@ async fn send_test_reaches_a_real_agent_and_tail_shows_it(backend: Backend) {
         "{lines:?}"
     );
 
+    // Started later, tail shows the latest deliveries first (as tail -n).
+    let late = ok(&cli(
+        port,
+        &["tail", "--agent", "pr-agent", "-n", "1", "--count", "1"],
+    )
+    .await);
+    let shown: Vec<&str> = late.lines().collect();
+    assert_eq!(shown.len(), 2, "{late}");
+    assert!(
+        shown[1].contains(" delivered ") && shown[1].contains(task),
+        "{late}"
+    );
+
     // A body of one's own, as JSON; a key type hookgate cannot sign for.
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("body.json");

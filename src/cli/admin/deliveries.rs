@@ -14,7 +14,7 @@ pub struct Filters {
     #[arg(long)]
     pub status: Option<String>,
     /// One task's deliveries.
-    #[arg(long)]
+    #[arg(long, visible_alias = "task-id")]
     pub task: Option<String>,
     /// Created at or after this time (RFC 3339).
     #[arg(long)]

@@ -17,12 +17,16 @@ pub enum KeysCommand {
         #[arg(long)]
         name: String,
         /// Its type (`api_key_type`): external, github, slack, stripe, …
-        #[arg(long = "type", default_value = "external")]
+        #[arg(
+            long = "type",
+            visible_alias = "api-key-type",
+            default_value = "external"
+        )]
         kind: String,
         /// The value (the provider's secret); generated when omitted, where
         /// the type allows it. Prefer --value-file: a flag is visible to
         /// other users.
-        #[arg(long, conflicts_with = "value_file")]
+        #[arg(long, visible_alias = "api-key", conflicts_with = "value_file")]
         value: Option<String>,
         /// A file holding the value.
         #[arg(long)]
@@ -43,7 +47,7 @@ pub enum KeysCommand {
         value: Option<String>,
         /// Seconds the values in use keep verifying (default 86400; 0 stops
         /// them at once).
-        #[arg(long)]
+        #[arg(long, visible_alias = "expires-in-secs")]
         grace_secs: Option<i64>,
     },
     /// Delete a key: every value stops at once.

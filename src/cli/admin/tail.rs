@@ -1,5 +1,6 @@
-//! `hookgate tail --agent A`: follows an agent's deliveries as they happen,
-//! one line per change (new, attempted again, delivered, failed): time,
+//! `hookgate tail --agent A`: shows an agent's latest deliveries, then
+//! follows them as they happen, one line per change (new, attempted again,
+//! delivered, failed): time,
 //! status, task, attempts, latency. It polls the deliveries API, reading
 //! only deliveries created since the oldest one still pending, so what it
 //! holds stays bounded however long it runs.
@@ -29,6 +30,9 @@ pub struct TailArgs {
     /// Stop after this many lines (default: run until interrupted).
     #[arg(long)]
     count: Option<u64>,
+    /// How many of the latest deliveries to show first (as `tail -n`).
+    #[arg(short = 'n', long, default_value_t = 10)]
+    lines: u32,
 }
 
 /// What was last printed of a delivery.
@@ -39,32 +43,64 @@ struct Seen {
 }
 
 pub async fn run(api: &Api, args: TailArgs, as_json: bool) -> Result<(), CliError> {
-    // What exists at the start is noted, not printed: only what happens
-    // from now on is. hookgate's own clock (to the second) says when now is.
+    // As tail does: the last few lines first, then what happens from now
+    // on. What exists at the start is noted (hookgate's own clock, to the
+    // second, says when now is) so that only its changes are printed.
+    let (by, value) = agent_query(&args.agent);
+    let recent_path = query(&[
+        (by, Some(value)),
+        ("limit", Some(args.lines.max(1).to_string())),
+    ]);
+    let recent = match args.lines {
+        0 => Vec::new(),
+        _ => output::items(&api.get(&format!("/deliveries{recent_path}")).await?).to_vec(),
+    };
     let start = server_now(api).await? - chrono::Duration::seconds(BASELINE_SECS);
     let mut seen: HashMap<String, Seen> = HashMap::new();
     for delivery in poll(api, &args.agent, start).await? {
         changed(&mut seen, &delivery);
     }
     let mut since = next_since(&mut seen, start);
-    let mut printed = 0;
+    let mut lines = Lines {
+        printed: 0,
+        count: args.count,
+        as_json,
+    };
     if !as_json {
-        println!("TIME                      STATUS     TASK                                  ATTEMPTS  LATENCY  DELIVERY");
+        println!("TIME                         STATUS     TASK                                  ATTEMPTS  LATENCY  DELIVERY");
+    }
+    for delivery in recent.iter().rev() {
+        changed(&mut seen, delivery);
+        if lines.print(delivery) {
+            return Ok(());
+        }
     }
     loop {
         let mut found = poll(api, &args.agent, since).await?;
         found.reverse(); // oldest first, as they happened
         for delivery in &found {
-            if changed(&mut seen, delivery) {
-                print_line(delivery, as_json);
-                printed += 1;
-                if args.count.is_some_and(|count| printed >= count) {
-                    return Ok(());
-                }
+            if changed(&mut seen, delivery) && lines.print(delivery) {
+                return Ok(());
             }
         }
         since = next_since(&mut seen, since);
         actix_web::rt::time::sleep(Duration::from_millis(args.interval_ms)).await;
+    }
+}
+
+/// Prints delivery lines, up to `count`.
+struct Lines {
+    printed: u64,
+    count: Option<u64>,
+    as_json: bool,
+}
+
+impl Lines {
+    /// Prints one; whether the count is reached.
+    fn print(&mut self, delivery: &Value) -> bool {
+        print_line(delivery, self.as_json);
+        self.printed += 1;
+        self.count.is_some_and(|count| self.printed >= count)
     }
 }
 
@@ -152,7 +188,7 @@ fn print_line(delivery: &Value, as_json: bool) {
         _ => "-".to_owned(),
     };
     println!(
-        "{:<24}  {:<9}  {:<36}  {:<8}  {:<7}  {}",
+        "{:<27}  {:<9}  {:<36}  {:<8}  {:<7}  {}",
         output::field(delivery, "updated_at"),
         output::field(delivery, "status"),
         output::field(delivery, "task_id"),
