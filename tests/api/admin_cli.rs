@@ -17,6 +17,12 @@ async fn cli(port: u16, args: &[&str]) -> Output {
     cli_with(port, Some(TOKEN), args).await
 }
 
+/// As [`cli`], the arguments written as one line (none holds a space).
+async fn cli_line(port: u16, line: &str) -> Output {
+    let args: Vec<&str> = line.split_whitespace().collect();
+    cli(port, &args).await
+}
+
 async fn cli_with(port: u16, token: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = hookgate_command();
     cmd.args(args)
@@ -75,7 +81,7 @@ async fn agents_keys_and_routes_through_the_cli(backend: Backend) {
     let app = app_of(&process, db);
     app.register("cli-agent", &agent.url).await;
 
-    let listed = ok(&cli(port, &["agents", "list"]).await);
+    let listed = ok(&cli_line(port, "agents list").await);
     assert!(listed.starts_with("NAME"), "{listed}");
     assert!(
         listed.contains("cli-agent") && listed.contains(&agent.url),
@@ -83,18 +89,9 @@ async fn agents_keys_and_routes_through_the_cli(backend: Backend) {
     );
 
     // A created value is printed once, and never by a list or show.
-    let created = ok(&cli(
+    let created = ok(&cli_line(
         port,
-        &[
-            "keys",
-            "create",
-            "--agent",
-            "cli-agent",
-            "--name",
-            "octo/hello",
-            "--type",
-            "github",
-        ],
+        "keys create --agent cli-agent --name octo/hello --type github",
     )
     .await);
     let value = created
@@ -103,47 +100,20 @@ async fn agents_keys_and_routes_through_the_cli(backend: Backend) {
         .unwrap_or_else(|| panic!("{created}"))
         .to_owned();
     assert_eq!(value.len(), 64, "{created}");
-    let made = json_of(
-        &cli(
-            port,
-            &[
-                "keys",
-                "create",
-                "--agent",
-                "cli-agent",
-                "--name",
-                "ops",
-                "--json",
-            ],
-        )
-        .await,
-    );
+    let made = json_of(&cli_line(port, "keys create --agent cli-agent --name ops --json").await);
     let external = made["api_key"].as_str().unwrap().to_owned();
     let key_id = made["id"].as_str().unwrap().to_owned();
     assert_eq!(made["api_key_type"], "external");
 
     let route = json_of(
-        &cli(
-            port,
-            &[
-                "routes",
-                "create",
-                "--agent",
-                "cli-agent",
-                "--path",
-                "github/*",
-                "--task-key",
-                "{body.pull_request.number}",
-                "--json",
-            ],
-        )
+        &cli_line(port, "routes create --agent cli-agent --path github/* --task-key {body.pull_request.number} --json")
         .await,
     );
     assert_eq!(route["mode"], "acp_event");
-    let routes = json_of(&cli(port, &["routes", "list", "--agent", "cli-agent", "--json"]).await);
+    let routes = json_of(&cli_line(port, "routes list --agent cli-agent --json").await);
     assert_eq!(routes.as_array().unwrap().len(), 1);
 
-    let shown = ok(&cli(port, &["agents", "show", "cli-agent"]).await);
+    let shown = ok(&cli_line(port, "agents show cli-agent").await);
     for needle in [
         "octo/hello",
         "github",
@@ -153,7 +123,7 @@ async fn agents_keys_and_routes_through_the_cli(backend: Backend) {
     ] {
         assert!(shown.contains(needle), "{needle}: {shown}");
     }
-    let keys = ok(&cli(port, &["keys", "list", "--agent", "cli-agent"]).await);
+    let keys = ok(&cli_line(port, "keys list --agent cli-agent").await);
     for secret in [&value, &external] {
         assert!(!shown.contains(secret.as_str()) && !keys.contains(secret.as_str()));
     }
@@ -186,8 +156,8 @@ async fn agents_keys_and_routes_through_the_cli(backend: Backend) {
         3,
         "gone"
     );
-    ok(&cli(port, &["agents", "delete", "cli-agent"]).await);
-    assert_eq!(code(&cli(port, &["agents", "show", "cli-agent"]).await), 3);
+    ok(&cli_line(port, "agents delete cli-agent").await);
+    assert_eq!(code(&cli_line(port, "agents show cli-agent").await), 3);
 
     // Exit codes: refused token 4, refused request 5, unreachable 6, usage 2.
     assert_eq!(code(&cli_with(port, None, &["agents", "list"]).await), 4);
@@ -203,25 +173,16 @@ async fn agents_keys_and_routes_through_the_cli(backend: Backend) {
         4
     );
     app.register("cli-agent", &agent.url).await;
-    let bad_mode = cli(
+    let bad_mode = cli_line(
         port,
-        &[
-            "routes",
-            "create",
-            "--agent",
-            "cli-agent",
-            "--path",
-            "x",
-            "--mode",
-            "sideways",
-        ],
+        "routes create --agent cli-agent --path x --mode sideways",
     )
     .await;
     assert_eq!(code(&bad_mode,), 5);
     assert!(String::from_utf8_lossy(&bad_mode.stderr).contains("mode"));
     assert_eq!(code(&cli(free_port(), &["agents", "list"]).await), 6);
     assert_eq!(
-        code(&cli(port, &["keys", "list"]).await),
+        code(&cli_line(port, "keys list").await),
         2,
         "--agent is required"
     );
@@ -243,17 +204,9 @@ async fn deliveries_list_show_and_retry_through_the_cli(backend: Backend) {
     }
     let failed_ids = || async {
         let listed = json_of(
-            &cli(
+            &cli_line(
                 port,
-                &[
-                    "deliveries",
-                    "list",
-                    "--agent",
-                    "pr-agent",
-                    "--status",
-                    "failed",
-                    "--json",
-                ],
+                "deliveries list --agent pr-agent --status failed --json",
             )
             .await,
         );
@@ -280,7 +233,7 @@ async fn deliveries_list_show_and_retry_through_the_cli(backend: Backend) {
         "each delivery failed after its one attempt"
     );
 
-    let table = ok(&cli(port, &["deliveries", "list", "--agent", "pr-agent"]).await);
+    let table = ok(&cli_line(port, "deliveries list --agent pr-agent").await);
     assert!(
         table.starts_with("ID") && ids.iter().all(|id| table.contains(id.as_str())),
         "{table}"
@@ -308,25 +261,15 @@ async fn deliveries_list_show_and_retry_through_the_cli(backend: Backend) {
         5,
         "409: not failed any more"
     );
-    let bulk = ok(&cli(
-        port,
-        &["deliveries", "retry", "--bulk", "--agent", "pr-agent"],
-    )
-    .await);
+    let bulk = ok(&cli_line(port, "deliveries retry --bulk --agent pr-agent").await);
     assert_eq!(bulk.trim(), "2 deliveries back to pending.");
     assert_eq!(
-        code(&cli(port, &["deliveries", "retry", "--agent", "pr-agent"]).await),
+        code(&cli_line(port, "deliveries retry --agent pr-agent").await),
         2,
         "ids or --bulk"
     );
     assert_eq!(
-        code(
-            &cli(
-                port,
-                &["deliveries", "show", "00000000-0000-0000-0000-000000000000"]
-            )
-            .await
-        ),
+        code(&cli_line(port, "deliveries show 00000000-0000-0000-0000-000000000000").await),
         3
     );
     process.crash();
@@ -342,11 +285,7 @@ async fn send_test_reaches_a_real_agent_and_tail_shows_it(backend: Backend) {
 
     // tail follows from its start: run it while a test call is sent.
     let tail = Tail::start(port);
-    let sent = ok(&cli(
-        port,
-        &["send-test", "--agent", "pr-agent", "--provider", "github"],
-    )
-    .await);
+    let sent = ok(&cli_line(port, "send-test --agent pr-agent --provider github").await);
     assert!(
         sent.contains("/agents/forward/name/pr-agent/code_changes"),
         "{sent}"
@@ -373,11 +312,7 @@ async fn send_test_reaches_a_real_agent_and_tail_shows_it(backend: Backend) {
     );
 
     // Started later, tail shows the latest deliveries first (as tail -n).
-    let late = ok(&cli(
-        port,
-        &["tail", "--agent", "pr-agent", "-n", "1", "--count", "1"],
-    )
-    .await);
+    let late = ok(&cli_line(port, "tail --agent pr-agent -n 1 --count 1").await);
     let shown: Vec<&str> = late.lines().collect();
     assert_eq!(shown.len(), 2, "{late}");
     assert!(
@@ -407,35 +342,17 @@ async fn send_test_reaches_a_real_agent_and_tail_shows_it(backend: Backend) {
     );
     assert_eq!(own["status"], 202, "{own}");
     app.create_key("pr-agent", "gl", "gitlab", None).await;
-    let refused = cli(
-        port,
-        &["send-test", "--agent", "pr-agent", "--provider", "gitlab"],
-    )
-    .await;
+    let refused = cli_line(port, "send-test --agent pr-agent --provider gitlab").await;
     assert_eq!(code(&refused), 5);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("digest"));
     assert_eq!(
-        code(
-            &cli(
-                port,
-                &["send-test", "--agent", "pr-agent", "--provider", "slack"]
-            )
-            .await
-        ),
+        code(&cli_line(port, "send-test --agent pr-agent --provider slack").await),
         3,
         "no slack key"
     );
-    let wrong_path = cli(
+    let wrong_path = cli_line(
         port,
-        &[
-            "send-test",
-            "--agent",
-            "pr-agent",
-            "--provider",
-            "github",
-            "--path",
-            "elsewhere",
-        ],
+        "send-test --agent pr-agent --provider github --path elsewhere",
     )
     .await;
     assert_eq!(
