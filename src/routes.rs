@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 pub mod request_id;
 mod test_call;
+mod ui;
 mod webhook_trigger;
 
 pub use admin_auth::{admin_auth, AdminAuth};
@@ -45,6 +46,15 @@ pub struct AppState {
     pub readiness: std::sync::Arc<crate::readiness::Readiness>,
 }
 
+/// Paths anyone may call: health, the API document, the forward route (it
+/// verifies each call itself) and the dashboard's static files (its data
+/// comes from the admin API, which needs the token).
+pub fn is_public_path(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json" | "/ui")
+        || path.starts_with("/agents/forward/")
+        || path.starts_with("/ui/")
+}
+
 /// Registers every route. The forward route comes first: the router tries
 /// routes in order and each dynamic pattern costs a regex match, so the route
 /// every webhook takes must not wait behind the admin routes. More specific
@@ -57,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     key_routes(cfg);
     route_routes(cfg);
     delivery_routes(cfg);
+    ui::configure(cfg);
 }
 
 /// Health and the API document.

@@ -67,9 +67,7 @@ impl AdminAuth {
 
     /// Routes that need no caller at all.
     fn is_open(req: &ServiceRequest) -> bool {
-        let path = req.path();
-        matches!(path, "/healthz" | "/readyz" | "/openapi.json")
-            || path.starts_with("/agents/forward/")
+        super::is_public_path(req.path())
     }
 
     /// Registration reaches its handler without a caller when open, or when

@@ -33,8 +33,7 @@ pub async fn browser_guard(
 }
 
 fn is_admin_path(path: &str) -> bool {
-    !(matches!(path, "/healthz" | "/readyz" | "/openapi.json")
-        || path.starts_with("/agents/forward/"))
+    !super::is_public_path(path)
 }
 
 /// Why an admin request is refused, if it is.

@@ -50,4 +50,5 @@ mod rotation;
 mod secrets_at_rest;
 mod signed_provider;
 mod tls_agents;
+mod ui;
 mod vectors;
