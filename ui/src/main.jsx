@@ -4,9 +4,11 @@ import { ApiError, get, signOut } from './api.js';
 import { SignIn } from './pages/SignIn.jsx';
 import { Deliveries } from './pages/Deliveries.jsx';
 import { Delivery } from './pages/Delivery.jsx';
+import { Agent, Agents } from './pages/Agents.jsx';
 import './style.css';
 
-/** The page the location's hash names: #/deliveries, #/deliveries/<id>. */
+/** The page the location's hash names: #/deliveries, #/deliveries/<id>,
+ *  #/agents, #/agents/<id>. */
 function useRoute() {
   const read = () => (location.hash.replace(/^#/, '') || '/deliveries').split('/').filter(Boolean);
   const [route, setRoute] = useState(read());
@@ -37,11 +39,13 @@ function App() {
         <strong>hookgate</strong>
         <nav aria-label="Pages">
           <a href="#/deliveries" aria-current={page === 'deliveries' ? 'page' : undefined}>Deliveries</a>
+          <a href="#/agents" aria-current={page === 'agents' ? 'page' : undefined}>Agents</a>
         </nav>
         <button class="link" onClick={() => { signOut(); check(); }}>Sign out</button>
       </header>
       <main>
-        {page === 'deliveries' && id ? <Delivery id={id} /> : <Deliveries />}
+        {page === 'agents' ? (id ? <Agent id={id} /> : <Agents />)
+          : page === 'deliveries' && id ? <Delivery id={id} /> : <Deliveries />}
       </main>
     </>
   );
