@@ -142,11 +142,14 @@ impl Handler<Deliver> for ForwarderActor {
             agent.id = %msg.claimed.delivery.agent_id,
             attempt = msg.claimed.delivery.attempts + 1,
             request.id = request.as_deref().unwrap_or_default());
-        let traceparent = crate::routes::request_id::stored_header(
-            &msg.claimed.delivery.headers,
-            crate::telemetry::TRACEPARENT.as_str(),
-        );
-        crate::telemetry::continue_trace(&span, traceparent.as_deref());
+        // The stored headers are parsed again only when traces are exported.
+        if crate::telemetry::exporting() {
+            let traceparent = crate::routes::request_id::stored_header(
+                &msg.claimed.delivery.headers,
+                crate::telemetry::TRACEPARENT.as_str(),
+            );
+            crate::telemetry::continue_trace(&span, traceparent.as_deref());
+        }
         Box::pin(
             async move {
                 let started_at = now();

@@ -29,9 +29,12 @@ pub async fn request_id(
         }
     };
     let span = tracing::info_span!("request", request.id = id.to_str().unwrap_or_default());
-    // A caller that traces (rare for providers) has its trace continued.
-    let incoming = req.headers().get(crate::telemetry::TRACEPARENT);
-    crate::telemetry::continue_trace(&span, incoming.and_then(|v| v.to_str().ok()));
+    // A caller that traces (rare for providers) has its trace continued;
+    // nothing is looked up when no trace is exported.
+    if crate::telemetry::exporting() {
+        let incoming = req.headers().get(crate::telemetry::TRACEPARENT);
+        crate::telemetry::continue_trace(&span, incoming.and_then(|v| v.to_str().ok()));
+    }
     let mut res = next.call(req).instrument(span).await?;
     res.headers_mut().insert(REQUEST_ID, id);
     Ok(res)
