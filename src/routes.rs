@@ -17,6 +17,9 @@ mod intake;
 mod metrics;
 mod openapi;
 pub mod request_id;
+mod route_preview;
+mod stats;
+mod tasks;
 mod test_call;
 mod ui;
 mod webhook_trigger;
@@ -67,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     key_routes(cfg);
     route_routes(cfg);
     delivery_routes(cfg);
+    task_routes(cfg);
     ui::configure(cfg);
 }
 
@@ -150,14 +154,25 @@ fn key_routes(cfg: &mut web::ServiceConfig) {
 /// `/agent_routes`.
 fn route_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/agent_routes", web::post().to(agent_routes::create))
+        .route(
+            "/agent_routes/preview",
+            web::post().to(route_preview::preview),
+        )
         .route("/agent_routes", web::get().to(agent_routes::list))
         .route("/agent_routes/{id}", web::get().to(agent_routes::get))
         .route("/agent_routes/{id}", web::delete().to(agent_routes::delete));
 }
 
+/// `/tasks`: what webhooks became, and each task's events in order.
+fn task_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tasks", web::get().to(tasks::list))
+        .route("/tasks/{id}", web::get().to(tasks::get));
+}
+
 /// `/deliveries` and what operators do to them.
 fn delivery_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deliveries", web::get().to(deliveries::list))
+        .route("/deliveries/stats", web::get().to(stats::stats))
         .route(
             "/deliveries/retry",
             web::post().to(delivery_actions::retry_many),

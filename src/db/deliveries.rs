@@ -14,6 +14,8 @@ mod enqueue;
 mod listing;
 mod record;
 mod retention;
+pub mod stats;
+mod tasks;
 
 pub use admin::{cancel, retry_matching, retry_one, RetryFilter};
 pub use claim::{
@@ -25,6 +27,7 @@ pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
 pub use listing::{find, list, Cursor, ListFilter, Scope};
 pub use record::{record_batch, AttemptRecord, Outcome};
 pub use retention::{purge, PURGE_BATCH};
+pub use tasks::{find_task, list_tasks, task_events};
 
 use super::raw::{self, Param};
 use super::schema::{agent_tasks, deliveries, delivery_attempts, delivery_lanes};

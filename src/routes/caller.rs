@@ -7,7 +7,7 @@ use super::errors::AdminError;
 use crate::db::accounts::owner_of_agent;
 use crate::db::agents::Agent;
 use crate::db::api_keys::KeyInfo;
-use crate::db::deliveries::{Attempt, Delivery};
+use crate::db::deliveries::{Attempt, Delivery, Task};
 use crate::db::routes::Route;
 use crate::db::DbConnection;
 use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
@@ -45,6 +45,12 @@ impl OfAgent for KeyInfo {
 }
 
 impl OfAgent for Route {
+    fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+}
+
+impl OfAgent for Task {
     fn agent_id(&self) -> &str {
         &self.agent_id
     }

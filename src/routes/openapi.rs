@@ -3,7 +3,7 @@
 
 use super::{
     accounts, agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health,
-    metrics, test_call, webhook_trigger,
+    metrics, route_preview, stats, tasks, test_call, webhook_trigger,
 };
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -45,9 +45,13 @@ use utoipa::OpenApi;
         agent_routes::list,
         agent_routes::get,
         agent_routes::delete,
+        route_preview::preview,
         deliveries::list,
         deliveries::get,
         deliveries::payload,
+        stats::stats,
+        tasks::list,
+        tasks::get,
         delivery_actions::retry,
         delivery_actions::retry_many,
         delivery_actions::cancel,

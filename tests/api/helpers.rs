@@ -257,6 +257,12 @@ impl Reply {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
         assert_eq!(self.json(), json!({ "detail": detail }));
     }
+
+    /// Asserts the status and the exact `{"message": …}` body of an admin error.
+    pub fn assert_message(&self, status: u16, message: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        assert_eq!(self.json(), json!({ "message": message }));
+    }
 }
 
 impl TestApp {

@@ -14,6 +14,7 @@ mod api_keys;
 mod browser_guard;
 mod cli;
 mod config_file;
+mod dashboard_api;
 mod delivery;
 mod delivery_failures;
 mod example_agent;

@@ -1,0 +1,57 @@
+//! Reading tasks for operators: an agent's tasks, newest first, and one
+//! task's events in sequence order (how its conversation reached the agent).
+
+use super::{Delivery, Task};
+use crate::db::schema::{agent_tasks, agents, deliveries};
+use crate::db::DbConnection;
+use diesel::prelude::*;
+
+/// A page of tasks, newest first; only `account`'s agents' when given,
+/// only `agent_id`'s when given.
+pub fn list_tasks(
+    conn: &mut DbConnection,
+    account: Option<&str>,
+    agent_id: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Task>> {
+    let mut query = agent_tasks::table.into_boxed();
+    if let Some(account) = account {
+        let owned = agents::table
+            .filter(agents::account_id.eq(account.to_owned()))
+            .select(agents::id);
+        query = query.filter(agent_tasks::agent_id.eq_any(owned));
+    }
+    if let Some(agent_id) = agent_id {
+        query = query.filter(agent_tasks::agent_id.eq(agent_id.to_owned()));
+    }
+    query
+        .order((agent_tasks::created_at.desc(), agent_tasks::id.desc()))
+        .limit(limit)
+        .select(Task::as_select())
+        .load(conn)
+}
+
+pub fn find_task(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Task>> {
+    agent_tasks::table
+        .find(id)
+        .select(Task::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Up to `limit` of a task's events after `after_sequence`, in sequence
+/// order (through the task-order index).
+pub fn task_events(
+    conn: &mut DbConnection,
+    task_id: &str,
+    after_sequence: i64,
+    limit: i64,
+) -> QueryResult<Vec<Delivery>> {
+    deliveries::table
+        .filter(deliveries::task_id.eq(task_id))
+        .filter(deliveries::sequence_id.gt(after_sequence))
+        .order(deliveries::sequence_id.asc())
+        .limit(limit)
+        .select(Delivery::as_select())
+        .load(conn)
+}

@@ -1,0 +1,150 @@
+//! `/tasks`: the tasks webhooks became (one per task key, e.g. one per pull
+//! request) and each task's events in sequence order, so an operator reads
+//! how a conversation reached the agent.
+
+use super::caller::Caller;
+use super::deliveries::{agent_filter, DeliveryResponse};
+use super::errors::{run_db, AdminError};
+use super::AppState;
+use crate::db::agents::utc;
+use crate::db::deliveries::{self, Delivery, Task};
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TaskListQuery {
+    pub agent_name: Option<String>,
+    pub agent_id: Option<String>,
+    /// 1 to 1000 (default 50), newest first.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskResponse {
+    pub id: String,
+    pub agent_id: String,
+    /// The rendered task key (`repo:acme/web pr:42`).
+    pub name: String,
+    /// Events the task has had (the last `sequence_id` given out).
+    pub events: i64,
+    pub created_at: DateTime<Utc>,
+    /// When `task/create` reached the agent; null until then.
+    pub created_on_agent_at: Option<DateTime<Utc>>,
+}
+
+impl From<Task> for TaskResponse {
+    fn from(t: Task) -> Self {
+        Self {
+            id: t.id,
+            agent_id: t.agent_id,
+            name: t.name,
+            events: t.last_sequence,
+            created_at: utc(t.created_at),
+            created_on_agent_at: t.created_on_agent_at.map(utc),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TaskEventsQuery {
+    /// Events with a greater `sequence_id` (default 0: from the first).
+    pub after_sequence: Option<i64>,
+    /// 1 to 500 (default 100).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskEvent {
+    #[serde(flatten)]
+    pub delivery: DeliveryResponse,
+    /// The ACP event content delivered (or to be delivered).
+    pub content: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskWithEvents {
+    #[serde(flatten)]
+    pub task: TaskResponse,
+    /// In `sequence_id` order.
+    pub event_log: Vec<TaskEvent>,
+    /// The `after_sequence` of the next page; null on the last.
+    pub next_after_sequence: Option<i64>,
+}
+
+fn check_limit(limit: i64, max: i64) -> Result<i64, AdminError> {
+    if (1..=max).contains(&limit) {
+        return Ok(limit);
+    }
+    Err(AdminError::Unprocessable(format!(
+        "Parameter 'limit' must be between 1 and {max}, got {limit}."
+    )))
+}
+
+#[utoipa::path(get, path = "/tasks", operation_id = "list_tasks", tag = "tasks",
+    params(TaskListQuery), responses((status = 200, body = [TaskResponse]),
+        (status = 404, description = "No such agent")))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<TaskListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let limit = check_limit(query.limit.unwrap_or(50), 1000)?;
+    let tasks = run_db(&state.pool, move |conn| {
+        let agent = agent_filter(conn, &caller, query.agent_id, query.agent_name)?;
+        Ok(deliveries::list_tasks(
+            conn,
+            caller.account(),
+            agent.as_deref(),
+            limit,
+        )?)
+    })
+    .await?;
+    let body: Vec<TaskResponse> = tasks.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(get, path = "/tasks/{id}", operation_id = "get_task", tag = "tasks",
+    params(TaskEventsQuery), responses((status = 200, body = TaskWithEvents),
+        (status = 404, description = "No such task")))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    query: web::Query<TaskEventsQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let id = id.into_inner();
+    let limit = check_limit(query.limit.unwrap_or(100), 500)?;
+    let after = query.after_sequence.unwrap_or(0);
+    let (task, events) = run_db(&state.pool, move |conn| {
+        let found = deliveries::find_task(conn, &id)?;
+        let missing = || AdminError::NotFound(format!("Task with ID {id} does not exist."));
+        let task = caller.only_own(conn, found, missing)?;
+        let events = deliveries::task_events(conn, &task.id, after, limit)?;
+        Ok((task, events))
+    })
+    .await?;
+    let full_page = events.len() as i64 == limit;
+    let next_after_sequence = events
+        .last()
+        .and_then(|e| e.sequence_id)
+        .filter(|&last| full_page && last < task.last_sequence);
+    Ok(HttpResponse::Ok().json(TaskWithEvents {
+        task: task.into(),
+        event_log: events.into_iter().map(task_event).collect(),
+        next_after_sequence,
+    }))
+}
+
+fn task_event(mut delivery: Delivery) -> TaskEvent {
+    let content = delivery
+        .content
+        .take()
+        .and_then(|c| serde_json::from_str(&c).ok());
+    TaskEvent {
+        delivery: delivery.into(),
+        content,
+    }
+}
