@@ -286,10 +286,12 @@ impl Lane {
     }
 }
 
-/// A deadlock, serialization failure or busy database: the same work may
-/// simply be tried again.
 /// Runs `work` in a transaction, again (up to five times in all) when it
-/// meets a transient conflict.
+/// meets a transient conflict (a deadlock, serialization failure or busy
+/// database). On SQLite the transaction takes the writer lock first:
+/// a reader that writes after another connection committed fails at once,
+/// which concurrent operator calls (a bulk retry from the dashboard) met
+/// five times in a row.
 fn retrying<T>(
     conn: &mut DbConnection,
     mut work: impl FnMut(&mut DbConnection) -> QueryResult<T>,
@@ -297,7 +299,11 @@ fn retrying<T>(
     let mut tries = 0;
     loop {
         tries += 1;
-        match conn.transaction(&mut work) {
+        let attempt = conn.transaction(|conn| {
+            crate::db::write_first(conn)?;
+            work(conn)
+        });
+        match attempt {
             Err(e) if is_transient(&e) && tries < 5 => {
                 tracing::debug!(error = %e, "transient database conflict; again");
             }

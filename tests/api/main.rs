@@ -15,6 +15,7 @@ mod browser_guard;
 mod cli;
 mod config_file;
 mod dashboard_api;
+mod dashboard_browser;
 mod delivery;
 mod delivery_failures;
 mod example_agent;

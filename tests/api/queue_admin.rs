@@ -20,6 +20,7 @@ db_tests!(
     the_payload_shows_the_stored_request,
     finished_deliveries_are_purged_but_redeliveries_still_deduplicated,
     admin_changes_succeed_while_a_backlog_drains,
+    concurrent_retries_all_succeed_and_deliver,
 );
 
 fn outcomes(delivery: &Value) -> Vec<String> {
@@ -485,4 +486,46 @@ async fn admin_changes_succeed_while_a_backlog_drains(backend: Backend) {
             agent.event_count() >= ids.len()
         })
         .await;
+}
+
+/// Operators' calls at once (the dashboard's bulk retry sends one per
+/// selected delivery): each one succeeds and every retried event arrives.
+/// On SQLite they used to meet "database is locked" and answer 500.
+async fn concurrent_retries_all_succeed_and_deliver(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    acp_setup(&app, &agent).await;
+    agent.fail_tasks("#9", 400);
+    let ids = send_numbered(&app, 9, 40).await;
+    for id in &ids {
+        wait_for_status(&app, id, "failed").await;
+    }
+    agent.heal();
+    let paths: Vec<String> = ids
+        .iter()
+        .map(|id| format!("/deliveries/{id}/retry"))
+        .collect();
+    let replies =
+        futures_util::future::join_all(paths.iter().map(|p| app.post_json(p, json!({})))).await;
+    for r in &replies {
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    for id in &ids {
+        wait_for_status(&app, id, "delivered").await;
+    }
+}
+
+/// `count` events of pull request `pr`; their delivery ids.
+async fn send_numbered(app: &TestApp, pr: u64, count: u64) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 1..=count {
+        let reply = send_pr(
+            app,
+            &pr_event(pr, &format!("edit-{n}")),
+            &format!("pr{pr}-{n}"),
+        )
+        .await;
+        ids.push(id_of(&reply));
+    }
+    ids
 }

@@ -68,6 +68,7 @@ export function Agent({ id }) {
         <dt>Type</dt><dd>{agent.acp_type}</dd>
         <dt>Deliveries</dt><dd>{agent.deliveries_paused_at ? `paused since ${agent.deliveries_paused_at}` : 'running'}</dd>
       </dl>
+      <p><a href={`#/keys/${agent.id}`}>Manage keys and routes</a> · <a href={`#/deliveries?agent_name=${encodeURIComponent(agent.name)}`}>Deliveries</a></p>
       <h2>Keys</h2>
       <table>
         <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Created</th></tr></thead>

@@ -4,23 +4,30 @@ import { get, post, query } from '../api.js';
 const STATUSES = ['', 'pending', 'delivered', 'failed', 'cancelled'];
 const REFRESH_MS = 2000;
 
+/** A datetime-local value (the reader's local time) as RFC 3339 UTC. */
+function sinceTime(local) {
+  if (!local) return '';
+  const t = new Date(local);
+  return isNaN(t) ? '' : t.toISOString();
+}
+
 /** The deliveries list: filters, live refresh, select many and retry them. */
-export function Deliveries() {
-  const [filters, setFilters] = useState({ agent_name: '', status: '', task_id: '' });
+export function Deliveries({ initial = {} }) {
+  const [filters, setFilters] = useState({ agent_name: '', status: '', task_id: '', since: '', ...initial });
   const [rows, setRows] = useState([]);
   const [error, setError] = useState('');
   const [selected, setSelected] = useState(new Set());
   const [notice, setNotice] = useState('');
 
   const load = () =>
-    get('/deliveries' + query({ ...filters, limit: 100 }))
+    get('/deliveries' + query({ ...filters, since: sinceTime(filters.since), limit: 100 }))
       .then((found) => { setRows(found); setError(''); })
       .catch((e) => setError(e.message));
   useEffect(() => {
     load();
     const timer = setInterval(load, REFRESH_MS); // new rows appear without a reload
     return () => clearInterval(timer);
-  }, [filters.agent_name, filters.status, filters.task_id]);
+  }, [filters.agent_name, filters.status, filters.task_id, filters.since]);
 
   const set = (key) => (e) => setFilters({ ...filters, [key]: e.target.value });
   const toggle = (id) => {
@@ -50,6 +57,7 @@ export function Deliveries() {
           </select>
         </label>
         <label>Task <input name="task" value={filters.task_id} onInput={set('task_id')} placeholder="task id" /></label>
+        <label>Since <input name="since" type="datetime-local" value={filters.since} onChange={set('since')} /></label>
         <button type="button" onClick={retrySelected} disabled={!selected.size}>Retry selected ({selected.size})</button>
       </form>
       {notice && <p role="status">{notice}</p>}
@@ -65,7 +73,7 @@ export function Deliveries() {
                 <td><input type="checkbox" aria-label={`Select ${d.id}`} checked={selected.has(d.id)} onChange={() => toggle(d.id)} /></td>
                 <td><a href={`#/deliveries/${d.id}`} class={`status ${d.status}`}>{d.status}</a></td>
                 <td>{d.created_at}</td>
-                <td class="mono">{d.task_id || '–'}</td>
+                <td class="mono">{d.task_id ? <a href={`#/tasks/${d.task_id}`}>{d.task_id}</a> : '–'}</td>
                 <td>{d.sequence_id ?? '–'}</td>
                 <td>{d.attempts}</td>
                 <td>{d.last_error || ''}</td>
