@@ -3,8 +3,9 @@
 //! task key previewed against a stored delivery.
 
 use crate::acp_agent::AcpAgent;
-use crate::delivery::{acp_setup, pr_event, queue_app, send_pr, wait_for_status, TASK_KEY};
+use crate::delivery::{acp_setup, queue_app, send_pr_events, wait_for_status, TASK_KEY};
 use crate::helpers::*;
+use crate::queue_admin::pause;
 use serde_json::{json, Value};
 
 db_tests!(
@@ -13,19 +14,6 @@ db_tests!(
     a_task_lists_its_events_in_sequence_order,
     a_route_preview_renders_against_a_stored_delivery,
 );
-
-/// Sends `count` events of pull request `pr`, numbered from `first`; the
-/// delivery ids they were given.
-async fn send_events(app: &TestApp, pr: u64, first: u64, count: u64) -> Vec<String> {
-    let mut ids = Vec::new();
-    for n in first..first + count {
-        let body = pr_event(pr, &format!("edit-{n}"));
-        let reply = send_pr(app, &body, &format!("pr{pr}-{n}")).await;
-        assert_eq!(reply.status, 202, "{}", reply.text());
-        ids.push(reply.json()["event_id"].as_str().unwrap().to_owned());
-    }
-    ids
-}
 
 fn agent_entry<'a>(stats: &'a Value, name: &str) -> &'a Value {
     stats["agents"]
@@ -52,8 +40,8 @@ async fn stats_count_accepted_delivered_and_failed_per_agent(backend: Backend) {
     app.register("idle-agent", "http://127.0.0.1:9").await;
     // Every call about pull request 9 is refused, so its events fail at once.
     agent.fail_tasks("#9", 400);
-    let delivered = send_events(&app, 1, 1, 12).await;
-    let failed = send_events(&app, 9, 1, 3).await;
+    let delivered = send_pr_events(&app, 1, 12).await;
+    let failed = send_pr_events(&app, 9, 3).await;
     for id in &delivered {
         wait_for_status(&app, id, "delivered").await;
     }
@@ -99,11 +87,8 @@ async fn stats_show_the_queue_of_a_paused_agent(backend: Backend) {
     let agent = AcpAgent::start().await;
     let registered = acp_setup(&app, &agent).await;
     let id = registered["id"].as_str().unwrap();
-    let paused = app
-        .post_json(&format!("/agents/{id}/pause"), json!({}))
-        .await;
-    assert_eq!(paused.status, 200, "{}", paused.text());
-    send_events(&app, 4, 1, 7).await;
+    pause(&app, id, "pause").await;
+    send_pr_events(&app, 4, 7).await;
     actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let stats = app
@@ -127,8 +112,8 @@ async fn a_task_lists_its_events_in_sequence_order(backend: Backend) {
     let app = queue_app(backend).await;
     let agent = AcpAgent::start().await;
     let registered = acp_setup(&app, &agent).await;
-    let ids = send_events(&app, 5, 1, 7).await;
-    send_events(&app, 6, 1, 2).await;
+    let ids = send_pr_events(&app, 5, 7).await;
+    send_pr_events(&app, 6, 2).await;
     for id in &ids {
         wait_for_status(&app, id, "delivered").await;
     }
@@ -192,8 +177,8 @@ async fn a_route_preview_renders_against_a_stored_delivery(backend: Backend) {
     let none = preview(json!({"agent_name": "pr-agent", "task_key": "{body.number}"})).await;
     assert_eq!(none.status, 404, "nothing stored yet: {}", none.text());
 
-    let first = send_events(&app, 21, 1, 1).await;
-    let newest = send_events(&app, 22, 1, 1).await;
+    let first = send_pr_events(&app, 21, 1).await;
+    let newest = send_pr_events(&app, 22, 1).await;
     wait_for_status(&app, &newest[0], "delivered").await;
     let stored = app.get(&format!("/deliveries/{}", newest[0])).await.json();
 

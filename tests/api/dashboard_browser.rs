@@ -9,7 +9,7 @@
 //! `HOOKGATE_BROWSER_TESTS=required` (as `.ci/run` sets).
 
 use crate::acp_agent::AcpAgent;
-use crate::delivery::{acp_setup, pr_event, send_pr, wait_for_status, SECRET};
+use crate::delivery::{acp_setup, pr_event, send_pr_events, wait_for_status, SECRET};
 use crate::helpers::*;
 use crate::process::{free_port, Process};
 use actix_web::http::Method;
@@ -73,28 +73,11 @@ async fn the_dashboard_works_in_a_real_browser(backend: Backend) {
     // Pull request 1 reaches the agent; every call about 9 is refused until
     // the script heals the agent, so its events fail and wait for a retry.
     agent.fail_tasks("#9", 400);
-    for n in 1..=4 {
-        let reply = send_pr(
-            &app,
-            &pr_event(1, &format!("edit-{n}")),
-            &format!("one-{n}"),
-        )
-        .await;
-        wait_for_status(
-            &app,
-            reply.json()["event_id"].as_str().unwrap(),
-            "delivered",
-        )
-        .await;
+    for id in send_pr_events(&app, 1, 4).await {
+        wait_for_status(&app, &id, "delivered").await;
     }
-    for n in 1..=3 {
-        let reply = send_pr(
-            &app,
-            &pr_event(9, &format!("edit-{n}")),
-            &format!("nine-{n}"),
-        )
-        .await;
-        wait_for_status(&app, reply.json()["event_id"].as_str().unwrap(), "failed").await;
+    for id in send_pr_events(&app, 9, 3).await {
+        wait_for_status(&app, &id, "failed").await;
     }
     let internal_key = registered["agent_api_key"]
         .as_str()

@@ -84,6 +84,19 @@ pub async fn send_pr(app: &TestApp, body: &str, delivery_id: &str) -> Reply {
     .await
 }
 
+/// Sends `count` events of pull request `pr` (actions `edit-1`, `edit-2`,
+/// …), each accepted; their delivery ids.
+pub async fn send_pr_events(app: &TestApp, pr: u64, count: u64) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in 1..=count {
+        let body = pr_event(pr, &format!("edit-{n}"));
+        let reply = send_pr(app, &body, &format!("pr{pr}-{n}")).await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        ids.push(reply.json()["event_id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
 async fn routes_are_created_listed_and_deleted(backend: Backend) {
     let app = spawn_app(backend).await;
     let agent = app.register("agent-a", "http://127.0.0.1:8000").await;

@@ -3,7 +3,7 @@
 //! while rows arrive, the stored payload, and retention.
 
 use crate::acp_agent::{AcpAgent, Answer};
-use crate::delivery::{acp_setup, pr_event, queue_app, send_pr, wait_for_status};
+use crate::delivery::{acp_setup, pr_event, queue_app, send_pr, send_pr_events, wait_for_status};
 use crate::helpers::*;
 use crate::queue::{numbered_event, send_rounds};
 use actix_web::http::Method;
@@ -154,7 +154,8 @@ async fn bulk_retry_moves_what_the_filters_match(backend: Backend) {
     assert_eq!(nothing_left.json(), json!({"moved": 0}));
 }
 
-async fn pause(app: &TestApp, agent_id: &str, action: &str) -> Value {
+/// `action` (`pause` or `resume`) on an agent's deliveries; the agent.
+pub async fn pause(app: &TestApp, agent_id: &str, action: &str) -> Value {
     let reply = app
         .post_json(&format!("/agents/{agent_id}/{action}"), json!({}))
         .await;
@@ -452,10 +453,7 @@ async fn admin_changes_succeed_while_a_backlog_drains(backend: Backend) {
     let agent = AcpAgent::start().await;
     let registered = acp_setup(&app, &agent).await;
     let id = registered["id"].as_str().unwrap();
-    let paused = app
-        .post_json(&format!("/agents/{id}/pause"), json!({}))
-        .await;
-    assert_eq!(paused.status, 200, "{}", paused.text());
+    pause(&app, id, "pause").await;
     let (prs, rounds) = (60, 50);
     let ids = send_rounds(&app, prs, rounds).await;
     let resumed = app
@@ -496,7 +494,7 @@ async fn concurrent_retries_all_succeed_and_deliver(backend: Backend) {
     let agent = AcpAgent::start().await;
     acp_setup(&app, &agent).await;
     agent.fail_tasks("#9", 400);
-    let ids = send_numbered(&app, 9, 40).await;
+    let ids = send_pr_events(&app, 9, 40).await;
     for id in &ids {
         wait_for_status(&app, id, "failed").await;
     }
@@ -513,19 +511,4 @@ async fn concurrent_retries_all_succeed_and_deliver(backend: Backend) {
     for id in &ids {
         wait_for_status(&app, id, "delivered").await;
     }
-}
-
-/// `count` events of pull request `pr`; their delivery ids.
-async fn send_numbered(app: &TestApp, pr: u64, count: u64) -> Vec<String> {
-    let mut ids = Vec::new();
-    for n in 1..=count {
-        let reply = send_pr(
-            app,
-            &pr_event(pr, &format!("edit-{n}")),
-            &format!("pr{pr}-{n}"),
-        )
-        .await;
-        ids.push(id_of(&reply));
-    }
-    ids
 }
