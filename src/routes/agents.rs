@@ -266,13 +266,8 @@ pub struct Page {
 impl Page {
     /// `(limit, offset)`, or a 422 naming the bad parameter.
     pub fn bounds(&self) -> Result<(i64, i64), AdminError> {
-        let limit = self.limit.unwrap_or(50);
+        let limit = super::errors::limit_param(self.limit, 50, 1000)?;
         let page = self.page_number.unwrap_or(1);
-        if !(1..=1000).contains(&limit) {
-            return Err(AdminError::Unprocessable(format!(
-                "Parameter 'limit' must be between 1 and 1000, got {limit}."
-            )));
-        }
         if page < 1 {
             return Err(AdminError::Unprocessable(format!(
                 "Parameter 'page_number' must be at least 1, got {page}."

@@ -4,7 +4,7 @@
 
 use super::agents::{find as find_agent, AgentRef};
 use super::caller::Caller;
-use super::errors::{run_db, AdminError};
+use super::errors::{limit_param, run_db, AdminError};
 use super::AppState;
 use crate::db::agents::utc;
 use crate::db::deliveries::{
@@ -194,12 +194,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let mut filter = list_filter(&query, &caller)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(AdminError::Unprocessable(format!(
-            "Parameter 'limit' must be between 1 and 1000, got {limit}."
-        )));
-    }
+    let limit = limit_param(query.limit, 50, 1000)?;
     let (rows, next) = run_db(&state.pool, move |conn| {
         filter.scope.agent_id = agent_filter(conn, &caller, query.agent_id, query.agent_name)?;
         Ok(deliveries::list(conn, &filter, limit)?)

@@ -4,7 +4,7 @@
 
 use super::caller::Caller;
 use super::deliveries::{agent_filter, DeliveryResponse};
-use super::errors::{run_db, AdminError};
+use super::errors::{limit_param, run_db, AdminError};
 use super::AppState;
 use crate::db::agents::utc;
 use crate::db::deliveries::{self, Delivery, Task};
@@ -73,15 +73,6 @@ pub struct TaskWithEvents {
     pub next_after_sequence: Option<i64>,
 }
 
-fn check_limit(limit: i64, max: i64) -> Result<i64, AdminError> {
-    if (1..=max).contains(&limit) {
-        return Ok(limit);
-    }
-    Err(AdminError::Unprocessable(format!(
-        "Parameter 'limit' must be between 1 and {max}, got {limit}."
-    )))
-}
-
 #[utoipa::path(get, path = "/tasks", operation_id = "list_tasks", tag = "tasks",
     params(TaskListQuery), responses((status = 200, body = [TaskResponse]),
         (status = 404, description = "No such agent")))]
@@ -91,7 +82,7 @@ pub async fn list(
     query: web::Query<TaskListQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
-    let limit = check_limit(query.limit.unwrap_or(50), 1000)?;
+    let limit = limit_param(query.limit, 50, 1000)?;
     let tasks = run_db(&state.pool, move |conn| {
         let agent = agent_filter(conn, &caller, query.agent_id, query.agent_name)?;
         Ok(deliveries::list_tasks(
@@ -116,7 +107,7 @@ pub async fn get(
     query: web::Query<TaskEventsQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
-    let limit = check_limit(query.limit.unwrap_or(100), 500)?;
+    let limit = limit_param(query.limit, 100, 500)?;
     let after = query.after_sequence.unwrap_or(0);
     let (task, events) = run_db(&state.pool, move |conn| {
         let found = deliveries::find_task(conn, &id)?;
