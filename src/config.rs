@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// stops (a second signal stops at once).
     #[arg(long, env = "HOOKGATE_SHUTDOWN_DELAY_SECS", default_value_t = 2.0)]
     pub shutdown_delay_secs: f64,
+    /// Keep calls that a route's `filter` / `ignore` or the loop guard
+    /// dropped as `ignored` deliveries (never attempted), for operators.
+    #[arg(long, env = "HOOKGATE_KEEP_IGNORED", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub keep_ignored: bool,
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub open_registration: bool,
@@ -230,6 +234,8 @@ pub struct Settings {
     pub admin_token: Option<Secret>,
     pub open_registration: bool,
     pub metrics: bool,
+    /// Store dropped calls as `ignored` deliveries.
+    pub keep_ignored: bool,
     pub delivery_max_attempts: u32,
     pub delivery_concurrency: usize,
     pub retry_base: Duration,
@@ -272,6 +278,7 @@ impl Default for Settings {
             admin_token: None,
             open_registration: false,
             metrics: true,
+            keep_ignored: false,
             delivery_max_attempts: 15,
             delivery_concurrency: 8,
             retry_base: Duration::from_secs(1),
@@ -320,6 +327,7 @@ impl Settings {
             admin_token,
             open_registration: args.open_registration,
             metrics: args.metrics,
+            keep_ignored: args.keep_ignored,
             delivery_max_attempts: args.delivery_max_attempts,
             delivery_concurrency: args.delivery_concurrency,
             retry_base: Duration::from_millis(args.retry_base_ms),

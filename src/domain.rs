@@ -2,7 +2,9 @@
 //! the field it rejects.
 
 mod agent_name;
+mod condition;
 mod hmac_config;
+mod identities;
 pub mod json_fields;
 mod key_kind;
 pub mod payload;
@@ -12,14 +14,16 @@ mod sqlite_sync;
 mod template;
 
 pub use agent_name::AgentName;
+pub use condition::{Condition, Conditions};
 pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
+pub use identities::Identities;
 pub use key_kind::{AcpType, KeyKind, KeyLookup};
 pub use route::{ContentKind, RouteMode, RoutePath};
 pub use secret::{
     digest_hex, generate_key, random_bytes, LiveKey, LiveUntil, Revealed, Secret, TimedSecret,
 };
 pub use sqlite_sync::SqliteSync;
-pub use template::{MissingField, Template, TemplateInput};
+pub use template::{MissingField, Placeholder, Template, TemplateInput};
 
 /// A value that failed validation; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

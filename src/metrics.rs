@@ -27,6 +27,7 @@ const COMMIT_BATCH: &str = "hookgate_intake_commit_batch_size";
 const COMMIT_DURATION: &str = "hookgate_intake_commit_duration_seconds";
 const CACHE_HITS: &str = "hookgate_key_cache_hits_total";
 const CACHE_MISSES: &str = "hookgate_key_cache_misses_total";
+const IGNORED: &str = "hookgate_ignored_total";
 
 /// Latency buckets, in seconds: loopback forwards take well under a
 /// millisecond, agents up to the forward timeout.
@@ -92,6 +93,10 @@ fn describe() {
     describe_histogram!(COMMIT_DURATION, "Time one intake commit took");
     describe_counter!(CACHE_HITS, "Key lookups the verifier's cache answered");
     describe_counter!(CACHE_MISSES, "Key lookups that went to the database");
+    describe_counter!(
+        IGNORED,
+        "Verified calls dropped by agent and reason (filter, ignore, loop)"
+    );
 }
 
 /// One call to the forward route: `outcome` is `forwarded`, `accepted`,
@@ -138,6 +143,12 @@ impl ForwardSeries {
             (count, histogram!(FORWARD_DURATION, "agent" => name))
         })
     }
+}
+
+/// A verified call dropped: `reason` is `filter`, `ignore` or `loop`. Only
+/// registered agents' verified calls get here, so the labels are bounded.
+pub fn ignored(agent: &str, reason: &'static str) {
+    counter!(IGNORED, "agent" => agent.to_owned(), "reason" => reason).increment(1);
 }
 
 /// One delivery attempt: `outcome` is `delivered`, `retry` or `failed`.

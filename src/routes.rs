@@ -12,7 +12,9 @@ mod deliveries;
 mod delivery_actions;
 mod errors;
 pub mod forward;
+mod guard;
 mod health;
+mod identities;
 mod intake;
 mod metrics;
 mod openapi;
@@ -119,6 +121,7 @@ fn agent_paths(cfg: &mut web::ServiceConfig) {
             "/agents/{id}/resume",
             web::post().to(delivery_actions::resume),
         )
+        .route("/agents/{id}/identities", web::put().to(identities::set))
         .route("/agents/{id}", web::get().to(agents::get))
         .route("/agents/{id}", web::delete().to(agents::delete));
 }

@@ -285,6 +285,7 @@ fn forward_limits(settings: &Settings) -> ForwardLimits {
         timeout_secs: settings.forward_timeout.as_secs(),
         tolerances: settings.tolerances.clone(),
         public_url: settings.public_url.clone(),
+        keep_ignored: settings.keep_ignored,
     }
 }
 

@@ -3,7 +3,7 @@
 use super::schema::{agent_api_keys, agents};
 use super::{api_keys, now, DbConnection, DbResult};
 use crate::crypto::DataKey;
-use crate::domain::{generate_key, AcpType, AgentName, KeyKind, Secret};
+use crate::domain::{generate_key, AcpType, AgentName, Identities, KeyKind, Secret};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -27,6 +27,9 @@ pub struct Agent {
     pub deliveries_paused_at: Option<chrono::NaiveDateTime>,
     /// The account that owns the agent; None for the root admin's agents.
     pub account_id: Option<String>,
+    /// The agent's own identities at its providers (a JSON list), for the
+    /// loop guard.
+    pub identities: Option<String>,
 }
 
 /// What a registration sets; everything else is kept or derived.
@@ -42,6 +45,9 @@ pub struct Registration {
     pub requested_id: Option<String>,
     /// The account a new agent belongs to; an existing agent keeps its own.
     pub account_id: Option<String>,
+    /// Identities declared with the registration (stored form); None keeps
+    /// what the agent had.
+    pub identities: Option<String>,
 }
 
 /// Creates or updates the agent named in `reg` (keeping its id) and returns
@@ -77,6 +83,9 @@ pub fn register(
                 Some(e) => e.account_id.clone(),
                 None => reg.account_id,
             },
+            identities: reg
+                .identities
+                .or_else(|| existing.as_ref().and_then(|e| e.identities.clone())),
         };
         if existing.is_some() {
             diesel::update(agents::table.find(&agent.id))
@@ -145,6 +154,18 @@ pub fn set_deliveries_paused(
     find_by_id(conn, id)
 }
 
+/// Replaces the agent's identities (stored form); returns the agent.
+pub fn set_identities(
+    conn: &mut DbConnection,
+    id: &str,
+    identities: &str,
+) -> QueryResult<Option<Agent>> {
+    diesel::update(agents::table.find(id))
+        .set(agents::identities.eq(identities))
+        .execute(conn)?;
+    find_by_id(conn, id)
+}
+
 /// A page of agents; only `account`'s when one is given.
 pub fn list(
     conn: &mut DbConnection,
@@ -196,6 +217,9 @@ pub struct AgentResponse {
     /// The account that owns the agent (absent for the root admin's agents).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// The agent's own identities at its providers (`github:my-agent[bot]`):
+    /// events they caused are dropped by the loop guard.
+    pub identities: Vec<String>,
 }
 
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -221,6 +245,9 @@ impl From<Agent> for AgentResponse {
             registered_at: a.registered_at.map(utc),
             agent_input_type: a.agent_input_type,
             deliveries_paused_at: a.deliveries_paused_at.map(utc),
+            identities: Identities::from_stored(a.identities.as_deref())
+                .as_slice()
+                .to_vec(),
             account_id: a.account_id,
         }
     }

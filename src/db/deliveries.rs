@@ -39,8 +39,11 @@ pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 pub const CANCELLED: &str = "cancelled";
+/// Dropped by a route's conditions or the loop guard, kept for operators
+/// (`HOOKGATE_KEEP_IGNORED`); never attempted.
+pub const IGNORED: &str = "ignored";
 /// Every status a delivery can have.
-pub const STATUSES: [&str; 4] = [PENDING, DELIVERED, FAILED, CANCELLED];
+pub const STATUSES: [&str; 5] = [PENDING, DELIVERED, FAILED, CANCELLED, IGNORED];
 
 /// A stored delivery.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]

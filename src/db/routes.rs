@@ -17,6 +17,10 @@ pub struct Route {
     pub content: String,
     pub text_template: Option<String>,
     pub created_at: chrono::NaiveDateTime,
+    /// JSON list of conditions that must all hold (see `domain::Conditions`).
+    pub filter_conditions: Option<String>,
+    /// JSON list of conditions any of which drops the call.
+    pub ignore_conditions: Option<String>,
 }
 
 /// What a new route sets; id and time are made here.
@@ -27,6 +31,8 @@ pub struct NewRoute {
     pub task_key: Option<String>,
     pub content: String,
     pub text_template: Option<String>,
+    pub filter_conditions: Option<String>,
+    pub ignore_conditions: Option<String>,
 }
 
 /// Stores a route; a second route on one (agent, path) is a unique violation.
@@ -40,6 +46,8 @@ pub fn insert(conn: &mut DbConnection, agent_id: &str, new: NewRoute) -> QueryRe
         content: new.content,
         text_template: new.text_template,
         created_at: now(),
+        filter_conditions: new.filter_conditions,
+        ignore_conditions: new.ignore_conditions,
     };
     diesel::insert_into(agent_routes::table)
         .values(&route)

@@ -16,6 +16,7 @@ diesel::table! {
         registered_at -> Nullable<Timestamp>,
         deliveries_paused_at -> Nullable<Timestamp>,
         account_id -> Nullable<Text>,
+        identities -> Nullable<Text>,
     }
 }
 
@@ -70,6 +71,8 @@ diesel::table! {
         content -> Text,
         text_template -> Nullable<Text>,
         created_at -> Timestamp,
+        filter_conditions -> Nullable<Text>,
+        ignore_conditions -> Nullable<Text>,
     }
 }
 

@@ -4,12 +4,19 @@
 
 use super::ParseError;
 
+/// One placeholder: a JSON body field, a header or the sub-path. Routes'
+/// templates and conditions name request fields the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
+pub enum Placeholder {
     Body(Vec<String>),
     Header(String),
     Path,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Field(Placeholder),
 }
 
 /// A parsed template; `parse` rejects unknown placeholders up front.
@@ -51,7 +58,7 @@ impl Template {
                     if !literal.is_empty() {
                         parts.push(Part::Literal(std::mem::take(&mut literal)));
                     }
-                    parts.push(placeholder(field, &name)?);
+                    parts.push(Part::Field(Placeholder::parse(field, &name)?));
                 }
                 '}' => {
                     return Err(ParseError(format!(
@@ -73,56 +80,74 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Path => out.push_str(input.path),
-                Part::Header(name) => out.push_str(
-                    input
-                        .headers
-                        .get(name.as_str())
-                        .and_then(|v| v.to_str().ok())
-                        .ok_or_else(|| MissingField(format!("header.{name}")))?,
-                ),
-                Part::Body(path) => {
-                    let missing = || MissingField(format!("body.{}", path.join(".")));
-                    let value =
-                        lookup(input.body.ok_or_else(missing)?, path).ok_or_else(missing)?;
-                    match value {
-                        serde_json::Value::String(s) => out.push_str(s),
-                        serde_json::Value::Null => return Err(missing()),
-                        other => out.push_str(&other.to_string()),
-                    }
-                }
+                Part::Field(field) => match field.text(input) {
+                    Some(text) => out.push_str(&text),
+                    None => return Err(MissingField(field.name())),
+                },
             }
         }
         Ok(out)
     }
 }
 
-fn placeholder(field: &str, name: &str) -> Result<Part, ParseError> {
-    let bad = || {
-        ParseError(format!(
-            "Field '{field}' has an unknown placeholder {{{name}}}: use {{body.a.b}}, {{header.name}} or {{path}}."
-        ))
-    };
-    if name == "path" {
-        return Ok(Part::Path);
-    }
-    if let Some(header) = name.strip_prefix("header.") {
-        let header = header.trim().to_ascii_lowercase();
-        return if header.is_empty() {
-            Err(bad())
-        } else {
-            Ok(Part::Header(header))
+impl Placeholder {
+    /// `name` without its braces (`body.a.b`, `header.x`, `path`); `field`
+    /// names what holds it in error messages.
+    pub fn parse(field: &str, name: &str) -> Result<Self, ParseError> {
+        let bad = || {
+            ParseError(format!(
+                "Field '{field}' has an unknown placeholder {{{name}}}: use {{body.a.b}}, {{header.name}} or {{path}}."
+            ))
         };
+        if name == "path" {
+            return Ok(Self::Path);
+        }
+        if let Some(header) = name.strip_prefix("header.") {
+            let header = header.trim().to_ascii_lowercase();
+            return if header.is_empty() {
+                Err(bad())
+            } else {
+                Ok(Self::Header(header))
+            };
+        }
+        if let Some(path) = name.strip_prefix("body.") {
+            let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+            return if segments.iter().any(String::is_empty) {
+                Err(bad())
+            } else {
+                Ok(Self::Body(segments))
+            };
+        }
+        Err(bad())
     }
-    if let Some(path) = name.strip_prefix("body.") {
-        let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
-        return if segments.iter().any(String::is_empty) {
-            Err(bad())
-        } else {
-            Ok(Part::Body(segments))
-        };
+
+    /// How it is written (`body.a.b`, `header.x`, `path`).
+    pub fn name(&self) -> String {
+        match self {
+            Self::Body(path) => format!("body.{}", path.join(".")),
+            Self::Header(name) => format!("header.{name}"),
+            Self::Path => "path".to_owned(),
+        }
     }
-    Err(bad())
+
+    /// Its value in the request as text (a JSON string as it is, another
+    /// JSON value as JSON); None when absent or null.
+    pub fn text<'a>(&self, input: &TemplateInput<'a>) -> Option<std::borrow::Cow<'a, str>> {
+        use std::borrow::Cow;
+        match self {
+            Self::Path => Some(Cow::Borrowed(input.path)),
+            Self::Header(name) => input
+                .headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(Cow::Borrowed),
+            Self::Body(path) => match lookup(input.body?, path)? {
+                serde_json::Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+                serde_json::Value::Null => None,
+                other => Some(Cow::Owned(other.to_string())),
+            },
+        }
+    }
 }
 
 fn lookup<'v>(mut value: &'v serde_json::Value, path: &[String]) -> Option<&'v serde_json::Value> {

@@ -9,7 +9,7 @@ use super::AppState;
 use crate::db::agents::utc;
 use crate::db::is_unique_violation;
 use crate::db::routes::{self, NewRoute, Route};
-use crate::domain::{ContentKind, RouteMode, RoutePath, Template};
+use crate::domain::{Conditions, ContentKind, RouteMode, RoutePath, Template};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -30,6 +30,15 @@ pub struct CreateRouteRequest {
     pub content: Option<String>,
     /// Template of the text when `content` is `text`.
     pub text_template: Option<String>,
+    /// Conditions that must all hold, e.g.
+    /// `[{"field": "header.x-github-event", "in": ["pull_request"]}]`;
+    /// a call that fails one is answered 200 `{"ignored": true, …}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub filter: Option<serde_json::Value>,
+    /// Conditions any of which drops the call, e.g.
+    /// `[{"field": "body.event.bot_id", "exists": true}]`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub ignore: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,6 +50,12 @@ pub struct RouteResponse {
     pub task_key: Option<String>,
     pub content: String,
     pub text_template: Option<String>,
+    /// The route's `filter` conditions (empty: every call).
+    #[schema(value_type = Vec<Object>)]
+    pub filter: serde_json::Value,
+    /// The route's `ignore` conditions.
+    #[schema(value_type = Vec<Object>)]
+    pub ignore: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -54,6 +69,8 @@ impl From<Route> for RouteResponse {
             task_key: r.task_key,
             content: r.content,
             text_template: r.text_template,
+            filter: stored_conditions(r.filter_conditions.as_deref()),
+            ignore: stored_conditions(r.ignore_conditions.as_deref()),
             created_at: utc(r.created_at),
         }
     }
@@ -89,9 +106,28 @@ impl CreateRouteRequest {
             task_key: self.task_key.filter(|_| mode == RouteMode::AcpEvent),
             content: content.as_str().to_owned(),
             text_template: self.text_template,
+            filter_conditions: conditions("filter", self.filter.as_ref())?,
+            ignore_conditions: conditions("ignore", self.ignore.as_ref())?,
         };
         Ok((which, route))
     }
+}
+
+/// A condition list as stored: checked, normalised JSON, or None when
+/// absent or empty.
+fn conditions(list: &str, value: Option<&serde_json::Value>) -> Result<Option<String>, AdminError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let parsed = Conditions::parse(list, value)?;
+    Ok((!parsed.is_empty()).then(|| parsed.to_json().to_string()))
+}
+
+/// A stored condition list as the API shows it (`[]` when none).
+fn stored_conditions(stored: Option<&str>) -> serde_json::Value {
+    stored
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_else(|| serde_json::json!([]))
 }
 
 #[utoipa::path(post, path = "/agent_routes", operation_id = "create_agent_route", tag = "agent_routes",

@@ -4,6 +4,7 @@
 use super::admin_auth::AdminAuth;
 use super::caller::Caller;
 use super::errors::{run_change, run_db, AdminError};
+use super::identities::parse_identities;
 use super::AppState;
 use crate::crypto::DataKey;
 use crate::db::agents::{self, Agent, AgentResponse, Registration};
@@ -74,7 +75,14 @@ impl RegisterAgentRequest {
             ),
             None => None,
         };
+        let identities = self
+            .registration_metadata
+            .as_ref()
+            .and_then(|m| m.get("hookgate_identities"))
+            .map(|v| parse_identities("registration_metadata.hookgate_identities", v))
+            .transpose()?;
         Ok(Registration {
+            identities: identities.map(|i| i.to_stored()),
             name,
             description: self.description,
             acp_url,

@@ -116,7 +116,7 @@ pub fn parse_status(status: &str) -> Result<String, AdminError> {
         return Ok(status.to_owned());
     }
     Err(AdminError::Unprocessable(format!(
-        "Parameter 'status' must be pending, delivered, failed or cancelled; got {status:?}."
+        "Parameter 'status' must be pending, delivered, failed, cancelled or ignored; got {status:?}."
     )))
 }
 

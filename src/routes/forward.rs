@@ -2,6 +2,7 @@
 //! the agent's `VerifierActor` decide, then hand the call to the agent's
 //! `ForwarderActor` and return its answer unchanged.
 
+use super::guard::{self, Checked};
 use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwarded};
@@ -46,6 +47,8 @@ pub struct ForwardLimits {
     pub tolerances: Vec<(KeyKind, u64)>,
     /// `HOOKGATE_PUBLIC_URL`: the base of the URL a provider signs.
     pub public_url: Option<String>,
+    /// `HOOKGATE_KEEP_IGNORED`: store dropped calls as `ignored` deliveries.
+    pub keep_ignored: bool,
 }
 
 impl ForwardLimits {
@@ -265,6 +268,26 @@ async fn handle<'a>(
     };
     let sub_path = path.trim_start_matches('/');
     let route = routes::best_match(verified.routes(), sub_path);
+    let checked = Checked {
+        agent: verified.agent(),
+        provider,
+        route,
+        headers: req.headers(),
+        sub_path,
+        body: &verified.body,
+    };
+    if let Some(dropped) = guard::check(&checked) {
+        seen.outcome = "ignored";
+        let call = intake::Dropped {
+            agent: verified.agent(),
+            route,
+            method: req.method().as_str(),
+            path_and_query: &path_and_query,
+            headers: req.headers(),
+            body: &verified.body,
+        };
+        return drop_call(&call, &dropped, limits.keep_ignored, services.intake).await;
+    }
     let mode = route.map(|r| RouteMode::parse(&r.mode).unwrap_or(RouteMode::Forward));
     if let (Some(route), Some(mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync))) =
         (route, mode)
@@ -403,6 +426,27 @@ async fn accept(
         body["task_id"] = task_id.into();
     }
     Ok(HttpResponse::Accepted().json(body))
+}
+
+/// Answers a dropped call 200 `{"ignored": true, "reason"}` (a provider
+/// must not send it again), counted, and kept as an `ignored` delivery when
+/// `keep` (then, like a 202, only once committed).
+async fn drop_call(
+    call: &intake::Dropped<'_>,
+    dropped: &guard::Dropped,
+    keep: bool,
+    intake: &IntakeWriter,
+) -> Result<HttpResponse, ForwardRouteError> {
+    crate::metrics::ignored(&call.agent.name, dropped.kind);
+    tracing::info!(agent.name = %call.agent.name, reason = %dropped.reason, "call dropped");
+    if keep {
+        let delivery = intake::ignored_delivery(call, &dropped.reason);
+        intake.enqueue(delivery).await.map_err(|e| match e {
+            IntakeFailure::Busy => ForwardRouteError::Busy,
+            other => internal(other.to_string()),
+        })?;
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({"ignored": true, "reason": dropped.reason})))
 }
 
 fn internal(reason: String) -> ForwardRouteError {

@@ -59,38 +59,75 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         _ => (None, None),
     };
     // An ACP event carries all it needs in `content`; only a replay needs
-    // the request's headers and raw body. Both keep the request id, which
-    // the delivery's calls carry.
+    // the request's headers and raw body.
     let replay = content.is_none();
-    let mut headers: Vec<(&str, &str)> = inbound
-        .headers
-        .iter()
-        .filter(|(name, _)| replay || *name == super::request_id::REQUEST_ID)
-        .filter(|(name, _)| *name != crate::telemetry::TRACEPARENT)
-        .filter(|(name, value)| !is_stripped_request_header(name, value, inbound.headers))
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
-    // When tracing, the delivery's attempts continue this request's trace.
-    let traceparent = crate::telemetry::traceparent();
-    if let Some(traceparent) = &traceparent {
-        headers.push(("traceparent", traceparent));
-    }
     Ok(NewDelivery {
         agent_id: inbound.agent.id.clone(),
-        route_id: inbound.route.id.clone(),
+        route_id: Some(inbound.route.id.clone()),
         mode: inbound.mode.as_str().to_owned(),
         task,
         dedup_key: dedup_key(inbound.headers, body_json.as_ref()),
         method: inbound.method.to_owned(),
         path: inbound.path_and_query.clone(),
-        headers: serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into()),
+        headers: stored_headers(inbound.headers, replay),
         body: if replay {
             inbound.body.to_vec()
         } else {
             Vec::new()
         },
         content,
+        ignored: None,
     })
+}
+
+/// A call a route or the loop guard dropped, kept as an `ignored` delivery
+/// with its request (never attempted).
+pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
+    NewDelivery {
+        agent_id: dropped.agent.id.clone(),
+        route_id: dropped.route.map(|r| r.id.clone()),
+        mode: dropped
+            .route
+            .map_or("forward", |r| r.mode.as_str())
+            .to_owned(),
+        task: None,
+        dedup_key: None,
+        method: dropped.method.to_owned(),
+        path: dropped.path_and_query.to_owned(),
+        headers: stored_headers(dropped.headers, true),
+        body: dropped.body.to_vec(),
+        content: None,
+        ignored: Some(reason.to_owned()),
+    }
+}
+
+/// The dropped call, as kept.
+pub struct Dropped<'a> {
+    pub agent: &'a Agent,
+    pub route: Option<&'a Route>,
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// The request's headers as stored (JSON `[name, value]` pairs): all but
+/// credentials and hop-by-hop ones for a replay, else only the request id.
+/// Both keep the request id, which the delivery's calls carry; when
+/// tracing, the delivery's attempts continue this request's trace.
+fn stored_headers(headers: &HeaderMap, replay: bool) -> String {
+    let mut kept: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(name, _)| replay || *name == super::request_id::REQUEST_ID)
+        .filter(|(name, _)| *name != crate::telemetry::TRACEPARENT)
+        .filter(|(name, value)| !is_stripped_request_header(name, value, headers))
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let traceparent = crate::telemetry::traceparent();
+    if let Some(traceparent) = &traceparent {
+        kept.push(("traceparent", traceparent));
+    }
+    serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into())
 }
 
 fn render(

@@ -3,7 +3,7 @@
 
 use super::{
     accounts, agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health,
-    metrics, route_preview, stats, tasks, test_call, webhook_trigger,
+    identities, metrics, route_preview, stats, tasks, test_call, webhook_trigger,
 };
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -57,6 +57,7 @@ use utoipa::OpenApi;
         delivery_actions::cancel,
         delivery_actions::pause,
         delivery_actions::resume,
+        identities::set,
     )
 )]
 pub struct ApiDoc;

@@ -42,6 +42,10 @@ pub struct Descriptor {
     pub redelivery_headers: &'static [&'static str],
     /// Prefix of the stored redelivery id (`<prefix>:<id>`).
     pub redelivery_prefix: &'static str,
+    /// Where the body names who caused the event (JSON paths; numbers index
+    /// arrays). Each one present is an actor `<kind>:<value>`, which the
+    /// loop guard compares with the agent's own identities.
+    pub actors: &'static [&'static [&'static str]],
     /// The refusals every provider has, in its own words.
     pub messages: Messages,
     /// Its timestamp tolerance, when that is a setting.

@@ -140,6 +140,39 @@ pub fn is_event_header(name: &str) -> bool {
     })
 }
 
+/// The providers whose events name their actor: what an agent identity
+/// (`github:my-agent[bot]`) may start with.
+pub fn identity_providers() -> Vec<&'static str> {
+    PROVIDERS
+        .iter()
+        .map(|p| p.descriptor())
+        .filter(|d| !d.actors.is_empty())
+        .map(|d| d.kind.as_str())
+        .collect()
+}
+
+/// Who caused an event, as identities (`github:octocat`): each of the
+/// provider's actor fields the body has.
+pub fn actors(provider: &dyn Provider, body: &Value) -> Vec<String> {
+    let descriptor = provider.descriptor();
+    descriptor
+        .actors
+        .iter()
+        .filter_map(|path| {
+            let value = path.iter().try_fold(body, |v, segment| match v {
+                Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+                other => other.get(segment),
+            })?;
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some(format!("{}:{text}", descriptor.kind.as_str()))
+        })
+        .collect()
+}
+
 /// The provider's own delivery id of a call (the first provider that finds
 /// one), which marks redeliveries.
 pub fn redelivery_id(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {

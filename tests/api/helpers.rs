@@ -324,6 +324,16 @@ impl TestApp {
         .await
     }
 
+    pub async fn put_json(&self, path: &str, body: Value) -> Reply {
+        self.call(
+            Method::PUT,
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.call(Method::GET, path, &[], Bytes::new()).await
     }

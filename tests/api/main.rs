@@ -9,6 +9,7 @@ mod accounts;
 mod acp_agent;
 mod admin_cli;
 mod admin_token;
+mod agent_native;
 mod agents;
 mod api_keys;
 mod browser_guard;

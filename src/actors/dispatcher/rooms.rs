@@ -90,6 +90,7 @@ mod tests {
             registered_at: None,
             deliveries_paused_at: None,
             account_id: None,
+            identities: None,
         }
     }
 

@@ -10,7 +10,7 @@ pub struct Filters {
     /// The agent's name or id.
     #[arg(long)]
     pub agent: Option<String>,
-    /// pending, delivered, failed or cancelled.
+    /// pending, delivered, failed, cancelled or ignored.
     #[arg(long)]
     pub status: Option<String>,
     /// One task's deliveries.

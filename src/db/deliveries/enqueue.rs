@@ -1,7 +1,7 @@
 //! Intake's writes: a delivery row, its task's next sequence number (and
 //! whether it is the task's head), and its provider redelivery id.
 
-use super::{insert_lanes, lane_of, lock_tasks, Delivery, Lane, Task, PENDING};
+use super::{insert_lanes, lane_of, lock_tasks, Delivery, Lane, Task, IGNORED, PENDING};
 use crate::db::is_transient;
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
     pub agent_id: String,
-    pub route_id: String,
+    /// The route that matched; None for a call the loop guard dropped
+    /// before any route.
+    pub route_id: Option<String>,
     pub mode: String,
     /// `(task id, task name)` for `acp_event`.
     pub task: Option<(String, String)>,
@@ -24,6 +26,9 @@ pub struct NewDelivery {
     pub headers: String,
     pub body: Vec<u8>,
     pub content: Option<String>,
+    /// Why a route or the loop guard dropped the call: kept, for operators,
+    /// as an `ignored` delivery that is never attempted (no task, no lane).
+    pub ignored: Option<String>,
 }
 
 /// The answer intake gives: the first call's ids for a redelivery.
@@ -141,7 +146,7 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
                 seq.next += 1;
                 (Some(seq.next - 1), seq.next - 1 == seq.head)
             }
-            None => (None, true),
+            None => (None, new.ignored.is_none()),
         };
         let row = delivery_row(new, sequence_id);
         if is_head {
@@ -258,13 +263,13 @@ fn task_of(new: &NewDelivery) -> Option<&str> {
     new.task.as_ref().map(|(id, _)| id.as_str())
 }
 
-/// The row for `new`, pending from now.
+/// The row for `new`, pending from now (or ignored).
 fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>) -> Delivery {
     let at = now();
     Delivery {
         id: uuid::Uuid::new_v4().to_string(),
         agent_id: new.agent_id.clone(),
-        route_id: Some(new.route_id.clone()),
+        route_id: new.route_id.clone(),
         mode: new.mode.clone(),
         task_id: new.task.as_ref().map(|(id, _)| id.clone()),
         sequence_id,
@@ -274,12 +279,17 @@ fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>) -> Delivery {
         headers: new.headers.clone(),
         body: new.body.clone(),
         content: new.content.clone(),
-        status: PENDING.to_owned(),
+        status: if new.ignored.is_some() {
+            IGNORED
+        } else {
+            PENDING
+        }
+        .to_owned(),
         attempts: 0,
         next_attempt_at: at,
         claimed_by: None,
         claimed_until: None,
-        last_error: None,
+        last_error: new.ignored.clone(),
         created_at: at,
         updated_at: at,
         delivered_at: None,

@@ -2,7 +2,7 @@
 //! deliveries were accepted, delivered and failed, counted in the database
 //! (one grouped query) so the cost does not grow with what is read back.
 
-use super::{DELIVERED, FAILED, PENDING};
+use super::{DELIVERED, FAILED, IGNORED, PENDING};
 use crate::db::raw::{self, Param};
 use crate::db::DbConnection;
 use chrono::NaiveDateTime;
@@ -47,6 +47,7 @@ fn hour_of(conn: &DbConnection, column: &str) -> String {
 }
 
 /// Counts since `since` per agent, hour and kind (`accepted` by creation,
+/// ignored calls apart,
 /// `delivered` by delivery, `failed` by when the delivery gave up), those
 /// at or after `recent_since` apart; only the agents of `account_id` when
 /// given, only `agent_id` when given.
@@ -70,7 +71,11 @@ pub fn hourly_counts(
     // A finished delivery's updated_at is at or after its delivered_at, so
     // the `updated_at` condition lets the index of finished rows narrow it.
     let sql = [
-        part("accepted", "created_at", ""),
+        part(
+            "accepted",
+            "created_at",
+            &format!("AND status <> '{IGNORED}' "),
+        ),
         part(
             DELIVERED,
             "delivered_at",

@@ -20,6 +20,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     secret: SecretSource::NotATrigger,
     redelivery_headers: &[],
     redelivery_prefix: "",
+    actors: &[],
     messages: Messages {
         no_key: INVALID,
         bad_signature: INVALID,

@@ -35,6 +35,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &[],
     redelivery_prefix: "discord",
+    actors: &[&["member", "user", "id"], &["user", "id"]],
     messages: Messages {
         no_key: "No Discord key found for agent ID {agent}.",
         bad_signature: "Invalid Discord request signature",

@@ -20,6 +20,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     secret: SecretSource::Generated,
     redelivery_headers: &["x-github-delivery"],
     redelivery_prefix: "github",
+    actors: &[&["sender", "login"]],
     messages: Messages {
         no_key: "No API key found for GitHub repository {name}.",
         bad_signature: "Invalid GitHub webhook signature",

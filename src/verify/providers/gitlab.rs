@@ -19,6 +19,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     secret: SecretSource::Generated,
     redelivery_headers: &["x-gitlab-event-uuid"],
     redelivery_prefix: "gitlab",
+    actors: &[&["user", "username"]],
     messages: Messages {
         no_key: INVALID,
         bad_signature: INVALID,

@@ -26,6 +26,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     secret: SecretSource::NotATrigger,
     redelivery_headers: &[],
     redelivery_prefix: "",
+    actors: &[],
     messages: Messages {
         no_key: "Missing authentication for forward request.",
         bad_signature: "Invalid HMAC webhook signature",

@@ -29,6 +29,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &[],
     redelivery_prefix: "intercom",
+    actors: &[],
     messages: Messages {
         no_key: "No Intercom key found for agent ID {agent}.",
         bad_signature: "Invalid Intercom webhook signature",

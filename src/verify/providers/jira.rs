@@ -26,6 +26,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     secret: SecretSource::Generated,
     redelivery_headers: &["x-atlassian-webhook-identifier"],
     redelivery_prefix: "jira",
+    actors: &[&["user", "accountId"], &["comment", "author", "accountId"]],
     messages: Messages {
         no_key: "No Jira key found for agent ID {agent}.",
         bad_signature: "Invalid Jira webhook signature",

@@ -22,6 +22,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &["linear-delivery"],
     redelivery_prefix: "linear",
+    actors: &[&["actor", "id"]],
     messages: Messages {
         no_key: "No Linear key found for agent ID {agent}.",
         bad_signature: "Invalid Linear webhook signature",

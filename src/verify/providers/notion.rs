@@ -26,6 +26,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &[],
     redelivery_prefix: "notion",
+    actors: &[],
     messages: Messages {
         no_key: "No Notion key found for agent ID {agent}.",
         bad_signature: "Invalid Notion webhook signature",

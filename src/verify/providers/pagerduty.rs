@@ -26,6 +26,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &[],
     redelivery_prefix: "pagerduty",
+    actors: &[&["event", "agent", "id"]],
     messages: Messages {
         no_key: "No PagerDuty key found for agent ID {agent}.",
         bad_signature: "Invalid PagerDuty webhook signature",

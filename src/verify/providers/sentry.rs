@@ -27,6 +27,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &[REQUEST_ID_HEADER],
     redelivery_prefix: "sentry",
+    actors: &[&["actor", "id"]],
     messages: Messages {
         no_key: "No Sentry key found for agent ID {agent}.",
         bad_signature: "Invalid Sentry webhook signature",

@@ -22,6 +22,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &["x-shopify-webhook-id"],
     redelivery_prefix: "shopify",
+    actors: &[],
     messages: Messages {
         no_key: "No API key found for Shopify shop {name}.",
         bad_signature: "Invalid Shopify webhook signature",

@@ -31,6 +31,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &[],
     redelivery_prefix: "slack",
+    actors: &[&["event", "bot_id"], &["event", "user"], &["user", "id"]],
     messages: Messages {
         no_key: "No API key found for Slack app {name}.",
         bad_signature: "Invalid Slack webhook signature",

@@ -27,6 +27,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     secret: SecretSource::Generated,
     redelivery_headers: &["webhook-id", "svix-id"],
     redelivery_prefix: "webhook",
+    actors: &[],
     messages: Messages {
         no_key: "No Standard Webhooks key found for agent ID {agent}.",
         bad_signature: "Invalid Standard Webhooks signature",

@@ -23,6 +23,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &[],
     redelivery_prefix: "stripe",
+    actors: &[],
     messages: Messages {
         no_key: "No Stripe key found for agent ID {agent}.",
         bad_signature: "Invalid Stripe webhook signature",

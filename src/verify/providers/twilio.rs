@@ -33,6 +33,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &["i-twilio-idempotency-token"],
     redelivery_prefix: "twilio",
+    actors: &[],
     messages: Messages {
         no_key: "No Twilio key found for agent ID {agent}.",
         bad_signature: "Invalid Twilio webhook signature",

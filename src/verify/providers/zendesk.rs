@@ -29,6 +29,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     },
     redelivery_headers: &["x-zendesk-webhook-invocation-id"],
     redelivery_prefix: "zendesk",
+    actors: &[],
     messages: Messages {
         no_key: "No Zendesk key found for agent ID {agent}.",
         bad_signature: "Invalid Zendesk webhook signature",

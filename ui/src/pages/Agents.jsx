@@ -67,6 +67,7 @@ export function Agent({ id }) {
         <dt>ACP URL</dt><dd class="mono">{agent.acp_url}</dd>
         <dt>Type</dt><dd>{agent.acp_type}</dd>
         <dt>Deliveries</dt><dd>{agent.deliveries_paused_at ? `paused since ${agent.deliveries_paused_at}` : 'running'}</dd>
+        <dt>Identities</dt><dd class="mono">{(agent.identities || []).join(', ') || '–'}</dd>
       </dl>
       <p><a href={`#/keys/${agent.id}`}>Manage keys and routes</a> · <a href={`#/deliveries?agent_name=${encodeURIComponent(agent.name)}`}>Deliveries</a></p>
       <h2>Keys</h2>

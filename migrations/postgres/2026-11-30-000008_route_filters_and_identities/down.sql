@@ -1,0 +1,3 @@
+ALTER TABLE agents DROP COLUMN identities;
+ALTER TABLE agent_routes DROP COLUMN ignore_conditions;
+ALTER TABLE agent_routes DROP COLUMN filter_conditions;

@@ -1,0 +1,372 @@
+//! Agent-native routing (issue 15): route filters and ignores, and the loop
+//! guard that drops events an agent caused itself, over real HTTP with a
+//! real agent.
+
+use crate::acp_agent::AcpAgent;
+use crate::delivery::{pr_event, queue_app, wait_for_status, SECRET, TASK_KEY};
+use crate::helpers::*;
+use actix_web::http::Method;
+use hookgate::verify::providers::{github, slack};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+db_tests!(
+    filters_and_ignores_answer_200_and_deliver_nothing,
+    a_bad_condition_is_refused_naming_it,
+    dropped_calls_are_kept_as_ignored_when_asked,
+    the_loop_guard_drops_the_agents_own_github_events,
+    the_loop_guard_drops_the_agents_own_slack_messages,
+    identities_are_checked_and_shown,
+);
+
+/// An acp_event route on `code_changes` for `pr-agent` with these
+/// conditions, and its GitHub key.
+async fn route_with(app: &TestApp, agent: &AcpAgent, filter: Value, ignore: Value) {
+    app.register("pr-agent", &agent.url).await;
+    app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
+        .await;
+    let route = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "code_changes", "mode": "acp_event",
+                   "task_key": TASK_KEY, "filter": filter, "ignore": ignore}),
+        )
+        .await;
+    assert_eq!(route.status, 200, "{}", route.text());
+    assert_eq!(route.json()["filter"], filter);
+    assert_eq!(route.json()["ignore"], ignore);
+}
+
+/// A GitHub call of `event` with `body`, signed with the test key.
+async fn send_github(app: &TestApp, event: &str, body: &Value, delivery: &str) -> Reply {
+    let body = body.to_string();
+    let signature = github::sign(SECRET.as_bytes(), body.as_bytes());
+    let headers = [
+        ("x-hub-signature-256", signature.as_str()),
+        ("x-github-event", event),
+        ("x-github-delivery", delivery),
+        ("content-type", "application/json"),
+    ];
+    app.forward(Method::POST, "pr-agent", "code_changes", &headers, body)
+        .await
+}
+
+fn pull_request(number: u64, draft: bool, sender: &str) -> Value {
+    json!({"action": "opened", "number": number,
+           "pull_request": {"number": number, "draft": draft},
+           "repository": {"full_name": "octo/hello"}, "sender": {"login": sender}})
+}
+
+fn assert_ignored(reply: &Reply, reason: &str) {
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"ignored": true, "reason": reason}));
+}
+
+async fn filters_and_ignores_answer_200_and_deliver_nothing(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    let filter = json!([{"field": "header.x-github-event", "in": ["pull_request"]}]);
+    let ignore = json!([{"field": "body.pull_request.draft", "equals": true}]);
+    route_with(&app, &agent, filter, ignore).await;
+
+    let push = json!({"ref": "refs/heads/main", "repository": {"full_name": "octo/hello"}});
+    let reply = send_github(&app, "push", &push, "d-push").await;
+    assert_ignored(
+        &reply,
+        r#"filter: header.x-github-event in ["pull_request"] does not hold."#,
+    );
+    let draft = send_github(
+        &app,
+        "pull_request",
+        &pull_request(1, true, "dev"),
+        "d-draft",
+    )
+    .await;
+    assert_ignored(&draft, "ignore: body.pull_request.draft equals true.");
+    // A bad signature is refused before any condition is looked at.
+    let forged = send_pr_forged(&app).await;
+    assert_eq!(forged.status, 401, "{}", forged.text());
+
+    let kept = send_github(&app, "pull_request", &pull_request(2, false, "dev"), "d-pr").await;
+    assert_eq!(kept.status, 202, "{}", kept.text());
+    let id = kept.json()["event_id"].as_str().unwrap().to_owned();
+    wait_for_status(&app, &id, "delivered").await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let events = agent.events();
+    assert_eq!(events.len(), 1, "only the kept call arrives: {events:?}");
+    assert_eq!(
+        events[0]["params"]["event"]["content"]["data"]["body"]["pull_request"]["number"],
+        2
+    );
+    let stored = app.get("/deliveries").await.json();
+    assert_eq!(
+        stored.as_array().unwrap().len(),
+        1,
+        "nothing else stored: {stored}"
+    );
+
+    // Tests in this process share one metrics recorder: other tests'
+    // pr-agent may have dropped calls too.
+    let metrics = app.get("/metrics").await.text();
+    for reason in ["filter", "ignore"] {
+        let series = format!("hookgate_ignored_total{{agent=\"pr-agent\",reason=\"{reason}\"}} ");
+        let count: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{series} in:\n{metrics}"));
+        assert!(count >= 1, "{series}{count}");
+    }
+}
+
+async fn send_pr_forged(app: &TestApp) -> Reply {
+    let body = pr_event(3, "opened");
+    let signature = github::sign(b"not the secret", body.as_bytes());
+    let headers = [
+        ("x-hub-signature-256", signature.as_str()),
+        ("x-github-event", "push"),
+        ("content-type", "application/json"),
+    ];
+    app.forward(Method::POST, "pr-agent", "code_changes", &headers, body)
+        .await
+}
+
+async fn a_bad_condition_is_refused_naming_it(backend: Backend) {
+    let app = queue_app(backend).await;
+    app.register("pr-agent", "http://127.0.0.1:9").await;
+    let cases = [
+        (
+            json!({"filter": [{"field": "header.x-github-event", "in": []}]}),
+            "Field 'filter[0].in' must list 1 to 100 values.",
+        ),
+        (
+            json!({"ignore": [{"field": "query.x", "exists": true}]}),
+            "Field 'ignore[0].field' has an unknown placeholder {query.x}: use {body.a.b}, {header.name} or {path}.",
+        ),
+        (
+            json!({"filter": [{"field": "path", "exists": true, "equals": "x"}]}),
+            "Field 'filter[0]' must have exactly one of 'in', 'exists', 'equals' or 'contains'.",
+        ),
+    ];
+    for (conditions, message) in cases {
+        let mut body = json!({"agent_name": "pr-agent", "path": "hooks", "mode": "forward_async"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(conditions.as_object().unwrap().clone());
+        let reply = app.post_json("/agent_routes", body).await;
+        reply.assert_message(422, message);
+    }
+    let routes = app.get("/agent_routes?agent_name=pr-agent").await.json();
+    assert_eq!(routes, json!([]), "nothing was stored");
+}
+
+async fn dropped_calls_are_kept_as_ignored_when_asked(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.keep_ignored = true;
+        s.poll_interval = Duration::from_millis(100);
+    })
+    .await;
+    let agent = AcpAgent::start().await;
+    let filter = json!([{"field": "body.action", "in": ["opened"]}]);
+    route_with(&app, &agent, filter, json!([])).await;
+    let mut closed = pull_request(4, false, "dev");
+    closed["action"] = json!("closed");
+    let reply = send_github(&app, "pull_request", &closed, "d-closed").await;
+    let reason = r#"filter: body.action in ["opened"] does not hold."#;
+    assert_ignored(&reply, reason);
+
+    let kept = app.get("/deliveries?status=ignored").await.json();
+    let kept = kept.as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["last_error"], reason);
+    assert_eq!(kept[0]["task_id"], Value::Null);
+    let id = kept[0]["id"].as_str().unwrap();
+    let payload = app.get(&format!("/deliveries/{id}/payload")).await.json();
+    let body: Value = serde_json::from_str(payload["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["action"], "closed", "the request is kept: {payload}");
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        agent.calls().is_empty(),
+        "an ignored call is never attempted"
+    );
+    let retry = app
+        .post_json(&format!("/deliveries/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(retry.status, 409, "{}", retry.text());
+    let stats = app.get("/deliveries/stats").await.json();
+    assert_eq!(stats["agents"][0]["last_hour"]["accepted"], 0, "{stats}");
+}
+
+async fn the_loop_guard_drops_the_agents_own_github_events(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    route_with(&app, &agent, json!([]), json!([])).await;
+    let id = app.get("/agents/name/pr-agent").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let set = app
+        .put_json(
+            &format!("/agents/{id}/identities"),
+            json!({"identities": ["github:pr-bot[bot]"]}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+
+    let own = send_github(
+        &app,
+        "pull_request",
+        &pull_request(5, false, "pr-bot[bot]"),
+        "d-own",
+    )
+    .await;
+    assert_ignored(
+        &own,
+        "loop: the event was caused by github:pr-bot[bot], one of the agent's own identities.",
+    );
+    let human = send_github(
+        &app,
+        "pull_request",
+        &pull_request(5, false, "octocat"),
+        "d-human",
+    )
+    .await;
+    assert_eq!(human.status, 202, "{}", human.text());
+    wait_for_status(
+        &app,
+        human.json()["event_id"].as_str().unwrap(),
+        "delivered",
+    )
+    .await;
+    assert_eq!(agent.events().len(), 1);
+
+    // Without a route (a synchronous forward) the agent is guarded too.
+    let upstream = Upstream::start().await;
+    app.register("sync-agent", &upstream.url).await;
+    app.create_key("sync-agent", "octo/hello", "github", Some(SECRET))
+        .await;
+    let sync_id = app.get("/agents/name/sync-agent").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.put_json(
+        &format!("/agents/{sync_id}/identities"),
+        json!({"identities": ["github:pr-bot[bot]"]}),
+    )
+    .await;
+    let body = pull_request(6, false, "pr-bot[bot]").to_string();
+    let signature = github::sign(SECRET.as_bytes(), body.as_bytes());
+    let reply = app
+        .forward(
+            Method::POST,
+            "sync-agent",
+            "github",
+            &[
+                ("x-hub-signature-256", &signature),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["ignored"], true);
+    assert!(upstream.received().is_empty(), "nothing was forwarded");
+}
+
+async fn the_loop_guard_drops_the_agents_own_slack_messages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    // Declared at registration, as an Agentex SDK agent can from its metadata.
+    let registered = app
+        .post_json(
+            "/agents/register",
+            json!({"name": "slack-agent", "acp_url": upstream.url,
+                   "registration_metadata": {"hookgate_identities": ["slack:B0123ABC"]}}),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.text());
+    assert_eq!(registered.json()["identities"], json!(["slack:B0123ABC"]));
+    app.create_key("slack-agent", "A0123456", "slack", Some("slack-secret"))
+        .await;
+    let send = |text: &str, bot: Option<&str>| {
+        let mut event = json!({"type": "message", "text": text, "user": "U1"});
+        if let Some(bot) = bot {
+            event["bot_id"] = json!(bot);
+        }
+        json!({"type": "event_callback", "api_app_id": "A0123456", "event_id": text, "event": event})
+            .to_string()
+    };
+    for (body, dropped) in [
+        (send("from-itself", Some("B0123ABC")), true),
+        (send("from-a-person", None), false),
+        (send("from-another-bot", Some("B999")), false),
+    ] {
+        let ts = now_secs().to_string();
+        let signature = slack::sign(b"slack-secret", &ts, body.as_bytes());
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-slack-request-timestamp", ts.as_str()),
+            ("x-slack-signature", signature.as_str()),
+        ];
+        let reply = app
+            .forward(
+                Method::POST,
+                "slack-agent",
+                "slack/events",
+                &headers,
+                body.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(
+            reply.json()["ignored"] == true,
+            dropped,
+            "{body}: {}",
+            reply.text()
+        );
+    }
+    let received = upstream.received();
+    assert_eq!(received.len(), 2, "the agent's own message never arrives");
+    assert!(received
+        .iter()
+        .all(|r| !String::from_utf8_lossy(&r.body).contains("from-itself")));
+    // Re-registration without identities keeps them.
+    app.register("slack-agent", &upstream.url).await;
+    let agent = app.get("/agents/name/slack-agent").await.json();
+    assert_eq!(agent["identities"], json!(["slack:B0123ABC"]));
+}
+
+async fn identities_are_checked_and_shown(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let registered = app.register("agent-a", "http://127.0.0.1:9").await;
+    assert_eq!(registered["identities"], json!([]));
+    let id = registered["id"].as_str().unwrap();
+    let path = format!("/agents/{id}/identities");
+    let refused = app
+        .put_json(&path, json!({"identities": ["stripe:acct_1"]}))
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert!(refused.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Field 'identities[0]' must be 'provider:id'"));
+    let set = app
+        .put_json(&path, json!({"identities": ["linear:u-1", "gitlab:bot"]}))
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(
+        set.json()["identities"],
+        json!(["linear:u-1", "gitlab:bot"])
+    );
+    let shown = app.get(&format!("/agents/{id}")).await.json();
+    assert_eq!(shown["identities"], json!(["linear:u-1", "gitlab:bot"]));
+    let bad = app
+        .post_json(
+            "/agents/register",
+            json!({"name": "agent-b", "acp_url": "http://127.0.0.1:9",
+                   "registration_metadata": {"hookgate_identities": "github:x"}}),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert_eq!(app.get("/agents/name/agent-b").await.status, 404);
+}
