@@ -1,5 +1,6 @@
 //! ACP JSON-RPC messages hookgate sends to agents (`task/create`,
-//! `event/send`) and how their answers are judged.
+//! `event/send`, and `message/send` for sync agents) and how their answers
+//! are judged.
 
 use serde_json::{json, Value};
 
@@ -49,6 +50,22 @@ pub fn event_send(agent: &Value, task: &TaskRef<'_>, event: &EventRef<'_>) -> Va
                 "content": event.content,
                 "created_at": event.created_at,
             },
+        },
+    })
+}
+
+/// `message/send`: how a sync agent (which answers only this method)
+/// receives one event of a task, with the same content.
+pub fn message_send(agent: &Value, task: &TaskRef<'_>, event: &EventRef<'_>) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "id": event.id,
+        "method": "message/send",
+        "params": {
+            "agent": agent,
+            "task": {"id": task.id, "name": task.name},
+            "content": event.content,
+            "stream": false,
         },
     })
 }

@@ -8,6 +8,7 @@ mod identities;
 pub mod json_fields;
 mod key_kind;
 pub mod payload;
+mod redaction;
 mod route;
 mod secret;
 mod sqlite_sync;
@@ -18,6 +19,7 @@ pub use condition::{Condition, Conditions};
 pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
 pub use identities::Identities;
 pub use key_kind::{AcpType, KeyKind, KeyLookup};
+pub use redaction::{RedactedCall, Redaction};
 pub use route::{ContentKind, RouteMode, RoutePath};
 pub use secret::{
     digest_hex, generate_key, random_bytes, LiveKey, LiveUntil, Revealed, Secret, TimedSecret,

@@ -250,6 +250,7 @@ mod tests {
     fn live_key() -> LiveKey {
         LiveKey {
             key_id: "key-1".into(),
+            key_name: "key".into(),
             until: crate::domain::LiveUntil(None),
         }
     }

@@ -1,13 +1,14 @@
 //! One delivery attempt, run by the agent's `ForwarderActor`: `task/create`
-//! before a task's first event, then `event/send` (or the stored request for
-//! `forward_async`), judged by the contract's retry rules.
+//! before a task's first event, then `event/send` (`message/send` alone for
+//! a sync agent; the stored request for `forward_async`), judged by the
+//! contract's retry rules.
 
 use super::forwarder::ForwarderActor;
 use crate::acp::{self, EventRef, TaskRef};
 use crate::db::agents::AgentResponse;
 use crate::db::deliveries::{AttemptRecord, Claimed, Outcome};
 use crate::db::now;
-use crate::domain::RouteMode;
+use crate::domain::{AcpType, RouteMode};
 use crate::routes::request_id;
 use actix::prelude::*;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -207,8 +208,11 @@ async fn deliver_event(
         request_id,
         limit,
     };
+    // A sync agent (Agentex `acp_type: sync`) answers only `message/send`:
+    // its tasks are not announced, each event is a message.
+    let sync = claimed.agent.acp_type == AcpType::Sync.as_str();
     let mut created = None;
-    if task.created_on_agent_at.is_none() {
+    if task.created_on_agent_at.is_none() && !sync {
         let rpc_id = uuid::Uuid::new_v4().to_string();
         let exchange = target
             .call(&acp::task_create(&rpc_id, &agent, &task_ref))
@@ -236,7 +240,10 @@ async fn deliver_event(
         content: &content,
         created_at: &created_at,
     };
-    let body = acp::event_send(&agent, &task_ref, &event);
+    let body = match sync {
+        true => acp::message_send(&agent, &task_ref, &event),
+        false => acp::event_send(&agent, &task_ref, &event),
+    };
     (target.call(&body).await, created)
 }
 

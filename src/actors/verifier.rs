@@ -71,6 +71,8 @@ pub struct Verified {
     /// URL verification challenge, a ping), once the call verified.
     pub answer: Option<Answer>,
     pub body: Bytes,
+    /// The name of the key that passed the call.
+    pub key_name: Arc<str>,
 }
 
 impl Verified {
@@ -238,8 +240,8 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
         .filter(|u| !u.is_empty())
         .ok_or_else(not_found)?;
     let reading = msg.reading.as_ref().map_err(Clone::clone)?;
-    let key_id = matched_key(lookup, &agent.id, &msg, reading).await?;
-    tracing::Span::current().record("key.id", &*key_id);
+    let key = matched_key(lookup, &agent.id, &msg, reading).await?;
+    tracing::Span::current().record("key.id", &*key.id);
     msg.provider
         .after_match(reading, chrono::Utc::now().timestamp_millis())?;
     Ok(Verified {
@@ -247,16 +249,32 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
         acp_url,
         answer: msg.reading.ok().and_then(|r| r.answer),
         body: msg.body,
+        key_name: key.name,
     })
 }
 
-/// The id of the agent's key that passes the call, or the refusal.
+/// The key that passed a call: its id and name.
+struct MatchedKey {
+    id: Arc<str>,
+    name: Arc<str>,
+}
+
+impl From<&TimedSecret> for MatchedKey {
+    fn from(secret: &TimedSecret) -> Self {
+        Self {
+            id: secret.key_id.clone(),
+            name: secret.key_name.clone(),
+        }
+    }
+}
+
+/// The agent's key that passes the call, or the refusal.
 async fn matched_key(
     lookup: &Lookup,
     agent_id: &str,
     msg: &Verify,
     reading: &Reading,
-) -> Result<Arc<str>, VerifyFailure> {
+) -> Result<MatchedKey, VerifyFailure> {
     let provider = msg.provider;
     let kind = provider.descriptor().kind;
     let now = chrono::Utc::now().timestamp();
@@ -269,7 +287,11 @@ async fn matched_key(
                 let message = provider.descriptor().messages.bad_signature("", agent_id);
                 VerifyError::unauthorized(message)
             };
-            Ok(found.ok_or_else(refusal)?.key_id)
+            let found = found.ok_or_else(refusal)?;
+            Ok(MatchedKey {
+                id: found.key_id,
+                name: found.key_name,
+            })
         }
         KeyLookup::Named | KeyLookup::AllOfType => {
             let name = reading
@@ -283,7 +305,7 @@ async fn matched_key(
                 (Some(generic), true) => {
                     judge_generic(lookup, agent_id, generic, &msg.body, judged).await
                 }
-                _ => Ok(live[judged?].key_id.clone()),
+                _ => Ok(live[judged?].into()),
             }
         }
         KeyLookup::NotPresented => Err(VerifyError::missing_authentication().into()),
@@ -299,7 +321,7 @@ async fn judge_generic(
     reading: &Reading,
     body: &[u8],
     refusal: Result<usize, VerifyError>,
-) -> Result<Arc<str>, VerifyFailure> {
+) -> Result<MatchedKey, VerifyFailure> {
     let generic = providers::generic();
     let secrets = lookup
         .secrets(agent_id, generic.descriptor().kind, None)
@@ -307,7 +329,7 @@ async fn judge_generic(
     let live: Vec<&TimedSecret> = secrets.iter().collect();
     let now = chrono::Utc::now().timestamp();
     match generic.judge(reading, body, &live, agent_id, now) {
-        Ok(index) => Ok(live[index].key_id.clone()),
+        Ok(index) => Ok(live[index].into()),
         Err(e) if e.reason() == Refusal::NoCredentials => Err(refusal.err().unwrap_or(e).into()),
         Err(e) => Err(e.into()),
     }

@@ -160,31 +160,39 @@ pub fn digest_live_until(
     digest: &str,
 ) -> QueryResult<Option<LiveKey>> {
     let at = now();
-    type Row = (String, Option<String>, Option<chrono::NaiveDateTime>);
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+    );
     let stored: Vec<Row> = agent_key_versions::table
+        .inner_join(agent_api_keys::table)
         .filter(agent_key_versions::agent_id.eq(agent_id))
         .filter(agent_key_versions::api_key_type.eq(kind.as_str()))
         .filter(agent_key_versions::key_digest.eq(digest))
         .select((
             agent_key_versions::key_id,
+            agent_api_keys::name,
             agent_key_versions::key_digest,
             agent_key_versions::expires_at,
         ))
         .load(conn)?;
     Ok(stored
         .into_iter()
-        .filter(|(_, d, _)| {
+        .filter(|(_, _, d, _)| {
             d.as_ref()
                 .is_some_and(|d| bool::from(d.as_bytes().ct_eq(digest.as_bytes())))
         })
-        .map(|(key_id, _, until)| LiveKey {
+        .map(|(key_id, key_name, _, until)| LiveKey {
             key_id: key_id.into(),
+            key_name: key_name.into(),
             until: LiveUntil(until),
         })
         .filter(|key| key.until.is_live(at))
         .reduce(|a, b| LiveKey {
             until: a.until.longest(b.until),
-            key_id: a.key_id,
+            ..a
         }))
 }
 
@@ -212,6 +220,7 @@ pub fn live_secrets(
             agent_key_versions::secret,
             agent_key_versions::expires_at,
             agent_api_keys::config,
+            agent_api_keys::name,
         ))
         .order((
             agent_key_versions::created_at.desc(),
@@ -232,20 +241,21 @@ pub fn live_secrets(
     Ok(secrets)
 }
 
-/// A stored version: its id, its key's id, the sealed value, its expiry and
-/// the key's settings.
+/// A stored version: its id, its key's id, the sealed value, its expiry,
+/// the key's settings and name.
 type SecretRow = (
     String,
     String,
     Option<String>,
     Option<chrono::NaiveDateTime>,
     Option<String>,
+    String,
 );
 
 /// The version's secret, opened; `None` for a version without one or whose
 /// settings no longer parse (said, and not fatal to its neighbours).
 fn open_secret(data_key: &DataKey, row: SecretRow) -> DbResult<Option<TimedSecret>> {
-    let (id, key_id, sealed, until, config) = row;
+    let (id, key_id, sealed, until, config, key_name) = row;
     let Some(sealed) = sealed else {
         return Ok(None);
     };
@@ -265,6 +275,7 @@ fn open_secret(data_key: &DataKey, row: SecretRow) -> DbResult<Option<TimedSecre
     };
     Ok(Some(TimedSecret {
         key_id: key_id.into(),
+        key_name: key_name.into(),
         secret: data_key.open(&sealed, &id)?,
         until: LiveUntil(until),
         hmac,

@@ -21,6 +21,8 @@ pub struct Route {
     pub filter_conditions: Option<String>,
     /// JSON list of conditions any of which drops the call.
     pub ignore_conditions: Option<String>,
+    /// JSON list of fields removed before the call is stored or delivered.
+    pub redact_fields: Option<String>,
 }
 
 /// What a new route sets; id and time are made here.
@@ -33,6 +35,7 @@ pub struct NewRoute {
     pub text_template: Option<String>,
     pub filter_conditions: Option<String>,
     pub ignore_conditions: Option<String>,
+    pub redact_fields: Option<String>,
 }
 
 /// Stores a route; a second route on one (agent, path) is a unique violation.
@@ -48,6 +51,7 @@ pub fn insert(conn: &mut DbConnection, agent_id: &str, new: NewRoute) -> QueryRe
         created_at: now(),
         filter_conditions: new.filter_conditions,
         ignore_conditions: new.ignore_conditions,
+        redact_fields: new.redact_fields,
     };
     diesel::insert_into(agent_routes::table)
         .values(&route)

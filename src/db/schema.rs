@@ -73,6 +73,7 @@ diesel::table! {
         created_at -> Timestamp,
         filter_conditions -> Nullable<Text>,
         ignore_conditions -> Nullable<Text>,
+        redact_fields -> Nullable<Text>,
     }
 }
 

@@ -25,6 +25,36 @@ pub fn body_as_json(body: &[u8], is_form: bool) -> Option<Value> {
     Some(Value::Object(object))
 }
 
+/// The body again after its JSON form was changed (fields redacted): JSON
+/// as JSON; a form's `payload` field as that JSON, its other fields kept;
+/// another form from the object's fields (values as text).
+pub fn body_from_json(value: &Value, original: &[u8], is_form: bool) -> Vec<u8> {
+    let json = || serde_json::to_vec(value).unwrap_or_default();
+    if !is_form || serde_json::from_slice::<Value>(original).is_ok() {
+        return json();
+    }
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(original).unwrap_or_default();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let encoded = if fields.iter().any(|(k, _)| k == "payload") {
+        let fields = fields.into_iter().map(|(k, v)| match k.as_str() {
+            "payload" => (k, value.to_string()),
+            _ => (k, v),
+        });
+        serde_urlencoded::to_string(fields.collect::<Vec<_>>())
+    } else {
+        let object = value.as_object().into_iter().flatten();
+        serde_urlencoded::to_string(
+            object
+                .map(|(k, v)| (k.clone(), text(v)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    encoded.map(String::into_bytes).unwrap_or_else(|_| json())
+}
+
 /// True for `application/x-www-form-urlencoded` (any parameters).
 pub fn is_form(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|ct| {

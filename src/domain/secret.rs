@@ -117,6 +117,8 @@ impl LiveUntil {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveKey {
     pub key_id: std::sync::Arc<str>,
+    /// The key's name (provenance says which key verified a call).
+    pub key_name: std::sync::Arc<str>,
     pub until: LiveUntil,
 }
 
@@ -125,6 +127,7 @@ pub struct LiveKey {
 #[derive(Debug, Clone)]
 pub struct TimedSecret {
     pub key_id: std::sync::Arc<str>,
+    pub key_name: std::sync::Arc<str>,
     pub secret: Secret,
     pub until: LiveUntil,
     pub hmac: Option<std::sync::Arc<super::HmacConfig>>,

@@ -9,7 +9,7 @@ use super::AppState;
 use crate::db::agents::utc;
 use crate::db::is_unique_violation;
 use crate::db::routes::{self, NewRoute, Route};
-use crate::domain::{Conditions, ContentKind, RouteMode, RoutePath, Template};
+use crate::domain::{Conditions, ContentKind, Redaction, RouteMode, RoutePath, Template};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -39,6 +39,10 @@ pub struct CreateRouteRequest {
     /// `[{"field": "body.event.bot_id", "exists": true}]`.
     #[schema(value_type = Option<Vec<Object>>)]
     pub ignore: Option<serde_json::Value>,
+    /// Fields removed before the call is stored or delivered, e.g.
+    /// `["body.pull_request.user.email", "header.x-customer-email"]`.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub redact: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,6 +60,9 @@ pub struct RouteResponse {
     /// The route's `ignore` conditions.
     #[schema(value_type = Vec<Object>)]
     pub ignore: serde_json::Value,
+    /// Fields the route removes (`[]` when none).
+    #[schema(value_type = Vec<String>)]
+    pub redact: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -69,8 +76,9 @@ impl From<Route> for RouteResponse {
             task_key: r.task_key,
             content: r.content,
             text_template: r.text_template,
-            filter: stored_conditions(r.filter_conditions.as_deref()),
-            ignore: stored_conditions(r.ignore_conditions.as_deref()),
+            filter: stored_list(r.filter_conditions.as_deref()),
+            ignore: stored_list(r.ignore_conditions.as_deref()),
+            redact: stored_list(r.redact_fields.as_deref()),
             created_at: utc(r.created_at),
         }
     }
@@ -108,6 +116,7 @@ impl CreateRouteRequest {
             text_template: self.text_template,
             filter_conditions: conditions("filter", self.filter.as_ref())?,
             ignore_conditions: conditions("ignore", self.ignore.as_ref())?,
+            redact_fields: redaction(self.redact.as_ref())?,
         };
         Ok((which, route))
     }
@@ -123,8 +132,18 @@ fn conditions(list: &str, value: Option<&serde_json::Value>) -> Result<Option<St
     Ok((!parsed.is_empty()).then(|| parsed.to_json().to_string()))
 }
 
-/// A stored condition list as the API shows it (`[]` when none).
-fn stored_conditions(stored: Option<&str>) -> serde_json::Value {
+/// A redact list as stored: checked, normalised JSON, or None when absent
+/// or empty.
+fn redaction(value: Option<&serde_json::Value>) -> Result<Option<String>, AdminError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let parsed = Redaction::parse(value)?;
+    Ok((!parsed.is_empty()).then(|| parsed.to_json().to_string()))
+}
+
+/// A stored JSON list as the API shows it (`[]` when none).
+fn stored_list(stored: Option<&str>) -> serde_json::Value {
     stored
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_else(|| serde_json::json!([]))

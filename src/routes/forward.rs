@@ -10,7 +10,7 @@ use crate::actors::intake::{IntakeFailure, IntakeWriter};
 use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::db::routes;
-use crate::domain::{AgentName, KeyKind, RouteMode};
+use crate::domain::{AgentName, KeyKind, RedactedCall, Redaction, RouteMode};
 use crate::log_limit::LogLimit;
 use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
 use actix::Addr;
@@ -302,19 +302,29 @@ async fn handle<'a>(
             path_and_query,
             headers: req.headers(),
             body: &verified.body,
+            provider: seen.provider,
+            key_name: &verified.key_name,
         };
         return accept(&inbound, services.intake, services.dispatcher).await;
     }
     let forwarder = services
         .registry
         .forwarder_for(verified.agent(), &verified.acp_url);
-    let mut headers = forwardable_headers(req.headers());
+    let redaction = Redaction::from_stored(route.and_then(|r| r.redact_fields.as_deref()));
+    let (mut headers, body) = match redaction.is_empty() {
+        true => (forwardable_headers(req.headers()), verified.body),
+        false => {
+            let call = RedactedCall::new(&redaction, req.headers(), &verified.body);
+            let body = Bytes::from(call.body.into_owned());
+            (forwardable_headers(&call.headers), body)
+        }
+    };
     crate::telemetry::inject(&mut headers);
     let forward = Forward {
         method: req.method().clone(),
         path_and_query,
         headers,
-        body: verified.body,
+        body,
     };
     let agent = verified.entry.0.name.clone();
     relay(forwarder, forward, agent, limits.timeout_secs, seen.started).await

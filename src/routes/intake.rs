@@ -5,9 +5,8 @@ use crate::actors::forwarder::is_stripped_request_header;
 use crate::db::agents::Agent;
 use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
-use crate::domain::payload::{body_as_json, is_form};
-use crate::domain::{ContentKind, RouteMode, Template, TemplateInput};
-use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
+use crate::domain::{ContentKind, RedactedCall, Redaction, RouteMode, Template, TemplateInput};
+use actix_web::http::header::HeaderMap;
 use serde_json::{json, Map, Value};
 
 /// The call as intake sees it.
@@ -22,6 +21,9 @@ pub struct Inbound<'a> {
     pub path_and_query: String,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
+    /// Who vouched for the call: its provider's key type and the key's name.
+    pub provider: &'static str,
+    pub key_name: &'a str,
 }
 
 /// A template field the request lacks, or a route that cannot be used.
@@ -33,17 +35,19 @@ pub enum IntakeError {
     BadRoute(String, String),
 }
 
+/// The delivery to commit: the call without the route's redacted fields
+/// (templates render from what is kept, so a task key cannot leak one),
+/// and for `acp_event` the event content with its provenance.
 pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
-    let content_type = inbound
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let body_json = body_as_json(inbound.body, is_form(content_type));
+    let redaction = Redaction::from_stored(inbound.route.redact_fields.as_deref());
+    let call = RedactedCall::new(&redaction, inbound.headers, inbound.body);
+    let body_json = call.json;
     let input = TemplateInput {
         body: body_json.as_ref(),
-        headers: inbound.headers,
+        headers: &call.headers,
         path: inbound.sub_path,
     };
+    let id = uuid::Uuid::new_v4().to_string();
     let (task, content) = match inbound.mode {
         RouteMode::AcpEvent => {
             let key = render(
@@ -53,7 +57,8 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
                 &input,
             )?;
             let task_id = task_id(&inbound.agent.id, &key);
-            let content = content(inbound, &input, body_json.as_ref())?;
+            let mut content = content(inbound, &input, body_json.as_ref(), &call.body)?;
+            content["provenance"] = provenance(inbound, &id);
             (Some((task_id, key)), Some(content.to_string()))
         }
         _ => (None, None),
@@ -62,6 +67,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     // the request's headers and raw body.
     let replay = content.is_none();
     Ok(NewDelivery {
+        id,
         agent_id: inbound.agent.id.clone(),
         route_id: Some(inbound.route.id.clone()),
         mode: inbound.mode.as_str().to_owned(),
@@ -69,9 +75,9 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         dedup_key: dedup_key(inbound.headers, body_json.as_ref()),
         method: inbound.method.to_owned(),
         path: inbound.path_and_query.clone(),
-        headers: stored_headers(inbound.headers, replay),
+        headers: stored_headers(&call.headers, replay),
         body: if replay {
-            inbound.body.to_vec()
+            call.body.into_owned()
         } else {
             Vec::new()
         },
@@ -83,7 +89,10 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
 /// A call a route or the loop guard dropped, kept as an `ignored` delivery
 /// with its request (never attempted).
 pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
+    let redaction = Redaction::from_stored(dropped.route.and_then(|r| r.redact_fields.as_deref()));
+    let call = RedactedCall::new(&redaction, dropped.headers, dropped.body);
     NewDelivery {
+        id: uuid::Uuid::new_v4().to_string(),
         agent_id: dropped.agent.id.clone(),
         route_id: dropped.route.map(|r| r.id.clone()),
         mode: dropped
@@ -94,8 +103,8 @@ pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
         dedup_key: None,
         method: dropped.method.to_owned(),
         path: dropped.path_and_query.to_owned(),
-        headers: stored_headers(dropped.headers, true),
-        body: dropped.body.to_vec(),
+        headers: stored_headers(&call.headers, true),
+        body: call.body.into_owned(),
         content: None,
         ignored: Some(reason.to_owned()),
     }
@@ -153,10 +162,24 @@ pub fn task_id(agent_id: &str, key: &str) -> String {
     uuid::Uuid::new_v5(&namespace, key.as_bytes()).to_string()
 }
 
+/// Where an event came from, beside its content, so an agent can treat it
+/// as third-party input (the Agentex SDK's content models keep the field).
+fn provenance(inbound: &Inbound<'_>, delivery_id: &str) -> Value {
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    json!({
+        "provider": inbound.provider,
+        "key_name": inbound.key_name,
+        "verified": true,
+        "delivery_id": delivery_id,
+        "received_at": received_at,
+    })
+}
+
 fn content(
     inbound: &Inbound<'_>,
     input: &TemplateInput<'_>,
     body: Option<&Value>,
+    raw_body: &[u8],
 ) -> Result<Value, IntakeError> {
     if ContentKind::parse(&inbound.route.content) == Ok(ContentKind::Text) {
         let text = render(
@@ -171,12 +194,12 @@ fn content(
     }
     let body = body
         .cloned()
-        .unwrap_or_else(|| Value::String(String::from_utf8_lossy(inbound.body).into_owned()));
+        .unwrap_or_else(|| Value::String(String::from_utf8_lossy(raw_body).into_owned()));
     Ok(json!({
         "type": "data",
         "author": "user",
         "style": "static",
-        "data": {"path": inbound.sub_path, "headers": event_headers(inbound.headers), "body": body},
+        "data": {"path": inbound.sub_path, "headers": event_headers(input.headers), "body": body},
     }))
 }
 

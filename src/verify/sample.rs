@@ -80,6 +80,7 @@ mod tests {
         });
         TimedSecret {
             key_id: "key-1".into(),
+            key_name: "key".into(),
             secret: Secret::new(value),
             until: LiveUntil(None),
             hmac,

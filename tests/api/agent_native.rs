@@ -2,9 +2,10 @@
 //! guard that drops events an agent caused itself, over real HTTP with a
 //! real agent.
 
-use crate::acp_agent::AcpAgent;
+use crate::acp_agent::{AcpAgent, Answer};
 use crate::delivery::{pr_event, queue_app, wait_for_status, SECRET, TASK_KEY};
 use crate::helpers::*;
+use crate::secrets_at_rest::{contains, database_bytes};
 use actix_web::http::Method;
 use hookgate::verify::providers::{github, slack};
 use serde_json::{json, Value};
@@ -17,6 +18,9 @@ db_tests!(
     the_loop_guard_drops_the_agents_own_github_events,
     the_loop_guard_drops_the_agents_own_slack_messages,
     identities_are_checked_and_shown,
+    a_sync_agent_receives_message_send_in_order,
+    events_carry_their_provenance,
+    a_redacted_field_reaches_neither_the_database_nor_the_agent,
 );
 
 /// An acp_event route on `code_changes` for `pr-agent` with these
@@ -369,4 +373,174 @@ async fn identities_are_checked_and_shown(backend: Backend) {
         .await;
     assert_eq!(bad.status, 422, "{}", bad.text());
     assert_eq!(app.get("/agents/name/agent-b").await.status, 404);
+}
+
+async fn a_sync_agent_receives_message_send_in_order(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    let registered = app
+        .post_json(
+            "/agents/register",
+            json!({"name": "pr-agent", "acp_url": agent.url, "acp_type": "sync"}),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.text());
+    route_with_key(&app).await;
+    // One transient refusal: retried like any delivery.
+    agent.script(&[Answer::Status(503)]);
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let mut body = pull_request(7, false, "dev");
+        body["action"] = json!(format!("edit-{n}"));
+        let reply = send_github(&app, "pull_request", &body, &format!("sync-{n}")).await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        ids.push(reply.json()["event_id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        wait_for_status(&app, id, "delivered").await;
+    }
+    let calls: Vec<Value> = agent.calls().iter().map(|c| c.json()).collect();
+    assert!(
+        calls.iter().all(|c| c["method"] == "message/send"),
+        "a sync agent gets message/send only (no task/create): {calls:?}"
+    );
+    let delivered: Vec<&Value> = calls.iter().skip(1).collect();
+    let actions: Vec<&Value> = delivered
+        .iter()
+        .map(|c| &c["params"]["content"]["data"]["body"]["action"])
+        .collect();
+    assert_eq!(
+        actions,
+        ["edit-1", "edit-2", "edit-3"],
+        "in order after the retry"
+    );
+    let task_ids: Vec<&Value> = delivered
+        .iter()
+        .map(|c| &c["params"]["task"]["id"])
+        .collect();
+    assert!(
+        task_ids.iter().all(|t| *t == task_ids[0]),
+        "one task: {task_ids:?}"
+    );
+    assert_eq!(delivered[0]["params"]["stream"], false);
+    assert_eq!(delivered[0]["id"], ids[0]);
+}
+
+/// The GitHub key and an acp_event route on `code_changes` for the
+/// already registered `pr-agent`, with `extra` route fields.
+async fn route_with_key_and(app: &TestApp, extra: Value) {
+    app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
+        .await;
+    let mut body = json!({"agent_name": "pr-agent", "path": "code_changes",
+                          "mode": "acp_event", "task_key": TASK_KEY});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let route = app.post_json("/agent_routes", body).await;
+    assert_eq!(route.status, 200, "{}", route.text());
+}
+
+async fn route_with_key(app: &TestApp) {
+    route_with_key_and(app, json!({})).await;
+}
+
+async fn events_carry_their_provenance(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    app.register("pr-agent", &agent.url).await;
+    route_with_key(&app).await;
+    let before = chrono::Utc::now();
+    let reply = send_github(&app, "pull_request", &pull_request(8, false, "dev"), "p-1").await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let id = reply.json()["event_id"].as_str().unwrap().to_owned();
+    wait_for_status(&app, &id, "delivered").await;
+    let content = &agent.events()[0]["params"]["event"]["content"];
+    let provenance = &content["provenance"];
+    assert_eq!(provenance["provider"], "github", "{content}");
+    assert_eq!(provenance["key_name"], "octo/hello");
+    assert_eq!(provenance["verified"], true);
+    assert_eq!(provenance["delivery_id"], id);
+    let received: chrono::DateTime<chrono::Utc> =
+        provenance["received_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        received >= before - chrono::Duration::seconds(1),
+        "{received}"
+    );
+    assert_eq!(content["data"]["body"]["number"], 8, "data is unchanged");
+}
+
+async fn a_redacted_field_reaches_neither_the_database_nor_the_agent(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    app.register("pr-agent", &agent.url).await;
+    let redact = json!(["body.pull_request.user.email", "header.x-customer-email"]);
+    route_with_key_and(&app, json!({"redact": redact})).await;
+    let routes = app.get("/agent_routes?agent_name=pr-agent").await.json();
+    assert_eq!(routes[0]["redact"], redact);
+    // A forward_async route on another path keeps the request itself.
+    let queued = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "queued", "mode": "forward_async",
+                   "redact": redact}),
+        )
+        .await;
+    assert_eq!(queued.status, 200, "{}", queued.text());
+
+    const EMAIL: &str = "private-person@example.com";
+    const CUSTOMER: &str = "customer-9f3a@example.com";
+    let mut body = pull_request(9, false, "dev");
+    body["pull_request"]["user"] = json!({"login": "dev", "email": EMAIL});
+    let text = body.to_string();
+    let signature = github::sign(SECRET.as_bytes(), text.as_bytes());
+    for (path, delivery) in [("code_changes", "r-1"), ("queued", "r-2")] {
+        let headers = [
+            ("x-hub-signature-256", signature.as_str()),
+            ("x-github-event", "pull_request"),
+            ("x-github-delivery", delivery),
+            ("x-customer-email", CUSTOMER),
+            ("content-type", "application/json"),
+        ];
+        let reply = app
+            .forward(Method::POST, "pr-agent", path, &headers, text.clone())
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        wait_for_status(
+            &app,
+            reply.json()["event_id"].as_str().unwrap(),
+            "delivered",
+        )
+        .await;
+    }
+    let calls = agent.calls();
+    assert_eq!(
+        calls.len(),
+        3,
+        "task/create, event/send, the replayed request"
+    );
+    for call in &calls {
+        let seen = format!("{:?} {}", call.headers, String::from_utf8_lossy(&call.body));
+        assert!(!seen.contains(EMAIL) && !seen.contains(CUSTOMER), "{seen}");
+    }
+    let event = &agent.events()[0]["params"]["event"]["content"]["data"];
+    assert_eq!(
+        event["body"]["pull_request"]["user"],
+        json!({"login": "dev"})
+    );
+    let replayed = calls
+        .iter()
+        .find(|c| c.path == "/queued")
+        .expect("replayed");
+    let replayed: Value = serde_json::from_slice(&replayed.body).unwrap();
+    assert_eq!(replayed["pull_request"]["user"], json!({"login": "dev"}));
+    app.stop().await;
+    let stored = database_bytes(&app.db.url);
+    assert!(
+        !contains(&stored, EMAIL),
+        "the email is not in the database"
+    );
+    assert!(
+        !contains(&stored, CUSTOMER),
+        "the header is not in the database"
+    );
 }

@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 /// What intake stores; ids, sequence and times are made here.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
+    /// Made by intake (an ACP event's provenance names it).
+    pub id: String,
     pub agent_id: String,
     /// The route that matched; None for a call the loop guard dropped
     /// before any route.
@@ -267,7 +269,7 @@ fn task_of(new: &NewDelivery) -> Option<&str> {
 fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>) -> Delivery {
     let at = now();
     Delivery {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: new.id.clone(),
         agent_id: new.agent_id.clone(),
         route_id: new.route_id.clone(),
         mode: new.mode.clone(),

@@ -1,3 +1,4 @@
 ALTER TABLE agents DROP COLUMN identities;
+ALTER TABLE agent_routes DROP COLUMN redact_fields;
 ALTER TABLE agent_routes DROP COLUMN ignore_conditions;
 ALTER TABLE agent_routes DROP COLUMN filter_conditions;

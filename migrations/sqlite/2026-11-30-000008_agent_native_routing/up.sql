@@ -1,0 +1,8 @@
+-- Agent-native routing. Route conditions (JSON lists): `filter` keeps a
+-- call only when all hold, `ignore` drops it when any holds; fields a route
+-- removes before storing or delivering (JSON list). An agent's own
+-- identities (JSON list of `provider:id`), for the loop guard.
+ALTER TABLE agent_routes ADD COLUMN filter_conditions TEXT;
+ALTER TABLE agent_routes ADD COLUMN ignore_conditions TEXT;
+ALTER TABLE agent_routes ADD COLUMN redact_fields TEXT;
+ALTER TABLE agents ADD COLUMN identities TEXT;
