@@ -1,6 +1,6 @@
 //! Queries on `agents`.
 
-use super::schema::{agent_api_keys, agents};
+use super::schema::{agent_api_keys, agent_routes, agents};
 use super::{api_keys, now, DbConnection, DbResult};
 use crate::crypto::DataKey;
 use crate::domain::{generate_key, AcpType, AgentName, Identities, KeyKind, Secret};
@@ -189,6 +189,10 @@ pub fn list(
 pub fn delete(conn: &mut DbConnection, agent: &Agent) -> DbResult<()> {
     conn.transaction(|conn| {
         diesel::delete(agent_api_keys::table.filter(agent_api_keys::agent_id.eq(&agent.id)))
+            .execute(conn)?;
+        // Routes that shadowed to it go on without a shadow.
+        diesel::update(agent_routes::table.filter(agent_routes::shadow_agent_id.eq(&agent.id)))
+            .set(agent_routes::shadow_agent_id.eq(None::<String>))
             .execute(conn)?;
         diesel::delete(agents::table.find(&agent.id)).execute(conn)?;
         Ok(())

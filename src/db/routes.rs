@@ -23,6 +23,8 @@ pub struct Route {
     pub ignore_conditions: Option<String>,
     /// JSON list of fields removed before the call is stored or delivered.
     pub redact_fields: Option<String>,
+    /// The agent that also gets every event the route accepts.
+    pub shadow_agent_id: Option<String>,
 }
 
 /// What a new route sets; id and time are made here.
@@ -36,6 +38,7 @@ pub struct NewRoute {
     pub filter_conditions: Option<String>,
     pub ignore_conditions: Option<String>,
     pub redact_fields: Option<String>,
+    pub shadow_agent_id: Option<String>,
 }
 
 /// Stores a route; a second route on one (agent, path) is a unique violation.
@@ -52,6 +55,7 @@ pub fn insert(conn: &mut DbConnection, agent_id: &str, new: NewRoute) -> QueryRe
         filter_conditions: new.filter_conditions,
         ignore_conditions: new.ignore_conditions,
         redact_fields: new.redact_fields,
+        shadow_agent_id: new.shadow_agent_id,
     };
     diesel::insert_into(agent_routes::table)
         .values(&route)

@@ -74,6 +74,7 @@ diesel::table! {
         filter_conditions -> Nullable<Text>,
         ignore_conditions -> Nullable<Text>,
         redact_fields -> Nullable<Text>,
+        shadow_agent_id -> Nullable<Text>,
     }
 }
 

@@ -43,6 +43,9 @@ pub struct CreateRouteRequest {
     /// `["body.pull_request.user.email", "header.x-customer-email"]`.
     #[schema(value_type = Option<Vec<String>>)]
     pub redact: Option<serde_json::Value>,
+    /// Another agent (by name) that also gets every event the route
+    /// accepts, in its own tasks; its failures never touch the main delivery.
+    pub shadow_agent: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,6 +66,8 @@ pub struct RouteResponse {
     /// Fields the route removes (`[]` when none).
     #[schema(value_type = Vec<String>)]
     pub redact: serde_json::Value,
+    /// The shadow agent's id, when the route has one.
+    pub shadow_agent_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -79,13 +84,14 @@ impl From<Route> for RouteResponse {
             filter: stored_list(r.filter_conditions.as_deref()),
             ignore: stored_list(r.ignore_conditions.as_deref()),
             redact: stored_list(r.redact_fields.as_deref()),
+            shadow_agent_id: r.shadow_agent_id,
             created_at: utc(r.created_at),
         }
     }
 }
 
 impl CreateRouteRequest {
-    fn parse(self) -> Result<(AgentRef, NewRoute), AdminError> {
+    fn parse(self) -> Result<(AgentRef, NewRoute, Option<String>), AdminError> {
         let selector = AgentSelector {
             agent_id: self.agent_id,
             agent_name: self.agent_name,
@@ -117,9 +123,35 @@ impl CreateRouteRequest {
             filter_conditions: conditions("filter", self.filter.as_ref())?,
             ignore_conditions: conditions("ignore", self.ignore.as_ref())?,
             redact_fields: redaction(self.redact.as_ref())?,
+            shadow_agent_id: None,
         };
-        Ok((which, route))
+        let shadow = self.shadow_agent.filter(|s| !s.trim().is_empty());
+        if shadow.is_some() && mode == RouteMode::Forward {
+            return Err(AdminError::Unprocessable(
+                "Field 'shadow_agent' needs mode acp_event or forward_async.".into(),
+            ));
+        }
+        Ok((which, route, shadow))
     }
+}
+
+/// The id of the shadow agent `name` (one the caller may see, not the
+/// route's own agent).
+fn shadow_agent_id(
+    conn: &mut crate::db::DbConnection,
+    caller: &Caller,
+    name: &str,
+    route_agent: &str,
+) -> Result<String, AdminError> {
+    let shadow = find(conn, &AgentRef::Name(name.to_owned()), caller).map_err(|_| {
+        AdminError::Unprocessable(format!("Field 'shadow_agent' names no agent: {name:?}."))
+    })?;
+    if shadow.id == route_agent {
+        return Err(AdminError::Unprocessable(
+            "Field 'shadow_agent' must name another agent than the route's.".into(),
+        ));
+    }
+    Ok(shadow.id)
 }
 
 /// A condition list as stored: checked, normalised JSON, or None when
@@ -161,10 +193,13 @@ pub async fn create(
     caller: Caller,
     body: web::Json<CreateRouteRequest>,
 ) -> Result<HttpResponse, AdminError> {
-    let (which, new) = body.into_inner().parse()?;
+    let (which, mut new, shadow) = body.into_inner().parse()?;
     let route = run_change(&state, move |conn| {
         conn.transaction(|conn| {
             let agent = find(conn, &which, &caller)?;
+            if let Some(name) = &shadow {
+                new.shadow_agent_id = Some(shadow_agent_id(conn, &caller, name, &agent.id)?);
+            }
             let path = new.path.clone();
             routes::insert(conn, &agent.id, new.clone()).map_err(|e| {
                 if is_unique_violation(&e) {

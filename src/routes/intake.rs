@@ -57,16 +57,16 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
                 &input,
             )?;
             let task_id = task_id(&inbound.agent.id, &key);
-            let mut content = content(inbound, &input, body_json.as_ref(), &call.body)?;
-            content["provenance"] = provenance(inbound, &id);
-            (Some((task_id, key)), Some(content.to_string()))
+            let content = content(inbound, &input, body_json.as_ref(), &call.body)?;
+            (Some((task_id, key)), Some(content))
         }
         _ => (None, None),
     };
     // An ACP event carries all it needs in `content`; only a replay needs
     // the request's headers and raw body.
     let replay = content.is_none();
-    Ok(NewDelivery {
+    let main = NewDelivery {
+        content: content.as_ref().map(|c| with_provenance(c, inbound, &id)),
         id,
         agent_id: inbound.agent.id.clone(),
         route_id: Some(inbound.route.id.clone()),
@@ -81,9 +81,47 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         } else {
             Vec::new()
         },
-        content,
         ignored: None,
-    })
+        shadow: None,
+        is_shadow: false,
+    };
+    let shadow = inbound
+        .route
+        .shadow_agent_id
+        .as_deref()
+        .map(|agent_id| Box::new(shadow_of(&main, agent_id, content.as_ref(), inbound)));
+    Ok(NewDelivery { shadow, ..main })
+}
+
+/// The same event for the route's shadow agent: its own id, task (the
+/// same key in the shadow agent's namespace) and sequence; no redelivery
+/// id (the call's is kept once, with the main delivery).
+fn shadow_of(
+    main: &NewDelivery,
+    agent_id: &str,
+    content: Option<&Value>,
+    inbound: &Inbound<'_>,
+) -> NewDelivery {
+    let id = uuid::Uuid::new_v4().to_string();
+    NewDelivery {
+        content: content.map(|c| with_provenance(c, inbound, &id)),
+        id,
+        agent_id: agent_id.to_owned(),
+        task: main
+            .task
+            .as_ref()
+            .map(|(_, key)| (task_id(agent_id, key), key.clone())),
+        dedup_key: None,
+        is_shadow: true,
+        ..main.clone()
+    }
+}
+
+/// The content as stored: with its provenance, naming `delivery_id`.
+fn with_provenance(content: &Value, inbound: &Inbound<'_>, delivery_id: &str) -> String {
+    let mut content = content.clone();
+    content["provenance"] = provenance(inbound, delivery_id);
+    content.to_string()
 }
 
 /// A call a route or the loop guard dropped, kept as an `ignored` delivery
@@ -107,6 +145,8 @@ pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
         body: call.body.into_owned(),
         content: None,
         ignored: Some(reason.to_owned()),
+        shadow: None,
+        is_shadow: false,
     }
 }
 

@@ -21,6 +21,7 @@ db_tests!(
     a_sync_agent_receives_message_send_in_order,
     events_carry_their_provenance,
     a_redacted_field_reaches_neither_the_database_nor_the_agent,
+    a_shadow_agent_gets_every_event_and_its_failures_touch_nothing,
 );
 
 /// An acp_event route on `code_changes` for `pr-agent` with these
@@ -543,4 +544,86 @@ async fn a_redacted_field_reaches_neither_the_database_nor_the_agent(backend: Ba
         !contains(&stored, CUSTOMER),
         "the header is not in the database"
     );
+}
+
+async fn a_shadow_agent_gets_every_event_and_its_failures_touch_nothing(backend: Backend) {
+    let app = queue_app(backend).await;
+    let main = AcpAgent::start().await;
+    let shadow = AcpAgent::start().await;
+    app.register("pr-agent", &main.url).await;
+    let shadow_id = app.register("shadow-agent", &shadow.url).await["id"].clone();
+    // The shadow refuses every call for now.
+    shadow.fail_tasks("", 503);
+    route_with_key_and(&app, json!({"shadow_agent": "shadow-agent"})).await;
+    let route = &app.get("/agent_routes?agent_name=pr-agent").await.json()[0];
+    assert_eq!(route["shadow_agent_id"], shadow_id);
+
+    let mut main_ids = Vec::new();
+    for n in 1..=5 {
+        let mut body = pull_request(11, false, "dev");
+        body["action"] = json!(format!("edit-{n}"));
+        let reply = send_github(&app, "pull_request", &body, &format!("s-{n}")).await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        main_ids.push(reply.json()["event_id"].as_str().unwrap().to_owned());
+    }
+    // A provider's redelivery is answered as before and copied to no one.
+    let again = send_github(&app, "pull_request", &pull_request(11, false, "dev"), "s-1").await;
+    assert_eq!(again.json()["event_id"], main_ids[0]);
+    for id in &main_ids {
+        wait_for_status(&app, id, "delivered").await;
+    }
+    assert_eq!(main.events().len(), 5, "the main agent got every event");
+    let refused = app.get("/deliveries?agent_name=shadow-agent").await.json();
+    assert_eq!(refused.as_array().unwrap().len(), 5, "{refused}");
+
+    shadow.heal();
+    let mut shadow_rows = Vec::new();
+    for _ in 0..200 {
+        shadow_rows = app
+            .get("/deliveries?agent_name=shadow-agent&status=delivered")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .clone();
+        if shadow_rows.len() == 5 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        shadow_rows.len(),
+        5,
+        "the shadow gets every event once it answers"
+    );
+    let events = shadow.events();
+    let actions: Vec<&Value> = events
+        .iter()
+        .map(|e| &e["params"]["event"]["content"]["data"]["body"]["action"])
+        .collect();
+    assert_eq!(actions, ["edit-1", "edit-2", "edit-3", "edit-4", "edit-5"]);
+    let main_task = &main.events()[0]["params"]["task"]["id"];
+    let shadow_task = &events[0]["params"]["task"]["id"];
+    assert_ne!(main_task, shadow_task, "the shadow's own task");
+    let sequences: Vec<&Value> = events
+        .iter()
+        .map(|e| &e["params"]["event"]["sequence_id"])
+        .collect();
+    assert_eq!(sequences, [1, 2, 3, 4, 5]);
+    for id in &main_ids {
+        let main_row = app.get(&format!("/deliveries/{id}")).await.json();
+        assert_eq!(
+            main_row["attempts"], 1,
+            "untouched by the shadow: {main_row}"
+        );
+    }
+
+    let bad = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "other", "mode": "acp_event",
+                   "task_key": TASK_KEY, "shadow_agent": "nobody"}),
+        )
+        .await;
+    bad.assert_message(422, "Field 'shadow_agent' names no agent: \"nobody\".");
 }

@@ -1,8 +1,10 @@
 -- Agent-native routing. Route conditions (JSON lists): `filter` keeps a
 -- call only when all hold, `ignore` drops it when any holds; fields a route
--- removes before storing or delivering (JSON list). An agent's own
+-- removes before storing or delivering (JSON list); the agent that also
+-- gets every event (shadow). An agent's own
 -- identities (JSON list of `provider:id`), for the loop guard.
 ALTER TABLE agent_routes ADD COLUMN filter_conditions TEXT;
 ALTER TABLE agent_routes ADD COLUMN ignore_conditions TEXT;
 ALTER TABLE agent_routes ADD COLUMN redact_fields TEXT;
+ALTER TABLE agent_routes ADD COLUMN shadow_agent_id TEXT;
 ALTER TABLE agents ADD COLUMN identities TEXT;

@@ -31,6 +31,11 @@ pub struct NewDelivery {
     /// Why a route or the loop guard dropped the call: kept, for operators,
     /// as an `ignored` delivery that is never attempted (no task, no lane).
     pub ignored: Option<String>,
+    /// The same event for a route's shadow agent: committed with this one
+    /// (never for a redelivery), delivered apart, never answered for.
+    pub shadow: Option<Box<NewDelivery>>,
+    /// True for a shadow copy.
+    pub is_shadow: bool,
 }
 
 /// The answer intake gives: the first call's ids for a redelivery.
@@ -121,7 +126,7 @@ macro_rules! insert_chunked {
 }
 
 /// The redelivery ids of the batch's calls that carry one.
-fn dedup_rows(batch: &[NewDelivery], rows: &[Delivery]) -> Vec<DedupRow> {
+fn dedup_rows(batch: &[&NewDelivery], rows: &[Delivery]) -> Vec<DedupRow> {
     batch
         .iter()
         .zip(rows)
@@ -138,10 +143,15 @@ fn dedup_rows(batch: &[NewDelivery], rows: &[Delivery]) -> Vec<DedupRow> {
 }
 
 fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
-    let mut sequences = take_sequences(conn, batch)?;
+    // Each call's shadow copy goes in right after it; only calls are answered.
+    let all: Vec<&NewDelivery> = batch
+        .iter()
+        .flat_map(|new| std::iter::once(new).chain(new.shadow.as_deref()))
+        .collect();
+    let mut sequences = take_sequences(conn, &all)?;
     let mut lanes = Vec::new();
-    let mut rows = Vec::with_capacity(batch.len());
-    for new in batch {
+    let mut rows = Vec::with_capacity(all.len());
+    for new in &all {
         let (sequence_id, is_head) = match task_of(new) {
             Some(task) => {
                 let seq = sequences.get_mut(task).expect("every task was bumped");
@@ -163,14 +173,20 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         rows.push(row);
     }
     // One multi-row INSERT per chunk (SQLite allows 32766 bound values).
-    insert_chunked!(conn, delivery_dedup::table, dedup_rows(batch, &rows), 256);
+    insert_chunked!(conn, delivery_dedup::table, dedup_rows(&all, &rows), 256);
+    let answered: Vec<(String, Option<String>)> = rows
+        .iter()
+        .zip(&all)
+        .filter(|(_, new)| !new.is_shadow)
+        .map(|(row, _)| (row.id.clone(), row.task_id.clone()))
+        .collect();
     insert_chunked!(conn, deliveries::table, rows, 128);
     insert_lanes(conn, &lanes)?;
-    Ok(rows
+    Ok(answered
         .into_iter()
-        .map(|row| Accepted {
-            event_id: row.id,
-            task_id: row.task_id,
+        .map(|(event_id, task_id)| Accepted {
+            event_id,
+            task_id,
             duplicate: false,
         })
         .collect())
@@ -197,10 +213,10 @@ struct Bumped {
 /// for it, creating the tasks that do not exist yet.
 fn take_sequences(
     conn: &mut DbConnection,
-    batch: &[NewDelivery],
+    batch: &[&NewDelivery],
 ) -> QueryResult<HashMap<String, Sequences>> {
     let mut counts: BTreeMap<&str, (i64, &NewDelivery)> = BTreeMap::new();
-    for new in batch {
+    for new in batch.iter().copied() {
         if let Some(task) = task_of(new) {
             counts.entry(task).or_insert((0, new)).0 += 1;
         }
