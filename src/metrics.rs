@@ -28,6 +28,7 @@ const COMMIT_DURATION: &str = "hookgate_intake_commit_duration_seconds";
 const CACHE_HITS: &str = "hookgate_key_cache_hits_total";
 const CACHE_MISSES: &str = "hookgate_key_cache_misses_total";
 const IGNORED: &str = "hookgate_ignored_total";
+const HELD: &str = "hookgate_held_total";
 
 /// Latency buckets, in seconds: loopback forwards take well under a
 /// millisecond, agents up to the forward timeout.
@@ -97,6 +98,10 @@ fn describe() {
         IGNORED,
         "Verified calls dropped by agent and reason (filter, ignore, loop)"
     );
+    describe_counter!(
+        HELD,
+        "Events the loop breaker held (stored, not delivered) by agent"
+    );
 }
 
 /// One call to the forward route: `outcome` is `forwarded`, `accepted`,
@@ -149,6 +154,11 @@ impl ForwardSeries {
 /// registered agents' verified calls get here, so the labels are bounded.
 pub fn ignored(agent: &str, reason: &'static str) {
     counter!(IGNORED, "agent" => agent.to_owned(), "reason" => reason).increment(1);
+}
+
+/// An event the loop breaker held.
+pub fn held(agent: &str) {
+    counter!(HELD, "agent" => agent.to_owned()).increment(1);
 }
 
 /// One delivery attempt: `outcome` is `delivered`, `retry` or `failed`.

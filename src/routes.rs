@@ -169,7 +169,8 @@ fn route_routes(cfg: &mut web::ServiceConfig) {
 /// `/tasks`: what webhooks became, and each task's events in order.
 fn task_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tasks", web::get().to(tasks::list))
-        .route("/tasks/{id}", web::get().to(tasks::get));
+        .route("/tasks/{id}", web::get().to(tasks::get))
+        .route("/tasks/{id}/release", web::post().to(tasks::release));
 }
 
 /// `/deliveries` and what operators do to them.

@@ -12,6 +12,7 @@ mod claim;
 mod depth;
 mod enqueue;
 mod listing;
+pub mod loop_breaker;
 mod record;
 mod retention;
 pub mod stats;
@@ -42,8 +43,10 @@ pub const CANCELLED: &str = "cancelled";
 /// Dropped by a route's conditions or the loop guard, kept for operators
 /// (`HOOKGATE_KEEP_IGNORED`); never attempted.
 pub const IGNORED: &str = "ignored";
+/// Held by the loop breaker until an operator releases its task.
+pub const HELD: &str = "held";
 /// Every status a delivery can have.
-pub const STATUSES: [&str; 5] = [PENDING, DELIVERED, FAILED, CANCELLED, IGNORED];
+pub const STATUSES: [&str; 6] = [PENDING, DELIVERED, FAILED, CANCELLED, IGNORED, HELD];
 
 /// A stored delivery.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -106,6 +109,8 @@ pub struct Task {
     pub created_on_agent_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub head_sequence: Option<i64>,
+    /// Set while the loop breaker holds the task's new events.
+    pub held_since: Option<NaiveDateTime>,
 }
 
 /// Locks task rows in id order on PostgreSQL, so a head computed after the

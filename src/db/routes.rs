@@ -25,6 +25,10 @@ pub struct Route {
     pub redact_fields: Option<String>,
     /// The agent that also gets every event the route accepts.
     pub shadow_agent_id: Option<String>,
+    /// The loop breaker's limit (events of one task per window; 0: off);
+    /// None: the default, on only for an agent with identities.
+    pub loop_limit: Option<i32>,
+    pub loop_window_secs: Option<i32>,
 }
 
 /// What a new route sets; id and time are made here.
@@ -39,6 +43,8 @@ pub struct NewRoute {
     pub ignore_conditions: Option<String>,
     pub redact_fields: Option<String>,
     pub shadow_agent_id: Option<String>,
+    pub loop_limit: Option<i32>,
+    pub loop_window_secs: Option<i32>,
 }
 
 /// Stores a route; a second route on one (agent, path) is a unique violation.
@@ -56,6 +62,8 @@ pub fn insert(conn: &mut DbConnection, agent_id: &str, new: NewRoute) -> QueryRe
         ignore_conditions: new.ignore_conditions,
         redact_fields: new.redact_fields,
         shadow_agent_id: new.shadow_agent_id,
+        loop_limit: new.loop_limit,
+        loop_window_secs: new.loop_window_secs,
     };
     diesel::insert_into(agent_routes::table)
         .values(&route)

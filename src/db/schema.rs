@@ -75,6 +75,8 @@ diesel::table! {
         ignore_conditions -> Nullable<Text>,
         redact_fields -> Nullable<Text>,
         shadow_agent_id -> Nullable<Text>,
+        loop_limit -> Nullable<Integer>,
+        loop_window_secs -> Nullable<Integer>,
     }
 }
 
@@ -87,6 +89,7 @@ diesel::table! {
         created_on_agent_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         head_sequence -> Nullable<BigInt>,
+        held_since -> Nullable<Timestamp>,
     }
 }
 

@@ -46,6 +46,13 @@ pub struct CreateRouteRequest {
     /// Another agent (by name) that also gets every event the route
     /// accepts, in its own tasks; its failures never touch the main delivery.
     pub shadow_agent: Option<String>,
+    /// The loop breaker (acp_event): more than this many events of one task
+    /// within `loop_window_secs` hold the task's further events until it is
+    /// released; 0 turns it off. Default 30, on for an agent that declared
+    /// identities.
+    pub loop_limit: Option<i64>,
+    /// The loop breaker's window in seconds (default 60).
+    pub loop_window_secs: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,6 +75,9 @@ pub struct RouteResponse {
     pub redact: serde_json::Value,
     /// The shadow agent's id, when the route has one.
     pub shadow_agent_id: Option<String>,
+    /// The loop breaker's settings as given (null: the defaults).
+    pub loop_limit: Option<i32>,
+    pub loop_window_secs: Option<i32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -85,6 +95,8 @@ impl From<Route> for RouteResponse {
             ignore: stored_list(r.ignore_conditions.as_deref()),
             redact: stored_list(r.redact_fields.as_deref()),
             shadow_agent_id: r.shadow_agent_id,
+            loop_limit: r.loop_limit,
+            loop_window_secs: r.loop_window_secs,
             created_at: utc(r.created_at),
         }
     }
@@ -124,7 +136,15 @@ impl CreateRouteRequest {
             ignore_conditions: conditions("ignore", self.ignore.as_ref())?,
             redact_fields: redaction(self.redact.as_ref())?,
             shadow_agent_id: None,
+            loop_limit: bounded("loop_limit", self.loop_limit, 0, 100_000)?,
+            loop_window_secs: bounded("loop_window_secs", self.loop_window_secs, 1, 86_400)?,
         };
+        let breaker = route.loop_limit.is_some() || route.loop_window_secs.is_some();
+        if breaker && mode != RouteMode::AcpEvent {
+            return Err(AdminError::Unprocessable(
+                "Fields 'loop_limit' and 'loop_window_secs' need mode acp_event (the breaker counts a task's events).".into(),
+            ));
+        }
         let shadow = self.shadow_agent.filter(|s| !s.trim().is_empty());
         if shadow.is_some() && mode == RouteMode::Forward {
             return Err(AdminError::Unprocessable(
@@ -152,6 +172,17 @@ fn shadow_agent_id(
         ));
     }
     Ok(shadow.id)
+}
+
+/// An optional integer field between `min` and `max`.
+fn bounded(field: &str, value: Option<i64>, min: i64, max: i64) -> Result<Option<i32>, AdminError> {
+    match value {
+        None => Ok(None),
+        Some(v) if (min..=max).contains(&v) => Ok(Some(v as i32)),
+        Some(v) => Err(AdminError::Unprocessable(format!(
+            "Field '{field}' must be between {min} and {max}, got {v}."
+        ))),
+    }
 }
 
 /// A condition list as stored: checked, normalised JSON, or None when

@@ -435,6 +435,10 @@ async fn accept(
     if let Some(task_id) = accepted.task_id {
         body["task_id"] = task_id.into();
     }
+    if accepted.held {
+        crate::metrics::held(&inbound.agent.name);
+        body["held"] = true.into();
+    }
     Ok(HttpResponse::Accepted().json(body))
 }
 

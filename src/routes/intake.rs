@@ -3,6 +3,7 @@
 
 use crate::actors::forwarder::is_stripped_request_header;
 use crate::db::agents::Agent;
+use crate::db::deliveries::loop_breaker::LoopLimit;
 use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
 use crate::domain::{ContentKind, RedactedCall, Redaction, RouteMode, Template, TemplateInput};
@@ -84,6 +85,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         ignored: None,
         shadow: None,
         is_shadow: false,
+        loop_limit: loop_limit(inbound),
     };
     let shadow = inbound
         .route
@@ -91,6 +93,31 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         .as_deref()
         .map(|agent_id| Box::new(shadow_of(&main, agent_id, content.as_ref(), inbound)));
     Ok(NewDelivery { shadow, ..main })
+}
+
+/// The loop breaker's setting for an `acp_event` call: the route's own
+/// when it sets one (a limit of 0 is off), else 30 events in 60 s for an
+/// agent that declared identities (a loop-guarded agent), else off.
+fn loop_limit(inbound: &Inbound<'_>) -> Option<LoopLimit> {
+    const DEFAULT_LIMIT: i64 = 30;
+    const DEFAULT_WINDOW_SECS: i64 = 60;
+    if inbound.mode != RouteMode::AcpEvent {
+        return None;
+    }
+    let route = inbound.route;
+    let set = route.loop_limit.is_some() || route.loop_window_secs.is_some();
+    let guarded = inbound
+        .agent
+        .identities
+        .as_deref()
+        .is_some_and(|i| i != "[]");
+    let limit = route.loop_limit.map_or(DEFAULT_LIMIT, i64::from);
+    (limit > 0 && (set || guarded)).then(|| LoopLimit {
+        limit,
+        window_secs: route
+            .loop_window_secs
+            .map_or(DEFAULT_WINDOW_SECS, i64::from),
+    })
 }
 
 /// The same event for the route's shadow agent: its own id, task (the
@@ -147,6 +174,7 @@ pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
         ignored: Some(reason.to_owned()),
         shadow: None,
         is_shadow: false,
+        loop_limit: None,
     }
 }
 

@@ -52,6 +52,7 @@ use utoipa::OpenApi;
         stats::stats,
         tasks::list,
         tasks::get,
+        tasks::release,
         delivery_actions::retry,
         delivery_actions::retry_many,
         delivery_actions::cancel,

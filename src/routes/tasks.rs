@@ -6,9 +6,12 @@ use super::caller::Caller;
 use super::deliveries::{agent_filter, DeliveryResponse};
 use super::errors::{limit_param, run_db, AdminError};
 use super::AppState;
+use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::db::agents::utc;
-use crate::db::deliveries::{self, Delivery, Task};
+use crate::db::deliveries::{self, loop_breaker, Delivery, Task};
 use actix_web::{web, HttpResponse};
+
+type Dispatcher = web::Data<actix::Addr<DispatcherActor>>;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -32,6 +35,9 @@ pub struct TaskResponse {
     pub created_at: DateTime<Utc>,
     /// When `task/create` reached the agent; null until then.
     pub created_on_agent_at: Option<DateTime<Utc>>,
+    /// Since when the loop breaker holds the task's new events (null: not
+    /// held); `POST /tasks/{id}/release` lets them go.
+    pub held_since: Option<DateTime<Utc>>,
 }
 
 impl From<Task> for TaskResponse {
@@ -43,6 +49,7 @@ impl From<Task> for TaskResponse {
             events: t.last_sequence,
             created_at: utc(t.created_at),
             created_on_agent_at: t.created_on_agent_at.map(utc),
+            held_since: t.held_since.map(utc),
         }
     }
 }
@@ -138,4 +145,36 @@ fn task_event(mut delivery: Delivery) -> TaskEvent {
         delivery: delivery.into(),
         content,
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Released {
+    pub task_id: String,
+    /// Held events now pending, in their sequence.
+    pub released: usize,
+}
+
+#[utoipa::path(post, path = "/tasks/{id}/release", operation_id = "release_task", tag = "tasks",
+    responses((status = 200, body = Released), (status = 404, description = "No such task")))]
+pub async fn release(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    dispatcher: Dispatcher,
+) -> Result<HttpResponse, AdminError> {
+    let id = id.into_inner();
+    let released = run_db(&state.pool, move |conn| {
+        let found = deliveries::find_task(conn, &id)?;
+        let missing = || AdminError::NotFound(format!("Task with ID {id} does not exist."));
+        let task = caller.only_own(conn, found, missing)?;
+        let released = loop_breaker::release(conn, &task.id)?;
+        Ok(Released {
+            task_id: task.id,
+            released,
+        })
+    })
+    .await?;
+    dispatcher.do_send(Wake);
+    tracing::info!(task.id = %released.task_id, released = released.released, "task released");
+    Ok(HttpResponse::Ok().json(released))
 }

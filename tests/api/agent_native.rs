@@ -22,6 +22,8 @@ db_tests!(
     events_carry_their_provenance,
     a_redacted_field_reaches_neither_the_database_nor_the_agent,
     a_shadow_agent_gets_every_event_and_its_failures_touch_nothing,
+    the_loop_breaker_holds_a_runaway_task_until_released,
+    without_identities_or_a_limit_no_task_is_held,
 );
 
 /// An acp_event route on `code_changes` for `pr-agent` with these
@@ -626,4 +628,121 @@ async fn a_shadow_agent_gets_every_event_and_its_failures_touch_nothing(backend:
         )
         .await;
     bad.assert_message(422, "Field 'shadow_agent' names no agent: \"nobody\".");
+}
+
+/// `count` events of pull request `pr` numbered from `first`; the answers.
+async fn burst(app: &TestApp, pr: u64, first: u64, count: u64) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for n in first..first + count {
+        let mut body = pull_request(pr, false, "octocat");
+        body["action"] = json!(format!("edit-{n}"));
+        let reply = send_github(app, "pull_request", &body, &format!("b{pr}-{n}")).await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        answers.push(reply.json());
+    }
+    answers
+}
+
+async fn the_loop_breaker_holds_a_runaway_task_until_released(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    let registered = app
+        .post_json(
+            "/agents/register",
+            json!({"name": "pr-agent", "acp_url": agent.url,
+                   "registration_metadata": {"hookgate_identities": ["github:pr-agent[bot]"]}}),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.text());
+    route_with_key(&app).await;
+    // The default for a loop-guarded agent: 30 events of a task in 60 s.
+    let answers = burst(&app, 12, 1, 32).await;
+    assert!(
+        answers[..30].iter().all(|a| a.get("held").is_none()),
+        "{answers:?}"
+    );
+    assert_eq!(answers[30]["held"], true, "the 31st is held");
+    assert_eq!(answers[31]["held"], true, "and every one after it");
+    // Another task is not held.
+    let other = burst(&app, 13, 1, 1).await;
+    assert!(other[0].get("held").is_none());
+    for answer in &answers[..30] {
+        wait_for_status(&app, answer["event_id"].as_str().unwrap(), "delivered").await;
+    }
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let held = app.get("/deliveries?status=held").await.json();
+    assert_eq!(held.as_array().unwrap().len(), 2, "{held}");
+    let task_id = answers[0]["task_id"].as_str().unwrap();
+    let task = app.get(&format!("/tasks/{task_id}")).await.json();
+    assert!(task["held_since"].is_string(), "{task}");
+    let delivered_to_task = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["params"]["task"]["id"] == task_id)
+            .map(|e| e["params"]["event"]["sequence_id"].as_i64().unwrap())
+            .collect::<Vec<i64>>()
+    };
+    assert_eq!(
+        delivered_to_task(&agent.events()),
+        (1..=30).collect::<Vec<_>>()
+    );
+
+    let released = app
+        .post_json(&format!("/tasks/{task_id}/release"), json!({}))
+        .await;
+    assert_eq!(released.status, 200, "{}", released.text());
+    assert_eq!(released.json(), json!({"task_id": task_id, "released": 2}));
+    for answer in &answers[30..] {
+        wait_for_status(&app, answer["event_id"].as_str().unwrap(), "delivered").await;
+    }
+    assert_eq!(
+        delivered_to_task(&agent.events()),
+        (1..=32).collect::<Vec<_>>()
+    );
+    let task = app.get(&format!("/tasks/{task_id}")).await.json();
+    assert_eq!(task["held_since"], Value::Null);
+    app.post_json("/tasks/nope/release", json!({}))
+        .await
+        .assert_message(404, "Task with ID nope does not exist.");
+    let metrics = app.get("/metrics").await.text();
+    assert!(
+        metrics.contains("hookgate_held_total{agent=\"pr-agent\"}"),
+        "{metrics}"
+    );
+}
+
+async fn without_identities_or_a_limit_no_task_is_held(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    app.register("pr-agent", &agent.url).await;
+    route_with_key(&app).await;
+    let answers = burst(&app, 14, 1, 40).await;
+    assert!(
+        answers.iter().all(|a| a.get("held").is_none()),
+        "{answers:?}"
+    );
+    for answer in &answers {
+        wait_for_status(&app, answer["event_id"].as_str().unwrap(), "delivered").await;
+    }
+    let bad = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "q", "mode": "forward_async", "loop_limit": 5}),
+        )
+        .await;
+    bad.assert_message(
+        422,
+        "Fields 'loop_limit' and 'loop_window_secs' need mode acp_event (the breaker counts a task's events).",
+    );
+    let bad = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "q", "mode": "acp_event",
+                   "task_key": "x", "loop_window_secs": 0}),
+        )
+        .await;
+    bad.assert_message(
+        422,
+        "Field 'loop_window_secs' must be between 1 and 86400, got 0.",
+    );
 }

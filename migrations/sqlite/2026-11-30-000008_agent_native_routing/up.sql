@@ -8,3 +8,8 @@ ALTER TABLE agent_routes ADD COLUMN ignore_conditions TEXT;
 ALTER TABLE agent_routes ADD COLUMN redact_fields TEXT;
 ALTER TABLE agent_routes ADD COLUMN shadow_agent_id TEXT;
 ALTER TABLE agents ADD COLUMN identities TEXT;
+-- The loop breaker: more than `loop_limit` events of one task within
+-- `loop_window_secs` holds the task's further events until it is released.
+ALTER TABLE agent_routes ADD COLUMN loop_limit INTEGER;
+ALTER TABLE agent_routes ADD COLUMN loop_window_secs INTEGER;
+ALTER TABLE agent_tasks ADD COLUMN held_since TIMESTAMP;

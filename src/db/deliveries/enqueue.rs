@@ -1,7 +1,11 @@
 //! Intake's writes: a delivery row, its task's next sequence number (and
 //! whether it is the task's head), and its provider redelivery id.
 
-use super::{insert_lanes, lane_of, lock_tasks, Delivery, Lane, Task, IGNORED, PENDING};
+use super::loop_breaker::{self, LoopLimit};
+use super::{
+    advance_tasks, insert_lanes, lane_of, lock_tasks, Delivery, Lane, NewLanes, Task, HELD,
+    IGNORED, PENDING,
+};
 use crate::db::is_transient;
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
@@ -36,6 +40,8 @@ pub struct NewDelivery {
     pub shadow: Option<Box<NewDelivery>>,
     /// True for a shadow copy.
     pub is_shadow: bool,
+    /// The loop breaker's setting for this event's task, when on.
+    pub loop_limit: Option<LoopLimit>,
 }
 
 /// The answer intake gives: the first call's ids for a redelivery.
@@ -44,6 +50,8 @@ pub struct Accepted {
     pub event_id: String,
     pub task_id: Option<String>,
     pub duplicate: bool,
+    /// Stored as `held` by the loop breaker.
+    pub held: bool,
 }
 
 /// A provider redelivery id, kept for the dedup window whatever happens to
@@ -88,6 +96,7 @@ pub fn enqueue(
                     event_id: first.delivery_id,
                     task_id: first.task_id,
                     duplicate: true,
+                    held: false,
                 })
             }
             Some(expired) => {
@@ -149,9 +158,12 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         .flat_map(|new| std::iter::once(new).chain(new.shadow.as_deref()))
         .collect();
     let mut sequences = take_sequences(conn, &all)?;
+    let guarded: Vec<_> = all.iter().map(|n| task_of(n).zip(n.loop_limit)).collect();
+    let held = loop_breaker::decide(conn, &guarded)?;
+    let mut held_heads = Vec::new();
     let mut lanes = Vec::new();
     let mut rows = Vec::with_capacity(all.len());
-    for new in &all {
+    for (new, held) in all.iter().zip(held) {
         let (sequence_id, is_head) = match task_of(new) {
             Some(task) => {
                 let seq = sequences.get_mut(task).expect("every task was bumped");
@@ -160,8 +172,16 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
             }
             None => (None, new.ignored.is_none()),
         };
-        let row = delivery_row(new, sequence_id);
-        if is_head {
+        let status = match (&new.ignored, held) {
+            (Some(_), _) => IGNORED,
+            (None, true) => HELD,
+            (None, false) => PENDING,
+        };
+        let row = delivery_row(new, sequence_id, status);
+        // A held event never heads its task; its task's head is found again.
+        if is_head && held {
+            held_heads.extend(row.task_id.clone());
+        } else if is_head {
             let lane = lane_of(row.task_id.as_deref(), &row.id);
             lanes.push(Lane::new(
                 &lane,
@@ -174,22 +194,21 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
     }
     // One multi-row INSERT per chunk (SQLite allows 32766 bound values).
     insert_chunked!(conn, delivery_dedup::table, dedup_rows(&all, &rows), 256);
-    let answered: Vec<(String, Option<String>)> = rows
+    let answered: Vec<Accepted> = rows
         .iter()
         .zip(&all)
         .filter(|(_, new)| !new.is_shadow)
-        .map(|(row, _)| (row.id.clone(), row.task_id.clone()))
+        .map(|(row, _)| Accepted {
+            event_id: row.id.clone(),
+            task_id: row.task_id.clone(),
+            duplicate: false,
+            held: row.status == HELD,
+        })
         .collect();
     insert_chunked!(conn, deliveries::table, rows, 128);
     insert_lanes(conn, &lanes)?;
-    Ok(answered
-        .into_iter()
-        .map(|(event_id, task_id)| Accepted {
-            event_id,
-            task_id,
-            duplicate: false,
-        })
-        .collect())
+    advance_tasks(conn, &held_heads, NewLanes::NeverNeeded)?;
+    Ok(answered)
 }
 
 /// A task's sequence numbers for this batch: the next one to hand out and
@@ -273,6 +292,7 @@ fn new_tasks(
             created_on_agent_at: None,
             created_at: now(),
             head_sequence: Some(1),
+            held_since: None,
         })
         .collect()
 }
@@ -282,7 +302,7 @@ fn task_of(new: &NewDelivery) -> Option<&str> {
 }
 
 /// The row for `new`, pending from now (or ignored).
-fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>) -> Delivery {
+fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>, status: &str) -> Delivery {
     let at = now();
     Delivery {
         id: new.id.clone(),
@@ -297,12 +317,7 @@ fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>) -> Delivery {
         headers: new.headers.clone(),
         body: new.body.clone(),
         content: new.content.clone(),
-        status: if new.ignored.is_some() {
-            IGNORED
-        } else {
-            PENDING
-        }
-        .to_owned(),
+        status: status.to_owned(),
         attempts: 0,
         next_attempt_at: at,
         claimed_by: None,

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get, post, query } from '../api.js';
 
-const STATUSES = ['', 'pending', 'delivered', 'failed', 'cancelled', 'ignored'];
+const STATUSES = ['', 'pending', 'delivered', 'failed', 'cancelled', 'ignored', 'held'];
 const REFRESH_MS = 2000;
 
 /** A datetime-local value (the reader's local time) as RFC 3339 UTC. */

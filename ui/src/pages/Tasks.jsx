@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get, query } from '../api.js';
+import { get, post, query } from '../api.js';
 
 /** Tasks, newest first, optionally one agent's. */
 export function Tasks() {
@@ -73,6 +73,7 @@ export function Task({ id }) {
     })().catch((e) => setError(e.message));
     return () => { cancelled = true; };
   }, [id]);
+  const release = () => post(`/tasks/${id}/release`).then(() => location.reload()).catch((e) => setError(e.message));
   if (error) return <p role="alert" class="error">{error}</p>;
   if (!task) return <p class="muted">Loading…</p>;
   return (
@@ -83,6 +84,7 @@ export function Task({ id }) {
         <dt>Task id</dt><dd class="mono">{task.id}</dd>
         <dt>Agent</dt><dd><a href={`#/agents/${task.agent_id}`} class="mono">{task.agent_id}</a></dd>
         <dt>Events</dt><dd>{task.events}</dd>
+        <dt>Loop breaker</dt><dd>{task.held_since ? <>holding new events since {task.held_since} <button onClick={release}>Release</button></> : 'not holding'}</dd>
       </dl>
       <h2>Events in sequence order</h2>
       <ol class="timeline">
