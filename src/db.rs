@@ -11,6 +11,7 @@ pub mod keyring;
 pub mod notify;
 mod pool;
 pub mod raw;
+pub mod replays;
 pub mod routes;
 pub mod schema;
 

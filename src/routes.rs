@@ -18,6 +18,7 @@ mod identities;
 mod intake;
 mod metrics;
 mod openapi;
+mod replays;
 pub mod request_id;
 mod route_preview;
 mod stats;
@@ -73,6 +74,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     route_routes(cfg);
     delivery_routes(cfg);
     task_routes(cfg);
+    cfg.route("/replays", web::post().to(replays::create))
+        .route("/replays/{id}", web::get().to(replays::get));
     ui::configure(cfg);
 }
 

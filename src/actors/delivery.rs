@@ -83,6 +83,7 @@ pub fn unfinished(claimed: &Claimed) -> AttemptRecord {
         error: Some("the attempt was interrupted".into()),
         task_created: None,
         transient: true,
+        response: None,
     }
 }
 
@@ -101,6 +102,8 @@ enum Verdict {
 struct Exchange {
     verdict: Verdict,
     status: Option<u16>,
+    /// What the agent answered, bounded (see [`answer_of`]).
+    response: Option<String>,
 }
 
 impl Exchange {
@@ -108,8 +111,32 @@ impl Exchange {
         Self {
             verdict: Verdict::Fail { error },
             status: None,
+            response: None,
         }
     }
+}
+
+/// The most of an agent's answer kept with an attempt.
+const MAX_RESPONSE_BYTES: usize = 4096;
+
+/// An answer as kept: a JSON-RPC call's `result` (or its `error`) as JSON,
+/// another body as text; cut at [`MAX_RESPONSE_BYTES`] on a character
+/// boundary.
+fn answer_of(body: &[u8], json_rpc: bool) -> Option<String> {
+    let text = match json_rpc {
+        true => {
+            let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+            let error = value.get("error").filter(|e| !e.is_null());
+            let answer = error.or_else(|| value.get("result"))?;
+            answer.to_string()
+        }
+        false => String::from_utf8_lossy(body).into_owned(),
+    };
+    let mut end = text.len().min(MAX_RESPONSE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(text[..end].to_owned())
 }
 
 /// One attempt by the delivery's mode: an ACP event (its calls carrying the
@@ -178,6 +205,7 @@ impl Handler<Deliver> for ForwarderActor {
                     status_code: exchange.status.map(i32::from),
                     error,
                     task_created,
+                    response: exchange.response,
                 }
             }
             .instrument(span),
@@ -304,12 +332,14 @@ where
             return Exchange {
                 verdict,
                 status: None,
+                response: None,
             };
         }
     };
     let status = response.status();
     let retry_after = retry_after(response.headers());
     let body = response.body().limit(limit).await;
+    let answer = body.as_ref().ok().and_then(|b| answer_of(b, json_rpc));
     let verdict = match (status, body) {
         (s, Ok(body)) if s.is_success() => {
             match json_rpc.then(|| acp::rpc_error(&body)).flatten() {
@@ -338,6 +368,7 @@ where
     Exchange {
         verdict,
         status: Some(status.as_u16()),
+        response: answer,
     }
 }
 

@@ -96,6 +96,9 @@ pub struct Attempt {
     pub error: Option<String>,
     /// The process that made it (its claim owner id).
     pub instance: Option<String>,
+    /// The agent's answer: the JSON-RPC `result` (or `error`) of an ACP
+    /// call, the body of a replayed request; at most 4 KiB.
+    pub response: Option<String>,
 }
 
 /// A task key's row: its sequence counter, its head, whether the agent knows it.

@@ -153,6 +153,29 @@ diesel::table! {
         status_code -> Nullable<Integer>,
         error -> Nullable<Text>,
         instance -> Nullable<Text>,
+        response -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    replays (id) {
+        id -> Text,
+        from_agent_id -> Text,
+        to_agent_id -> Text,
+        route_id -> Nullable<Text>,
+        since -> Timestamp,
+        until -> Timestamp,
+        total -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    replay_items (replay_id, position) {
+        replay_id -> Text,
+        position -> BigInt,
+        original_id -> Text,
+        replayed_id -> Text,
     }
 }
 
@@ -185,4 +208,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_attempts,
     delivery_dedup,
     delivery_lanes,
+    replays,
+    replay_items,
 );

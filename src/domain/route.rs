@@ -98,6 +98,14 @@ impl RoutePath {
     }
 }
 
+/// UUIDv5 of the task key in the agent's namespace: the same key is the same
+/// task on every instance and after every restart.
+pub fn task_id(agent_id: &str, key: &str) -> String {
+    let namespace = uuid::Uuid::parse_str(agent_id)
+        .unwrap_or_else(|_| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, agent_id.as_bytes()));
+    uuid::Uuid::new_v5(&namespace, key.as_bytes()).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

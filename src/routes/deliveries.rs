@@ -45,6 +45,9 @@ pub struct AttemptResponse {
     pub outcome: String,
     pub status_code: Option<i32>,
     pub error: Option<String>,
+    /// What the agent answered (JSON-RPC result or error, or the body), at
+    /// most 4 KiB.
+    pub response: Option<String>,
     /// The hookgate process that made the attempt.
     pub instance: Option<String>,
 }
@@ -87,6 +90,7 @@ impl From<Attempt> for AttemptResponse {
             outcome: a.outcome,
             status_code: a.status_code,
             error: a.error,
+            response: a.response,
             instance: a.instance,
         }
     }

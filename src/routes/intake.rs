@@ -6,6 +6,7 @@ use crate::db::agents::Agent;
 use crate::db::deliveries::loop_breaker::LoopLimit;
 use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
+pub use crate::domain::task_id;
 use crate::domain::{ContentKind, RedactedCall, Redaction, RouteMode, Template, TemplateInput};
 use actix_web::http::header::HeaderMap;
 use serde_json::{json, Map, Value};
@@ -220,14 +221,6 @@ fn render(
     template
         .render(input)
         .map_err(|missing| IntakeError::MissingField(missing.0, field))
-}
-
-/// UUIDv5 of the task key in the agent's namespace: the same key is the same
-/// task on every instance and after every restart.
-pub fn task_id(agent_id: &str, key: &str) -> String {
-    let namespace = uuid::Uuid::parse_str(agent_id)
-        .unwrap_or_else(|_| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, agent_id.as_bytes()));
-    uuid::Uuid::new_v5(&namespace, key.as_bytes()).to_string()
 }
 
 /// Where an event came from, beside its content, so an agent can treat it

@@ -3,7 +3,7 @@
 
 use super::{
     accounts, agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health,
-    identities, metrics, route_preview, stats, tasks, test_call, webhook_trigger,
+    identities, metrics, replays, route_preview, stats, tasks, test_call, webhook_trigger,
 };
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -53,6 +53,8 @@ use utoipa::OpenApi;
         tasks::list,
         tasks::get,
         tasks::release,
+        replays::create,
+        replays::get,
         delivery_actions::retry,
         delivery_actions::retry_many,
         delivery_actions::cancel,

@@ -24,6 +24,7 @@ db_tests!(
     a_shadow_agent_gets_every_event_and_its_failures_touch_nothing,
     the_loop_breaker_holds_a_runaway_task_until_released,
     without_identities_or_a_limit_no_task_is_held,
+    a_replay_reports_fifty_outcomes_side_by_side,
 );
 
 /// An acp_event route on `code_changes` for `pr-agent` with these
@@ -745,4 +746,109 @@ async fn without_identities_or_a_limit_no_task_is_held(backend: Backend) {
         422,
         "Field 'loop_window_secs' must be between 1 and 86400, got 0.",
     );
+}
+
+async fn a_replay_reports_fifty_outcomes_side_by_side(backend: Backend) {
+    let app = queue_app(backend).await;
+    let original = AcpAgent::start().await;
+    let candidate = AcpAgent::start().await;
+    app.register("pr-agent", &original.url).await;
+    app.register("pr-agent-v2", &candidate.url).await;
+    route_with_key(&app).await;
+    // The running version refuses pull request 4; the new one refuses 5.
+    original.fail_tasks("#4", 400);
+    candidate.fail_tasks("#5", 400);
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let mut ids = Vec::new();
+    for round in 1..=10 {
+        for pr in 1..=5 {
+            let mut body = pull_request(pr, false, "dev");
+            body["action"] = json!(format!("edit-{round}"));
+            let reply = send_github(&app, "pull_request", &body, &format!("rp{pr}-{round}")).await;
+            assert_eq!(reply.status, 202, "{}", reply.text());
+            ids.push(reply.json()["event_id"].as_str().unwrap().to_owned());
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let status = if i % 5 == 3 { "failed" } else { "delivered" };
+        wait_for_status(&app, id, status).await;
+    }
+    let until = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let created = app
+        .post_json(
+            "/replays",
+            json!({"from_agent": "pr-agent", "to_agent": "pr-agent-v2",
+                   "since": since.to_rfc3339(), "until": until.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let replay = created.json();
+    assert_eq!(replay["total"], 50, "{replay}");
+    let path = format!("/replays/{}?limit=1000", replay["id"].as_str().unwrap());
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = app.get(&path).await.json();
+        if report["finished"] == 50 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(report["finished"], 50, "{report}");
+    assert_eq!(
+        report["summary"],
+        json!({"same": 30, "different": 10, "failed": 10, "pending": 0})
+    );
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events.len(), 50);
+    let originals: Vec<&Value> = events
+        .iter()
+        .map(|e| &e["original"]["delivery_id"])
+        .collect();
+    assert_eq!(
+        originals,
+        ids.iter().collect::<Vec<_>>(),
+        "in the originals' order"
+    );
+    let same = events.iter().find(|e| e["comparison"] == "same").unwrap();
+    assert_eq!(same["original"]["status_code"], 200);
+    assert_eq!(same["replayed"]["response"], same["original"]["response"]);
+    assert!(same["replayed"]["latency_ms"].is_i64(), "{same}");
+    let different = events
+        .iter()
+        .find(|e| e["comparison"] == "different")
+        .unwrap();
+    assert_eq!(different["original"]["status"], "failed");
+    assert_eq!(different["original"]["status_code"], 400);
+    assert_eq!(different["replayed"]["status"], "delivered");
+    // The candidate got each task's events in their order, marked as replays.
+    let received = candidate.events();
+    for pr in [1, 2, 3, 4] {
+        let name = format!("github:octo/hello#{pr}");
+        let actions: Vec<String> = received
+            .iter()
+            .filter(|e| e["params"]["task"]["name"] == name.as_str())
+            .map(|e| {
+                e["params"]["event"]["content"]["data"]["body"]["action"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        let expected: Vec<String> = (1..=10).map(|r| format!("edit-{r}")).collect();
+        assert_eq!(actions, expected, "{name}");
+    }
+    let provenance = &received[0]["params"]["event"]["content"]["provenance"];
+    assert!(
+        ids.contains(&provenance["replay_of"].as_str().unwrap().to_owned()),
+        "{provenance}"
+    );
+
+    let bad = app
+        .post_json(
+            "/replays",
+            json!({"from_agent": "pr-agent", "to_agent": "nobody",
+                   "since": since.to_rfc3339(), "until": until.to_rfc3339()}),
+        )
+        .await;
+    bad.assert_message(422, "Field 'to_agent' names no agent: \"nobody\".");
 }

@@ -13,3 +13,23 @@ ALTER TABLE agents ADD COLUMN identities TEXT;
 ALTER TABLE agent_routes ADD COLUMN loop_limit INTEGER;
 ALTER TABLE agent_routes ADD COLUMN loop_window_secs INTEGER;
 ALTER TABLE agent_tasks ADD COLUMN held_since TIMESTAMP;
+-- Replays: the agent's answer to each attempt (at most 4 KiB), and which
+-- delivery re-delivered which, to compare them side by side.
+ALTER TABLE delivery_attempts ADD COLUMN response TEXT;
+CREATE TABLE replays (
+    id TEXT PRIMARY KEY NOT NULL,
+    from_agent_id TEXT NOT NULL,
+    to_agent_id TEXT NOT NULL,
+    route_id TEXT,
+    since TIMESTAMP NOT NULL,
+    until TIMESTAMP NOT NULL,
+    total BIGINT NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE replay_items (
+    replay_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    original_id TEXT NOT NULL,
+    replayed_id TEXT NOT NULL,
+    PRIMARY KEY (replay_id, position)
+);

@@ -48,6 +48,8 @@ pub struct AttemptRecord {
     /// The agent could not take it (unreachable, timeout, 408, 429, 5xx):
     /// what the per-agent circuit counts.
     pub transient: bool,
+    /// What the agent answered (bounded), for replays to compare.
+    pub response: Option<String>,
 }
 
 /// Records `records`, attempts made by `instance`, in one transaction; for
@@ -249,5 +251,6 @@ fn attempt_row(rec: &AttemptRecord, instance: &str, at: NaiveDateTime) -> Attemp
         status_code: rec.status_code,
         error: rec.error.clone(),
         instance: Some(instance.to_owned()),
+        response: rec.response.clone(),
     }
 }

@@ -50,6 +50,7 @@ export function Delivery({ id }) {
             <strong>#{a.attempt} {a.outcome}</strong> {a.status_code ? `HTTP ${a.status_code}` : ''}{' '}
             <span class="muted">{a.started_at} · {Math.max(0, Date.parse(a.finished_at) - Date.parse(a.started_at))} ms</span>
             {a.error && <div class="error">{a.error}</div>}
+            {a.response && <div class="mono muted">answer: {a.response}</div>}
           </li>
         ))}
       </ol>
