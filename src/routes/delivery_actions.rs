@@ -19,7 +19,8 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-type Dispatcher = web::Data<actix::Addr<DispatcherActor>>;
+/// The dispatcher, to wake when operators make deliveries due.
+pub type Dispatcher = web::Data<actix::Addr<DispatcherActor>>;
 
 #[utoipa::path(post, path = "/deliveries/{id}/retry", operation_id = "retry_delivery", tag = "deliveries",
     responses((status = 200, body = DeliveryResponse,

@@ -5,9 +5,10 @@
 use super::agents::{find, AgentRef};
 use super::caller::Caller;
 use super::deliveries::parse_time;
+use super::delivery_actions::Dispatcher;
 use super::errors::{limit_param, run_db, AdminError};
 use super::AppState;
-use crate::actors::dispatcher::{DispatcherActor, Wake};
+use crate::actors::dispatcher::Wake;
 use crate::db::agents::utc;
 use crate::db::replays::{self, Outline, Replay, ReplaySpec};
 use crate::db::routes;
@@ -16,8 +17,6 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-type Dispatcher = web::Data<actix::Addr<DispatcherActor>>;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

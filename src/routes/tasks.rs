@@ -4,14 +4,13 @@
 
 use super::caller::Caller;
 use super::deliveries::{agent_filter, DeliveryResponse};
+use super::delivery_actions::Dispatcher;
 use super::errors::{limit_param, run_db, AdminError};
 use super::AppState;
-use crate::actors::dispatcher::{DispatcherActor, Wake};
+use crate::actors::dispatcher::Wake;
 use crate::db::agents::utc;
 use crate::db::deliveries::{self, loop_breaker, Delivery, Task};
 use actix_web::{web, HttpResponse};
-
-type Dispatcher = web::Data<actix::Addr<DispatcherActor>>;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -132,6 +132,18 @@ impl AcpAgent {
             .collect()
     }
 
+    /// The `action` of each event the task named `task` received, in order.
+    pub fn actions_of_task(&self, task: &str) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter(|e| e["params"]["task"]["name"] == task)
+            .map(|e| {
+                let body = &e["params"]["event"]["content"]["data"]["body"];
+                body["action"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+
     /// How many `event/send` calls arrived (cheap: no JSON parsing).
     pub fn event_count(&self) -> usize {
         let needle = b"\"event/send\"";

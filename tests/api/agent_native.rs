@@ -824,16 +824,7 @@ async fn a_replay_reports_fifty_outcomes_side_by_side(backend: Backend) {
     let received = candidate.events();
     for pr in [1, 2, 3, 4] {
         let name = format!("github:octo/hello#{pr}");
-        let actions: Vec<String> = received
-            .iter()
-            .filter(|e| e["params"]["task"]["name"] == name.as_str())
-            .map(|e| {
-                e["params"]["event"]["content"]["data"]["body"]["action"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let actions = candidate.actions_of_task(&name);
         let expected: Vec<String> = (1..=10).map(|r| format!("edit-{r}")).collect();
         assert_eq!(actions, expected, "{name}");
     }

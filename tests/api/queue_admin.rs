@@ -137,17 +137,7 @@ async fn bulk_retry_moves_what_the_filters_match(backend: Backend) {
         let done = wait_for_status(&app, id, "delivered").await;
         assert_eq!(outcomes(&done), ["failed", "delivered"]);
     }
-    let actions: Vec<String> = agent
-        .events()
-        .iter()
-        .filter(|e| e["params"]["task"]["name"] == "github:octo/hello#1")
-        .map(|e| {
-            e["params"]["event"]["content"]["data"]["body"]["action"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let actions = agent.actions_of_task("github:octo/hello#1");
     let want: Vec<String> = (0..6).map(|r| format!("round-{r}")).collect();
     assert_eq!(actions, want, "retried in their task's order");
     let nothing_left = app.post_json("/deliveries/retry", json!({})).await;
