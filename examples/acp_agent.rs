@@ -1,16 +1,19 @@
 //! A small ACP agent that hookgate can deliver to.
 //!
-//! At start-up it registers itself with hookgate (`POST /agents/register`)
-//! and keeps the internal key it gets back; every JSON-RPC call on `/api`
-//! must carry that key in `x-agent-api-key`. It answers `task/create` and
-//! `event/send` as the Agentex SDK does, and serves a custom route
-//! `/code_changes` that hookgate can forward to. It prints what it receives.
+//! At start-up it registers itself with hookgate (`POST /agents/register`),
+//! declaring its own identities for the loop guard (its GitHub bot account,
+//! by default), and keeps the internal key it gets back; every JSON-RPC call
+//! on `/api` must carry that key in `x-agent-api-key`. It answers
+//! `task/create` and `event/send` as the Agentex SDK does, and serves a
+//! custom route `/code_changes` that hookgate can forward to. It prints what
+//! it receives, with where each event came from (its provenance).
 //!
 //! ```sh
 //! cargo run --example acp_agent
 //! ```
 //! Settings: `HOOKGATE_URL` (default `http://127.0.0.1:5003`), `AGENT_NAME`
-//! (`example-agent`), `AGENT_BIND` (`127.0.0.1:8000`), and
+//! (`example-agent`), `AGENT_BIND` (`127.0.0.1:8000`), `AGENT_IDENTITIES`
+//! (comma-separated, default `github:<AGENT_NAME>[bot]`), and
 //! `HOOKGATE_ADMIN_TOKEN` if hookgate needs one for registration.
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -42,9 +45,19 @@ async fn api(
         ),
         Some("event/send") => {
             let event = &params["event"];
+            let provenance = &event["content"]["provenance"];
+            let data = &event["content"]["data"];
+            // A coalescing route sends a burst of events as one.
+            let batch = match data["events"].as_array() {
+                Some(events) => format!(" batch={}", events.len()),
+                None => String::new(),
+            };
             println!(
-                "event/send   task={} sequence={} content={}",
-                params["task"]["name"], event["sequence_id"], event["content"]
+                "event/send   task={} sequence={} from={}:{}{batch} content={data}",
+                params["task"]["name"],
+                event["sequence_id"],
+                provenance["provider"].as_str().unwrap_or("?"),
+                provenance["key_name"].as_str().unwrap_or("?"),
             );
         }
         other => println!("{} (ignored)", other.unwrap_or("no method")),
@@ -69,14 +82,22 @@ async fn code_changes(req: HttpRequest, body: web::Bytes) -> HttpResponse {
     HttpResponse::Ok().json(json!({"received": true}))
 }
 
-/// Registers with hookgate and returns the internal key.
-async fn register(hookgate: &str, name: &str, own_url: &str) -> Result<String, String> {
+/// Registers with hookgate, declaring `identities` (events they cause are
+/// the agent's own, which hookgate's loop guard drops), and returns the
+/// internal key.
+async fn register(
+    hookgate: &str,
+    name: &str,
+    own_url: &str,
+    identities: &[String],
+) -> Result<String, String> {
     let mut request = awc::Client::new().post(format!("{hookgate}/agents/register"));
     if let Ok(token) = std::env::var("HOOKGATE_ADMIN_TOKEN") {
         request = request.insert_header(("x-api-key", token));
     }
     let registration = json!({"name": name, "description": "hookgate's example ACP agent",
-                              "acp_url": own_url, "acp_type": "async"});
+                              "acp_url": own_url, "acp_type": "async",
+                              "registration_metadata": {"hookgate_identities": identities}});
     let mut response = request
         .send_json(&registration)
         .await
@@ -99,16 +120,25 @@ async fn main() -> std::io::Result<()> {
     let hookgate = std::env::var("HOOKGATE_URL").unwrap_or_else(|_| "http://127.0.0.1:5003".into());
     let name = std::env::var("AGENT_NAME").unwrap_or_else(|_| "example-agent".into());
     let bind = std::env::var("AGENT_BIND").unwrap_or_else(|_| "127.0.0.1:8000".into());
+    let identities: Vec<String> = std::env::var("AGENT_IDENTITIES")
+        .unwrap_or_else(|_| format!("github:{name}[bot]"))
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(str::to_owned)
+        .collect();
     let server = HttpServer::new(App::new).bind(&bind)?; // fail fast if the port is taken
     drop(server);
-    let key = match register(&hookgate, &name, &format!("http://{bind}")).await {
+    let key = match register(&hookgate, &name, &format!("http://{bind}"), &identities).await {
         Ok(key) => key,
         Err(e) => {
             eprintln!("error: cannot register with hookgate at {hookgate}: {e}");
             std::process::exit(1);
         }
     };
-    println!("registered '{name}' with {hookgate}; serving on http://{bind}");
+    println!(
+        "registered '{name}' (identities {identities:?}) with {hookgate}; serving on http://{bind}"
+    );
     let _ = std::io::stdout().flush();
     let key = web::Data::new(InternalKey(key));
     HttpServer::new(move || {

@@ -87,7 +87,7 @@ pub struct ServeArgs {
     pub shutdown_delay_secs: f64,
     /// Keep calls that a route's `filter` / `ignore` or the loop guard
     /// dropped as `ignored` deliveries (never attempted), for operators.
-    #[arg(long, env = "HOOKGATE_KEEP_IGNORED", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "HOOKGATE_KEEP_IGNORED", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub keep_ignored: bool,
     /// Let `/agents/register` through without the admin token.
     #[arg(long, env = "HOOKGATE_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]

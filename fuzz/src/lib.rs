@@ -31,6 +31,7 @@ pub fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
 pub fn key(secret: &[u8]) -> TimedSecret {
     TimedSecret {
         key_id: "fuzz-key".into(),
+        key_name: "fuzz-key".into(),
         secret: Secret::new(String::from_utf8_lossy(secret).into_owned()),
         until: LiveUntil(None),
         hmac: None,

@@ -6,7 +6,7 @@
 use super::forwarder::ForwarderActor;
 use crate::acp::{self, EventRef, TaskRef};
 use crate::db::agents::AgentResponse;
-use crate::db::deliveries::{AttemptRecord, Claimed, Outcome};
+use crate::db::deliveries::{AttemptRecord, Claimed, Delivery, Outcome};
 use crate::db::now;
 use crate::domain::{AcpType, RouteMode};
 use crate::routes::request_id;
@@ -84,6 +84,7 @@ pub fn unfinished(claimed: &Claimed) -> AttemptRecord {
         task_created: None,
         transient: true,
         response: None,
+        followers: Vec::new(),
     }
 }
 
@@ -206,6 +207,12 @@ impl Handler<Deliver> for ForwarderActor {
                     error,
                     task_created,
                     response: exchange.response,
+                    followers: claimed
+                        .followers
+                        .iter()
+                        .flatten()
+                        .map(|d| d.id.clone())
+                        .collect(),
                 }
             }
             .instrument(span),
@@ -250,12 +257,10 @@ async fn deliver_event(
         }
         created = Some(task.id.clone());
     }
-    let content: serde_json::Value = claimed
-        .delivery
-        .content
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok())
-        .unwrap_or_default();
+    let content = match &claimed.followers {
+        Some(followers) => coalesced_content(&claimed.delivery, followers),
+        None => stored_content(&claimed.delivery),
+    };
     let created_at = claimed
         .delivery
         .created_at
@@ -273,6 +278,38 @@ async fn deliver_event(
         false => acp::event_send(&agent, &task_ref, &event),
     };
     (target.call(&body).await, created)
+}
+
+fn stored_content(delivery: &Delivery) -> serde_json::Value {
+    delivery
+        .content
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default()
+}
+
+/// The content of a coalesced delivery: `{"events": [...]}` of each event's
+/// data (a text event's whole content), in sequence; the head's provenance
+/// naming every delivery it carries.
+fn coalesced_content(head: &Delivery, followers: &[Delivery]) -> serde_json::Value {
+    let all: Vec<&Delivery> = std::iter::once(head).chain(followers).collect();
+    let events: Vec<serde_json::Value> = all
+        .iter()
+        .map(|d| {
+            let content = stored_content(d);
+            content.get("data").cloned().unwrap_or(content)
+        })
+        .collect();
+    let mut provenance = stored_content(head)["provenance"].clone();
+    if provenance.is_object() {
+        let ids: Vec<&str> = all.iter().map(|d| d.id.as_str()).collect();
+        provenance["delivery_ids"] = serde_json::json!(ids);
+    }
+    serde_json::json!({
+        "type": "data", "author": "user", "style": "static",
+        "data": {"events": events},
+        "provenance": provenance,
+    })
 }
 
 /// Where one attempt's JSON-RPC calls go, with the agent's internal key and

@@ -9,6 +9,7 @@
 
 pub mod admin;
 mod claim;
+pub mod coalesce;
 mod depth;
 mod enqueue;
 mod listing;

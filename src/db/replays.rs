@@ -176,6 +176,7 @@ fn copy_for(original: &Delivery, agent_id: &str, names: &HashMap<String, String>
         shadow: None,
         is_shadow: false,
         loop_limit: None,
+        coalesce: None,
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Route {
     /// None: the default, on only for an agent with identities.
     pub loop_limit: Option<i32>,
     pub loop_window_secs: Option<i32>,
+    /// Coalescing (acp_event): the window and the longest wait, in ms.
+    pub coalesce_window_ms: Option<i32>,
+    pub coalesce_max_wait_ms: Option<i32>,
 }
 
 /// What a new route sets; id and time are made here.
@@ -45,6 +48,8 @@ pub struct NewRoute {
     pub shadow_agent_id: Option<String>,
     pub loop_limit: Option<i32>,
     pub loop_window_secs: Option<i32>,
+    pub coalesce_window_ms: Option<i32>,
+    pub coalesce_max_wait_ms: Option<i32>,
 }
 
 /// Stores a route; a second route on one (agent, path) is a unique violation.
@@ -64,6 +69,8 @@ pub fn insert(conn: &mut DbConnection, agent_id: &str, new: NewRoute) -> QueryRe
         shadow_agent_id: new.shadow_agent_id,
         loop_limit: new.loop_limit,
         loop_window_secs: new.loop_window_secs,
+        coalesce_window_ms: new.coalesce_window_ms,
+        coalesce_max_wait_ms: new.coalesce_max_wait_ms,
     };
     diesel::insert_into(agent_routes::table)
         .values(&route)

@@ -77,6 +77,8 @@ diesel::table! {
         shadow_agent_id -> Nullable<Text>,
         loop_limit -> Nullable<Integer>,
         loop_window_secs -> Nullable<Integer>,
+        coalesce_window_ms -> Nullable<Integer>,
+        coalesce_max_wait_ms -> Nullable<Integer>,
     }
 }
 

@@ -53,6 +53,11 @@ pub struct CreateRouteRequest {
     pub loop_limit: Option<i64>,
     /// The loop breaker's window in seconds (default 60).
     pub loop_window_secs: Option<i64>,
+    /// Coalescing (acp_event): `{"window_ms", "max_wait_ms"}`; events of one
+    /// task arriving within `window_ms` of each other (at most `max_wait_ms`
+    /// after the first) go out as one `event/send` of `{"events": [...]}`.
+    #[schema(value_type = Option<Object>)]
+    pub coalesce: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,6 +83,9 @@ pub struct RouteResponse {
     /// The loop breaker's settings as given (null: the defaults).
     pub loop_limit: Option<i32>,
     pub loop_window_secs: Option<i32>,
+    /// `{"window_ms", "max_wait_ms"}`, or null.
+    #[schema(value_type = Option<Object>)]
+    pub coalesce: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -97,6 +105,11 @@ impl From<Route> for RouteResponse {
             shadow_agent_id: r.shadow_agent_id,
             loop_limit: r.loop_limit,
             loop_window_secs: r.loop_window_secs,
+            coalesce: r.coalesce_window_ms.zip(r.coalesce_max_wait_ms).map(
+                |(window_ms, max_wait_ms)| {
+                    serde_json::json!({"window_ms": window_ms, "max_wait_ms": max_wait_ms})
+                },
+            ),
             created_at: utc(r.created_at),
         }
     }
@@ -138,7 +151,20 @@ impl CreateRouteRequest {
             shadow_agent_id: None,
             loop_limit: bounded("loop_limit", self.loop_limit, 0, 100_000)?,
             loop_window_secs: bounded("loop_window_secs", self.loop_window_secs, 1, 86_400)?,
+            coalesce_window_ms: None,
+            coalesce_max_wait_ms: None,
         };
+        let mut route = route;
+        if let Some((window_ms, max_wait_ms)) = coalesce(self.coalesce.as_ref())? {
+            if mode != RouteMode::AcpEvent {
+                return Err(AdminError::Unprocessable(
+                    "Field 'coalesce' needs mode acp_event (events of one task are gathered)."
+                        .into(),
+                ));
+            }
+            route.coalesce_window_ms = Some(window_ms);
+            route.coalesce_max_wait_ms = Some(max_wait_ms);
+        }
         let breaker = route.loop_limit.is_some() || route.loop_window_secs.is_some();
         if breaker && mode != RouteMode::AcpEvent {
             return Err(AdminError::Unprocessable(
@@ -172,6 +198,43 @@ fn shadow_agent_id(
         ));
     }
     Ok(shadow.id)
+}
+
+/// `coalesce` as `(window_ms, max_wait_ms)`: a window of 1 ms to 10 min,
+/// a longest wait from the window to an hour (default ten windows).
+fn coalesce(value: Option<&serde_json::Value>) -> Result<Option<(i32, i32)>, AdminError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bad = |what: &str| AdminError::Unprocessable(format!("Field 'coalesce' {what}"));
+    let object = value.as_object().ok_or_else(|| {
+        bad("must be an object such as {\"window_ms\": 5000, \"max_wait_ms\": 60000}.")
+    })?;
+    if let Some(other) = object
+        .keys()
+        .find(|k| *k != "window_ms" && *k != "max_wait_ms")
+    {
+        return Err(bad(&format!("has an unknown field {other:?}.")));
+    }
+    let int = |name: &str| object.get(name).map(|v| v.as_i64().ok_or(()));
+    let window = match int("window_ms") {
+        Some(Ok(w)) => w,
+        _ => return Err(bad("needs 'window_ms', a whole number of milliseconds.")),
+    };
+    let window = bounded("coalesce.window_ms", Some(window), 1, 600_000)?.unwrap_or(1);
+    let max_wait = match int("max_wait_ms") {
+        None => i64::from(window).saturating_mul(10).min(3_600_000),
+        Some(Ok(m)) => m,
+        Some(Err(_)) => return Err(bad("has a 'max_wait_ms' that is not a whole number.")),
+    };
+    let max_wait = bounded(
+        "coalesce.max_wait_ms",
+        Some(max_wait),
+        i64::from(window),
+        3_600_000,
+    )?
+    .unwrap_or(window);
+    Ok(Some((window, max_wait)))
 }
 
 /// An optional integer field between `min` and `max`.

@@ -3,6 +3,7 @@
 
 use crate::actors::forwarder::is_stripped_request_header;
 use crate::db::agents::Agent;
+use crate::db::deliveries::coalesce::Coalesce;
 use crate::db::deliveries::loop_breaker::LoopLimit;
 use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
@@ -87,6 +88,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         shadow: None,
         is_shadow: false,
         loop_limit: loop_limit(inbound),
+        coalesce: coalescing(inbound),
     };
     let shadow = inbound
         .route
@@ -118,6 +120,16 @@ fn loop_limit(inbound: &Inbound<'_>) -> Option<LoopLimit> {
         window_secs: route
             .loop_window_secs
             .map_or(DEFAULT_WINDOW_SECS, i64::from),
+    })
+}
+
+/// The route's coalescing, for an `acp_event` call.
+fn coalescing(inbound: &Inbound<'_>) -> Option<Coalesce> {
+    let route = inbound.route;
+    let (window, max_wait) = route.coalesce_window_ms.zip(route.coalesce_max_wait_ms)?;
+    (inbound.mode == RouteMode::AcpEvent).then_some(Coalesce {
+        window_ms: i64::from(window),
+        max_wait_ms: i64::from(max_wait),
     })
 }
 
@@ -176,6 +188,7 @@ pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
         shadow: None,
         is_shadow: false,
         loop_limit: None,
+        coalesce: None,
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::acp_agent::{AcpAgent, Answer};
 use crate::delivery::{pr_event, queue_app, wait_for_status, SECRET, TASK_KEY};
 use crate::helpers::*;
+use crate::process::{free_port, Process};
 use crate::secrets_at_rest::{contains, database_bytes};
 use actix_web::http::Method;
 use hookgate::verify::providers::{github, slack};
@@ -25,6 +26,8 @@ db_tests!(
     the_loop_breaker_holds_a_runaway_task_until_released,
     without_identities_or_a_limit_no_task_is_held,
     a_replay_reports_fifty_outcomes_side_by_side,
+    events_inside_a_coalescing_window_arrive_as_one,
+    a_kill_9_inside_the_coalescing_window_loses_nothing,
 );
 
 /// An acp_event route on `code_changes` for `pr-agent` with these
@@ -842,4 +845,113 @@ async fn a_replay_reports_fifty_outcomes_side_by_side(backend: Backend) {
         )
         .await;
     bad.assert_message(422, "Field 'to_agent' names no agent: \"nobody\".");
+}
+
+/// The `action`s of each coalesced `event/send` the agent received.
+fn batches(agent: &AcpAgent) -> Vec<Vec<String>> {
+    agent
+        .events()
+        .iter()
+        .map(|e| {
+            let events = e["params"]["event"]["content"]["data"]["events"].as_array();
+            events
+                .into_iter()
+                .flatten()
+                .map(|data| {
+                    data["body"]["action"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn edits(range: std::ops::RangeInclusive<u64>) -> Vec<String> {
+    range.map(|n| format!("edit-{n}")).collect()
+}
+
+async fn events_inside_a_coalescing_window_arrive_as_one(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    app.register("pr-agent", &agent.url).await;
+    let coalesce = json!({"window_ms": 1500, "max_wait_ms": 20000});
+    route_with_key_and(&app, json!({"coalesce": coalesce})).await;
+    let route = &app.get("/agent_routes?agent_name=pr-agent").await.json()[0];
+    assert_eq!(route["coalesce"], coalesce);
+
+    let first = burst(&app, 15, 1, 5).await;
+    for answer in &first {
+        wait_for_status(&app, answer["event_id"].as_str().unwrap(), "delivered").await;
+    }
+    assert_eq!(
+        batches(&agent),
+        [edits(1..=5)],
+        "five events, one event/send, in order"
+    );
+    let content = &agent.events()[0]["params"]["event"]["content"];
+    let ids: Vec<&Value> = first.iter().map(|a| &a["event_id"]).collect();
+    assert_eq!(content["provenance"]["delivery_ids"], json!(ids));
+    // Later events of the task go out as the next batch, in order.
+    let second = burst(&app, 15, 6, 2).await;
+    for answer in &second {
+        wait_for_status(&app, answer["event_id"].as_str().unwrap(), "delivered").await;
+    }
+    assert_eq!(batches(&agent), [edits(1..=5), edits(6..=7)]);
+    let follower = app
+        .get(&format!(
+            "/deliveries/{}",
+            first[4]["event_id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(
+        follower["attempt_log"].as_array().unwrap().len(),
+        1,
+        "{follower}"
+    );
+
+    let bad = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "q", "mode": "acp_event", "task_key": "x",
+                   "coalesce": {"window_ms": 5000, "max_wait_ms": 100}}),
+        )
+        .await;
+    bad.assert_message(
+        422,
+        "Field 'coalesce.max_wait_ms' must be between 5000 and 3600000, got 100.",
+    );
+}
+
+async fn a_kill_9_inside_the_coalescing_window_loses_nothing(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let first = Process::start(&db.url, free_port()).await;
+    let app = first.app(db);
+    let agent = AcpAgent::start().await;
+    app.register("pr-agent", &agent.url).await;
+    route_with_key_and(
+        &app,
+        json!({"coalesce": {"window_ms": 4000, "max_wait_ms": 60000}}),
+    )
+    .await;
+    let accepted = burst(&app, 16, 1, 5).await;
+    first.crash();
+    assert!(
+        agent.events().is_empty(),
+        "killed inside the window: nothing sent yet"
+    );
+
+    let second = Process::start(&app.db.url, free_port()).await;
+    let after = second.app(TestDb::shared(&app.db.url));
+    for answer in &accepted {
+        wait_for_status(&after, answer["event_id"].as_str().unwrap(), "delivered").await;
+    }
+    assert_eq!(
+        batches(&agent),
+        [edits(1..=5)],
+        "every committed event, once, in order"
+    );
+    assert!(second.terminate().await.success());
 }

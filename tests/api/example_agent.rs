@@ -1,9 +1,11 @@
 //! `examples/acp_agent.rs` end to end, as the README walks through it: it
 //! registers itself, and two signed pull-request payloads arrive in one task.
 
-use crate::delivery::{github_route, pr_event, send_pr, wait_for_status};
+use crate::delivery::{github_route, pr_event, send_pr, wait_for_status, SECRET};
 use crate::helpers::*;
 use crate::process::free_port;
+use actix_web::http::Method;
+use hookgate::verify::providers::github;
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -54,6 +56,42 @@ async fn example_agent_receives_both_events_in_one_task(backend: Backend) {
     for accepted in [&first, &second] {
         wait_for_status(&app, accepted["event_id"].as_str().unwrap(), "delivered").await;
     }
+    // The agent declared its bot account: its own comment never comes back.
+    let agent = app.get("/agents/name/pr-agent").await.json();
+    assert_eq!(agent["identities"], json!(["github:pr-agent[bot]"]));
+    let mut own = serde_json::from_str::<serde_json::Value>(&pr_event(7, "edited")).unwrap();
+    own["sender"] = json!({"login": "pr-agent[bot]"});
+    let echo = send_pr(&app, &own.to_string(), "d-3").await;
+    assert_eq!(echo.status, 200, "{}", echo.text());
+    assert_eq!(echo.json()["ignored"], true);
+    // A burst on a coalescing route arrives as one event/send.
+    let route = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "bursts", "mode": "acp_event",
+                   "task_key": "burst:{body.pull_request.number}",
+                   "coalesce": {"window_ms": 1000, "max_wait_ms": 10000}}),
+        )
+        .await;
+    assert_eq!(route.status, 200, "{}", route.text());
+    let mut burst = Vec::new();
+    for n in 1..=3 {
+        let body = pr_event(8, &format!("push-{n}"));
+        let signature = github::sign(SECRET.as_bytes(), body.as_bytes());
+        let headers = [
+            ("x-hub-signature-256", signature.as_str()),
+            ("x-github-event", "pull_request"),
+            ("content-type", "application/json"),
+        ];
+        let reply = app
+            .forward(Method::POST, "pr-agent", "bursts", &headers, body)
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        burst.push(reply.json()["event_id"].as_str().unwrap().to_owned());
+    }
+    for id in &burst {
+        wait_for_status(&app, id, "delivered").await;
+    }
     // It refuses JSON-RPC calls without its internal key.
     let unauthorised = client()
         .post(format!("http://127.0.0.1:{port}/api"))
@@ -66,14 +104,21 @@ async fn example_agent_receives_both_events_in_one_task(backend: Backend) {
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(printed.matches("task/create").count(), 1, "{printed}");
-    let task = "task=\"github:octo/hello#7\"";
-    assert!(
-        printed.contains(&format!("event/send   {task} sequence=1")),
-        "{printed}"
+    let created = printed.matches("name=\"github:octo/hello#7\"").count();
+    assert_eq!(
+        created, 1,
+        "one task/create for the pull request: {printed}"
     );
+    let task = "task=\"github:octo/hello#7\"";
+    for sequence in [1, 2] {
+        let line = format!("event/send   {task} sequence={sequence} from=github:octo/hello");
+        assert!(printed.contains(&line), "{line} in {printed}");
+    }
+    assert!(!printed.contains("sequence=3"), "{printed}");
+    let burst = "event/send   task=\"burst:8\" sequence=1 from=github:octo/hello batch=3";
+    assert!(printed.contains(burst), "{burst} in {printed}");
     assert!(
-        printed.contains(&format!("event/send   {task} sequence=2")),
+        !printed.contains("task=\"burst:8\" sequence=2"),
         "{printed}"
     );
     assert!(

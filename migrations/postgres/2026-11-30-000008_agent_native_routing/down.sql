@@ -1,6 +1,8 @@
 DROP TABLE replay_items;
 DROP TABLE replays;
 ALTER TABLE delivery_attempts DROP COLUMN response;
+ALTER TABLE agent_routes DROP COLUMN coalesce_max_wait_ms;
+ALTER TABLE agent_routes DROP COLUMN coalesce_window_ms;
 ALTER TABLE agent_tasks DROP COLUMN held_since;
 ALTER TABLE agent_routes DROP COLUMN loop_window_secs;
 ALTER TABLE agent_routes DROP COLUMN loop_limit;

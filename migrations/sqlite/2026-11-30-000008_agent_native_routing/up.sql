@@ -13,6 +13,10 @@ ALTER TABLE agents ADD COLUMN identities TEXT;
 ALTER TABLE agent_routes ADD COLUMN loop_limit INTEGER;
 ALTER TABLE agent_routes ADD COLUMN loop_window_secs INTEGER;
 ALTER TABLE agent_tasks ADD COLUMN held_since TIMESTAMP;
+-- Coalescing: events of one task arriving within `coalesce_window_ms` of
+-- each other (at most `coalesce_max_wait_ms` after the first) go out as one.
+ALTER TABLE agent_routes ADD COLUMN coalesce_window_ms INTEGER;
+ALTER TABLE agent_routes ADD COLUMN coalesce_max_wait_ms INTEGER;
 -- Replays: the agent's answer to each attempt (at most 4 KiB), and which
 -- delivery re-delivered which, to compare them side by side.
 ALTER TABLE delivery_attempts ADD COLUMN response TEXT;

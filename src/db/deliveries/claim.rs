@@ -7,7 +7,7 @@
 //! holder died comes due by itself. On PostgreSQL the claim and the loading
 //! of the claimed deliveries are one statement.
 
-use super::{lane_of, retrying, Delivery};
+use super::{coalesce, lane_of, retrying, Delivery};
 use crate::crypto::DataKey;
 use crate::db::agents::Agent;
 use crate::db::raw::{self, Param};
@@ -35,6 +35,9 @@ pub struct Claimed {
     pub agent: Agent,
     pub internal_key: Option<Secret>,
     pub task: Option<ClaimedTask>,
+    /// Set when its route coalesces: the task's pending events behind it,
+    /// in sequence, sent with it in one call.
+    pub followers: Option<Vec<Delivery>>,
 }
 
 /// The task a claimed `acp_event` delivery belongs to.
@@ -266,7 +269,13 @@ fn with_context(
             claim_token: stamp.token.to_owned(),
             agent: (*agent).clone(),
             delivery,
+            followers: None,
         });
+    }
+    let heads: Vec<&Delivery> = claimed.iter().map(|c| &c.delivery).collect();
+    let mut followers = coalesce::followers(conn, &heads)?;
+    for claim in &mut claimed {
+        claim.followers = followers.remove(&claim.delivery.id);
     }
     claimed.sort_by_key(|c| c.delivery.created_at);
     Ok(claimed)

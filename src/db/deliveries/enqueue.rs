@@ -1,6 +1,7 @@
 //! Intake's writes: a delivery row, its task's next sequence number (and
 //! whether it is the task's head), and its provider redelivery id.
 
+use super::coalesce::{self, Coalesce};
 use super::loop_breaker::{self, LoopLimit};
 use super::{
     advance_tasks, insert_lanes, lane_of, lock_tasks, Delivery, Lane, NewLanes, Task, HELD,
@@ -42,6 +43,8 @@ pub struct NewDelivery {
     pub is_shadow: bool,
     /// The loop breaker's setting for this event's task, when on.
     pub loop_limit: Option<LoopLimit>,
+    /// The route's coalescing, when it gathers a task's events.
+    pub coalesce: Option<Coalesce>,
 }
 
 /// The answer intake gives: the first call's ids for a redelivery.
@@ -205,9 +208,17 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
             held: row.status == HELD,
         })
         .collect();
+    let mut gathering: Vec<(String, Coalesce)> = rows
+        .iter()
+        .zip(&all)
+        .filter(|(row, _)| row.status == PENDING)
+        .filter_map(|(row, new)| Some((row.task_id.clone()?, new.coalesce?)))
+        .collect();
+    gathering.dedup_by(|a, b| a.0 == b.0);
     insert_chunked!(conn, deliveries::table, rows, 128);
     insert_lanes(conn, &lanes)?;
     advance_tasks(conn, &held_heads, NewLanes::NeverNeeded)?;
+    coalesce::hold_heads(conn, &gathering, now())?;
     Ok(answered)
 }
 

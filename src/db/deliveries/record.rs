@@ -2,7 +2,7 @@
 //! claim's token still holds the row (a lost claim's late result is dropped),
 //! and a task whose head finished gets its next head in the same transaction.
 
-use super::{advance_tasks, drop_lanes, lock_tasks, retrying, Attempt, NewLanes};
+use super::{advance_tasks, coalesce, drop_lanes, lock_tasks, retrying, Attempt, NewLanes};
 use super::{DELIVERED, FAILED, PENDING};
 use crate::db::raw::{self, IdRow, Param};
 use crate::db::schema::delivery_attempts;
@@ -50,6 +50,8 @@ pub struct AttemptRecord {
     pub transient: bool,
     /// What the agent answered (bounded), for replays to compare.
     pub response: Option<String>,
+    /// The coalesced events sent with this one: delivered with it.
+    pub followers: Vec<String>,
 }
 
 /// Records `records`, attempts made by `instance`, in one transaction; for
@@ -106,7 +108,8 @@ fn record_pass(
         .copied()
         .filter(|r| moved.contains(&r.delivery_id))
         .collect();
-    let attempts: Vec<Attempt> = held.iter().map(|r| attempt_row(r, instance, at)).collect();
+    let mut attempts: Vec<Attempt> = held.iter().map(|r| attempt_row(r, instance, at)).collect();
+    attempts.extend(followers_delivered(conn, &held, instance, at)?);
     for chunk in attempts.chunks(256) {
         let insert = diesel::insert_into(delivery_attempts::table).values(chunk);
         match conn {
@@ -147,6 +150,27 @@ fn record_pass(
         .collect();
     drop_lanes(conn, &own_lanes)?;
     Ok(moved)
+}
+
+/// Delivers the followers of coalesced heads that were delivered; their
+/// attempt rows (the head's attempt, under their ids).
+fn followers_delivered(
+    conn: &mut DbConnection,
+    held: &[&AttemptRecord],
+    instance: &str,
+    at: NaiveDateTime,
+) -> QueryResult<Vec<Attempt>> {
+    let mut rows = Vec::new();
+    for rec in held.iter().filter(|r| r.outcome == Outcome::Delivered) {
+        let ids: Vec<&String> = rec.followers.iter().collect();
+        for (id, attempt) in coalesce::deliver_followers(conn, &ids, at)? {
+            let mut row = attempt_row(rec, instance, at);
+            row.delivery_id = id;
+            row.attempt = attempt;
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// Records per statement.
