@@ -442,7 +442,7 @@ async fn accept(
     Ok(HttpResponse::Accepted().json(body))
 }
 
-/// Answers a dropped call 200 `{"ignored": true, "reason"}` (a provider
+/// Answers a dropped call 200 `{"ignored": true, "reason", "detail"}` (a provider
 /// must not send it again), counted, and kept as an `ignored` delivery when
 /// `keep` (then, like a 202, only once committed).
 async fn drop_call(
@@ -454,13 +454,16 @@ async fn drop_call(
     crate::metrics::ignored(&call.agent.name, dropped.kind);
     tracing::info!(agent.name = %call.agent.name, reason = %dropped.reason, "call dropped");
     if keep {
-        let delivery = intake::ignored_delivery(call, &dropped.reason);
+        let why = format!("{}: {}", dropped.kind, dropped.reason);
+        let delivery = intake::ignored_delivery(call, &why);
         intake.enqueue(delivery).await.map_err(|e| match e {
             IntakeFailure::Busy => ForwardRouteError::Busy,
             other => internal(other.to_string()),
         })?;
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({"ignored": true, "reason": dropped.reason})))
+    Ok(HttpResponse::Ok().json(
+        serde_json::json!({"ignored": true, "reason": dropped.kind, "detail": dropped.reason}),
+    ))
 }
 
 fn internal(reason: String) -> ForwardRouteError {

@@ -10,8 +10,9 @@ use crate::domain::{Conditions, Identities, TemplateInput};
 use crate::verify::{providers, Provider};
 use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
 
-/// Why a call was dropped: `kind` is a metrics label (`filter`, `ignore`,
-/// `loop`), `reason` the sentence the provider and operators read.
+/// Why a call was dropped: `kind` (`filter`, `ignore`, `loop`) is the
+/// answer's `reason` and the metrics label, `reason` the sentence saying
+/// which condition or identity decided (the answer's `detail`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {
     pub kind: &'static str,
@@ -47,7 +48,7 @@ pub fn check(call: &Checked<'_>) -> Option<Dropped> {
             return Some(Dropped {
                 kind: "loop",
                 reason: format!(
-                    "loop: the event was caused by {own}, one of the agent's own identities."
+                    "the event was caused by {own}, one of the agent's own identities."
                 ),
             });
         }
@@ -60,12 +61,12 @@ pub fn check(call: &Checked<'_>) -> Option<Dropped> {
     if let Some(failed) = filter.first_failing(&input) {
         return Some(Dropped {
             kind: "filter",
-            reason: format!("filter: {} does not hold.", failed.describe()),
+            reason: format!("{} does not hold.", failed.describe()),
         });
     }
     ignore.first_holding(&input).map(|matched| Dropped {
         kind: "ignore",
-        reason: format!("ignore: {}.", matched.describe()),
+        reason: format!("{}.", matched.describe()),
     })
 }
 
