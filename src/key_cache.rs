@@ -13,13 +13,45 @@
 
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{KeyKind, LiveKey, TimedSecret};
+use crate::domain::{Identities, KeyKind, LiveKey, RouteRules, TimedSecret};
 use moka::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// An agent as verification needs it.
-pub type AgentEntry = Arc<(Agent, Vec<Route>)>;
+/// An agent as verification needs it: its routes with their rules and its
+/// identities parsed once, when read, so no call parses them again.
+pub type AgentEntry = Arc<CachedAgent>;
+
+#[derive(Debug)]
+pub struct CachedAgent {
+    pub agent: Agent,
+    pub routes: Vec<Route>,
+    /// `rules[i]` are `routes[i]`'s.
+    pub rules: Vec<RouteRules>,
+    pub identities: Identities,
+}
+
+impl CachedAgent {
+    pub fn new(agent: Agent, routes: Vec<Route>) -> Self {
+        let rules = routes
+            .iter()
+            .map(|r| {
+                RouteRules::from_stored(
+                    r.filter_conditions.as_deref(),
+                    r.ignore_conditions.as_deref(),
+                    r.redact_fields.as_deref(),
+                )
+            })
+            .collect();
+        let identities = Identities::from_stored(agent.identities.as_deref());
+        Self {
+            agent,
+            routes,
+            rules,
+            identities,
+        }
+    }
+}
 
 /// Secret versions as read, each with its expiry (checked at use, so an
 /// expired version stops verifying at once even while cached).
@@ -66,7 +98,7 @@ where
 #[expect(clippy::ptr_arg, reason = "a moka weigher takes &K, and K is String")]
 fn agent_bytes(name: &String, entry: &Stamped<Option<AgentEntry>>) -> usize {
     let found = entry.value.as_ref().map_or(0, |entry| {
-        let (agent, routes) = &**entry;
+        let CachedAgent { agent, routes, .. } = &**entry;
         let texts = [&agent.id, &agent.name, &agent.acp_type, &agent.status];
         let optional = [
             &agent.description,
@@ -74,6 +106,7 @@ fn agent_bytes(name: &String, entry: &Stamped<Option<AgentEntry>>) -> usize {
             &agent.status_reason,
             &agent.registration_metadata,
             &agent.agent_input_type,
+            &agent.identities,
         ];
         let routes: usize = routes
             .iter()
@@ -85,6 +118,11 @@ fn agent_bytes(name: &String, entry: &Stamped<Option<AgentEntry>>) -> usize {
                     + r.content.len()
                     + r.task_key.as_ref().map_or(0, String::len)
                     + r.text_template.as_ref().map_or(0, String::len)
+                    // Stored rules, and about twice that once parsed.
+                    + 3 * [&r.filter_conditions, &r.ignore_conditions, &r.redact_fields]
+                        .iter()
+                        .map(|t| t.as_ref().map_or(0, String::len))
+                        .sum::<usize>()
                     + 128
             })
             .sum();

@@ -6,8 +6,8 @@
 use super::key_store::{CheckKeyDigest, FindSecrets, KeyStoreActor, LookupAgent};
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{digest_hex, KeyKind, KeyLookup, LiveKey, TimedSecret};
-use crate::key_cache::{AgentEntry, KeyCache, Secrets};
+use crate::domain::{digest_hex, Identities, KeyKind, KeyLookup, LiveKey, RouteRules, TimedSecret};
+use crate::key_cache::{AgentEntry, CachedAgent, KeyCache, Secrets};
 use crate::verify::{providers, Answer, Provider, Reading, Refusal, VerifyError};
 use actix::prelude::*;
 use bytes::Bytes;
@@ -77,12 +77,18 @@ pub struct Verified {
 
 impl Verified {
     pub fn agent(&self) -> &Agent {
-        &self.entry.0
+        &self.entry.agent
     }
 
-    /// The agent's routes, to pick how the call is handled.
-    pub fn routes(&self) -> &[Route] {
-        &self.entry.1
+    /// The agent's route for `sub_path`, with its parsed rules.
+    pub fn route_for(&self, sub_path: &str) -> Option<(&Route, &RouteRules)> {
+        let i = crate::db::routes::best_match_index(&self.entry.routes, sub_path)?;
+        Some((&self.entry.routes[i], &self.entry.rules[i]))
+    }
+
+    /// The agent's own identities (for the loop guard).
+    pub fn identities(&self) -> &Identities {
+        &self.entry.identities
     }
 }
 
@@ -148,7 +154,7 @@ impl Lookup {
             })
             .await?
             .map_err(internal)?;
-        let entry = found.map(Arc::new);
+        let entry = found.map(|(agent, routes)| Arc::new(CachedAgent::new(agent, routes)));
         self.cache.put_agent(generation, name, entry.clone());
         Ok(entry)
     }
@@ -233,7 +239,7 @@ impl LiveSecrets {
 async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure> {
     let not_found = || VerifyError::agent_not_found(&msg.agent_name);
     let entry = lookup.agent(&msg.agent_name).await?.ok_or_else(not_found)?;
-    let agent = &entry.0;
+    let agent = &entry.agent;
     let acp_url = agent
         .acp_url
         .clone()

@@ -98,11 +98,13 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(diesel::delete(agent_routes::table.find(id)).execute(conn)? > 0)
 }
 
-/// The route of `routes` that best covers `sub_path` (exact, then longest prefix).
-pub fn best_match<'r>(routes: &'r [Route], sub_path: &str) -> Option<&'r Route> {
+/// The index of the route of `routes` that best covers `sub_path` (exact,
+/// then longest prefix).
+pub fn best_match_index(routes: &[Route], sub_path: &str) -> Option<usize> {
     routes
         .iter()
-        .filter_map(|r| RoutePath::rank(&r.path, sub_path).map(|rank| (rank, r)))
+        .enumerate()
+        .filter_map(|(i, r)| RoutePath::rank(&r.path, sub_path).map(|rank| (rank, i)))
         .max_by_key(|(rank, _)| *rank)
-        .map(|(_, r)| r)
+        .map(|(_, i)| i)
 }

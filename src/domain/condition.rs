@@ -59,6 +59,14 @@ impl Conditions {
         self.0.is_empty()
     }
 
+    /// A stored list (checked when the route was made); empty when none.
+    pub fn from_stored(stored: Option<&str>) -> Self {
+        stored
+            .and_then(|j| serde_json::from_str(j).ok())
+            .and_then(|v| Self::parse("stored", &v).ok())
+            .unwrap_or_default()
+    }
+
     /// The list as stored and shown.
     pub fn to_json(&self) -> Value {
         Value::Array(self.0.iter().map(Condition::to_json).collect())

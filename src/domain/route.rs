@@ -98,6 +98,26 @@ impl RoutePath {
     }
 }
 
+/// What a route's stored rules say, parsed once (when the route is read
+/// into the verifier's cache), not per call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteRules {
+    pub filter: super::Conditions,
+    pub ignore: super::Conditions,
+    pub redaction: super::Redaction,
+}
+
+impl RouteRules {
+    /// From the stored JSON lists (checked when the route was made).
+    pub fn from_stored(filter: Option<&str>, ignore: Option<&str>, redact: Option<&str>) -> Self {
+        Self {
+            filter: super::Conditions::from_stored(filter),
+            ignore: super::Conditions::from_stored(ignore),
+            redaction: super::Redaction::from_stored(redact),
+        }
+    }
+}
+
 /// UUIDv5 of the task key in the agent's namespace: the same key is the same
 /// task on every instance and after every restart.
 pub fn task_id(agent_id: &str, key: &str) -> String {

@@ -9,8 +9,7 @@ use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwa
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
 use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
-use crate::db::routes;
-use crate::domain::{AgentName, KeyKind, RedactedCall, Redaction, RouteMode};
+use crate::domain::{AgentName, KeyKind, RedactedCall, RouteMode};
 use crate::log_limit::LogLimit;
 use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
 use actix::Addr;
@@ -267,35 +266,35 @@ async fn handle<'a>(
         None => path.to_owned(),
     };
     let sub_path = path.trim_start_matches('/');
-    let route = routes::best_match(verified.routes(), sub_path);
+    let (route, rules) = verified.route_for(sub_path).unzip();
     let checked = Checked {
         agent: verified.agent(),
+        identities: verified.identities(),
         provider,
         route,
+        rules,
         headers: req.headers(),
         sub_path,
         body: &verified.body,
+        method: req.method().as_str(),
+        path_and_query: &path_and_query,
     };
     if let Some(dropped) = guard::check(&checked) {
         seen.outcome = "ignored";
-        let call = intake::Dropped {
-            agent: verified.agent(),
-            route,
-            method: req.method().as_str(),
-            path_and_query: &path_and_query,
-            headers: req.headers(),
-            body: &verified.body,
-        };
-        return drop_call(&call, &dropped, limits.keep_ignored, services.intake).await;
+        return drop_call(&checked, &dropped, limits.keep_ignored, services.intake).await;
     }
     let mode = route.map(|r| RouteMode::parse(&r.mode).unwrap_or(RouteMode::Forward));
-    if let (Some(route), Some(mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync))) =
-        (route, mode)
+    if let (
+        Some(route),
+        Some(rules),
+        Some(mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync)),
+    ) = (route, rules, mode)
     {
         seen.outcome = "accepted";
         let inbound = Inbound {
             agent: verified.agent(),
             route,
+            redaction: &rules.redaction,
             mode,
             method: req.method().as_str(),
             sub_path,
@@ -310,11 +309,11 @@ async fn handle<'a>(
     let forwarder = services
         .registry
         .forwarder_for(verified.agent(), &verified.acp_url);
-    let redaction = Redaction::from_stored(route.and_then(|r| r.redact_fields.as_deref()));
-    let (mut headers, body) = match redaction.is_empty() {
-        true => (forwardable_headers(req.headers()), verified.body),
-        false => {
-            let call = RedactedCall::new(&redaction, req.headers(), &verified.body);
+    let redaction = rules.map(|r| &r.redaction).filter(|r| !r.is_empty());
+    let (mut headers, body) = match redaction {
+        None => (forwardable_headers(req.headers()), verified.body),
+        Some(redaction) => {
+            let call = RedactedCall::new(redaction, req.headers(), &verified.body);
             let body = Bytes::from(call.body.into_owned());
             (forwardable_headers(&call.headers), body)
         }
@@ -326,7 +325,7 @@ async fn handle<'a>(
         headers,
         body,
     };
-    let agent = verified.entry.0.name.clone();
+    let agent = verified.entry.agent.name.clone();
     relay(forwarder, forward, agent, limits.timeout_secs, seen.started).await
 }
 
@@ -446,7 +445,7 @@ async fn accept(
 /// must not send it again), counted, and kept as an `ignored` delivery when
 /// `keep` (then, like a 202, only once committed).
 async fn drop_call(
-    call: &intake::Dropped<'_>,
+    call: &Checked<'_>,
     dropped: &guard::Dropped,
     keep: bool,
     intake: &IntakeWriter,

@@ -6,7 +6,7 @@
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
 use crate::domain::payload::{body_as_json, is_form};
-use crate::domain::{Conditions, Identities, TemplateInput};
+use crate::domain::{Conditions, Identities, RouteRules, TemplateInput};
 use crate::verify::{providers, Provider};
 use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
 
@@ -22,22 +22,30 @@ pub struct Dropped {
 /// The verified call, as the guard reads it.
 pub struct Checked<'a> {
     pub agent: &'a Agent,
+    pub identities: &'a Identities,
     pub provider: &'a dyn Provider,
     pub route: Option<&'a Route>,
+    /// The route's rules, parsed when the route was cached.
+    pub rules: Option<&'a RouteRules>,
     pub headers: &'a HeaderMap,
     pub sub_path: &'a str,
     pub body: &'a [u8],
+    /// What an `ignored` delivery keeps besides headers and body.
+    pub method: &'a str,
+    pub path_and_query: &'a str,
 }
 
 /// Why the call is dropped, or None when it goes on.
 pub fn check(call: &Checked<'_>) -> Option<Dropped> {
-    let filter = stored(call.route.and_then(|r| r.filter_conditions.as_deref()));
-    let ignore = stored(call.route.and_then(|r| r.ignore_conditions.as_deref()));
+    let none = Conditions::default();
+    let (filter, ignore) = call
+        .rules
+        .map_or((&none, &none), |r| (&r.filter, &r.ignore));
     let identities = match call.provider.descriptor().actors {
-        [] => Identities::default(),
-        _ => Identities::from_stored(call.agent.identities.as_deref()),
+        [] => &[][..],
+        _ => call.identities.as_slice(),
     };
-    if filter.is_empty() && ignore.is_empty() && identities.as_slice().is_empty() {
+    if filter.is_empty() && ignore.is_empty() && identities.is_empty() {
         return None;
     }
     let content_type = call.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
@@ -68,11 +76,4 @@ pub fn check(call: &Checked<'_>) -> Option<Dropped> {
         kind: "ignore",
         reason: format!("{}.", matched.describe()),
     })
-}
-
-/// A stored condition list (checked when the route was made).
-fn stored(json: Option<&str>) -> Conditions {
-    json.and_then(|j| serde_json::from_str(j).ok())
-        .and_then(|v| Conditions::parse("stored", &v).ok())
-        .unwrap_or_default()
 }

@@ -1,6 +1,7 @@
 //! Turning a verified call on an `acp_event` or `forward_async` route into
 //! the delivery row that is committed before the 202.
 
+use super::guard::Checked;
 use crate::actors::forwarder::is_stripped_request_header;
 use crate::db::agents::Agent;
 use crate::db::deliveries::coalesce::Coalesce;
@@ -16,6 +17,8 @@ use serde_json::{json, Map, Value};
 pub struct Inbound<'a> {
     pub agent: &'a Agent,
     pub route: &'a Route,
+    /// The route's redaction, parsed when the route was cached.
+    pub redaction: &'a Redaction,
     pub mode: RouteMode,
     pub method: &'a str,
     /// Sub-path after the agent name, without its leading `/`.
@@ -42,8 +45,7 @@ pub enum IntakeError {
 /// (templates render from what is kept, so a task key cannot leak one),
 /// and for `acp_event` the event content with its provenance.
 pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
-    let redaction = Redaction::from_stored(inbound.route.redact_fields.as_deref());
-    let call = RedactedCall::new(&redaction, inbound.headers, inbound.body);
+    let call = RedactedCall::new(inbound.redaction, inbound.headers, inbound.body);
     let body_json = call.json;
     let input = TemplateInput {
         body: body_json.as_ref(),
@@ -51,7 +53,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         path: inbound.sub_path,
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let (task, content) = match inbound.mode {
+    let (task, mut content) = match inbound.mode {
         RouteMode::AcpEvent => {
             let key = render(
                 inbound.route,
@@ -69,7 +71,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     // the request's headers and raw body.
     let replay = content.is_none();
     let main = NewDelivery {
-        content: content.as_ref().map(|c| with_provenance(c, inbound, &id)),
+        content: content.as_mut().map(|c| with_provenance(c, inbound, &id)),
         id,
         agent_id: inbound.agent.id.clone(),
         route_id: Some(inbound.route.id.clone()),
@@ -94,7 +96,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         .route
         .shadow_agent_id
         .as_deref()
-        .map(|agent_id| Box::new(shadow_of(&main, agent_id, content.as_ref(), inbound)));
+        .map(|agent_id| Box::new(shadow_of(&main, agent_id, content.as_mut(), inbound)));
     Ok(NewDelivery { shadow, ..main })
 }
 
@@ -139,7 +141,7 @@ fn coalescing(inbound: &Inbound<'_>) -> Option<Coalesce> {
 fn shadow_of(
     main: &NewDelivery,
     agent_id: &str,
-    content: Option<&Value>,
+    content: Option<&mut Value>,
     inbound: &Inbound<'_>,
 ) -> NewDelivery {
     let id = uuid::Uuid::new_v4().to_string();
@@ -157,18 +159,19 @@ fn shadow_of(
     }
 }
 
-/// The content as stored: with its provenance, naming `delivery_id`.
-fn with_provenance(content: &Value, inbound: &Inbound<'_>, delivery_id: &str) -> String {
-    let mut content = content.clone();
+/// The content as stored: with its provenance, naming `delivery_id` (a
+/// shadow copy stamps the same value again with its own id).
+fn with_provenance(content: &mut Value, inbound: &Inbound<'_>, delivery_id: &str) -> String {
     content["provenance"] = provenance(inbound, delivery_id);
     content.to_string()
 }
 
 /// A call a route or the loop guard dropped, kept as an `ignored` delivery
 /// with its request (never attempted).
-pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
-    let redaction = Redaction::from_stored(dropped.route.and_then(|r| r.redact_fields.as_deref()));
-    let call = RedactedCall::new(&redaction, dropped.headers, dropped.body);
+pub fn ignored_delivery(dropped: &Checked<'_>, reason: &str) -> NewDelivery {
+    let none = Redaction::default();
+    let redaction = dropped.rules.map_or(&none, |r| &r.redaction);
+    let call = RedactedCall::new(redaction, dropped.headers, dropped.body);
     NewDelivery {
         id: uuid::Uuid::new_v4().to_string(),
         agent_id: dropped.agent.id.clone(),
@@ -190,16 +193,6 @@ pub fn ignored_delivery(dropped: &Dropped<'_>, reason: &str) -> NewDelivery {
         loop_limit: None,
         coalesce: None,
     }
-}
-
-/// The dropped call, as kept.
-pub struct Dropped<'a> {
-    pub agent: &'a Agent,
-    pub route: Option<&'a Route>,
-    pub method: &'a str,
-    pub path_and_query: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
 }
 
 /// The request's headers as stored (JSON `[name, value]` pairs): all but
