@@ -1,14 +1,15 @@
 //! `/agents/forward/name/{agent}/{path…}`: read the body (size-limited), let
-//! the agent's `VerifierActor` decide, then hand the call to the agent's
-//! `ForwarderActor` and return its answer unchanged.
+//! the verifier decide (from the cache, or through the worker's
+//! `VerifierActor` and the key store), then send the call over the agent's
+//! forwarder link and return its answer unchanged.
 
 use super::guard::{self, Checked};
 use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
-use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwarded};
+use crate::actors::forwarder::{forwardable_headers, AgentLink, Forward, ForwardError, Forwarded};
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
-use crate::actors::verifier::{Verified, Verify, VerifyFailure};
-use crate::actors::{ForwarderRegistry, VerifierActor};
+use crate::actors::verifier::{Verified, Verifier, Verify, VerifyFailure};
+use crate::actors::ForwarderRegistry;
 use crate::domain::{AgentName, KeyKind, RedactedCall, RouteMode};
 use crate::log_limit::LogLimit;
 use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
@@ -23,9 +24,6 @@ const PREFIX: &str = "/agents/forward/name/";
 
 /// Refusals are what strangers cause: their log lines are rate-limited.
 static REFUSAL_LOGS: LogLimit = LogLimit::new(20);
-
-/// The most a body buffer starts with, whatever Content-Length says.
-const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
 
 /// A name that failed validation, shortened for the 404 that quotes it.
 fn printable(name: &str) -> String {
@@ -164,7 +162,7 @@ impl ResponseError for ForwardRouteError {
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
-    verifier: web::Data<Addr<VerifierActor>>,
+    verifier: web::Data<Verifier>,
     registry: web::Data<ForwarderRegistry>,
     limits: web::Data<ForwardLimits>,
     intake: web::Data<IntakeWriter>,
@@ -185,7 +183,7 @@ pub async fn forward(
 
 /// What the forward route hands calls to.
 struct Services<'a> {
-    verifier: &'a Addr<VerifierActor>,
+    verifier: &'a Verifier,
     registry: &'a ForwarderRegistry,
     limits: &'a ForwardLimits,
     intake: &'a IntakeWriter,
@@ -306,9 +304,9 @@ async fn handle<'a>(
         };
         return accept(&inbound, services.intake, services.dispatcher).await;
     }
-    let forwarder = services
+    let link = services
         .registry
-        .forwarder_for(verified.agent(), &verified.acp_url);
+        .link_for(verified.agent(), &verified.acp_url);
     let redaction = rules.map(|r| &r.redaction).filter(|r| !r.is_empty());
     let (mut headers, body) = match redaction {
         None => (forwardable_headers(req.headers()), verified.body),
@@ -326,7 +324,7 @@ async fn handle<'a>(
         body,
     };
     let agent = verified.entry.agent.name.clone();
-    relay(forwarder, forward, agent, limits.timeout_secs, seen.started).await
+    relay(&link, forward, agent, limits.timeout_secs, seen.started).await
 }
 
 /// The call's provider reads it here, on the request's thread; the
@@ -337,7 +335,7 @@ async fn verify(
     provider: &'static dyn Provider,
     body: Bytes,
     limits: &ForwardLimits,
-    verifier: &Addr<VerifierActor>,
+    verifier: &Verifier,
 ) -> Result<Verified, ForwardRouteError> {
     let call = Call {
         headers: req.headers(),
@@ -362,7 +360,7 @@ async fn verify(
             false => tracing::Span::none(),
         },
     };
-    match verifier.send(verify).await {
+    match verifier.verify(verify).await {
         Ok(Ok(verified)) => Ok(verified),
         Ok(Err(VerifyFailure::Refused(e))) => {
             if let Some(left_out) = REFUSAL_LOGS.admit() {
@@ -373,24 +371,21 @@ async fn verify(
         }
         Ok(Err(VerifyFailure::Busy)) => Err(ForwardRouteError::KeyStoreBusy),
         Ok(Err(VerifyFailure::Internal(e))) => Err(internal(e)),
+        Ok(Err(VerifyFailure::NotCached)) => Err(internal("verified without the key store".into())),
         Err(e) => Err(internal(e.to_string())),
     }
 }
 
-/// Sends the call to the agent through its forwarder and streams the
-/// answer back; maps a timeout or an unreachable agent to 504 / 502.
+/// Sends the call to the agent over its link and returns the answer; maps
+/// a timeout or an unreachable agent to 504 / 502.
 async fn relay(
-    forwarder: Addr<crate::actors::ForwarderActor>,
+    link: &AgentLink,
     forward: Forward,
     agent: String,
     timeout_secs: u64,
     started: Instant,
 ) -> Result<HttpResponse, ForwardRouteError> {
-    let sent = forwarder
-        .send(forward)
-        .await
-        .map_err(|e| internal(e.to_string()))?;
-    match sent {
+    match link.forward(forward).await {
         Ok(answer) => {
             tracing::info!(agent.name = %agent, status = answer.status.as_u16(),
                 elapsed_ms = started.elapsed().as_millis() as u64, "forwarded");
@@ -480,7 +475,15 @@ fn split_path(raw: &str) -> (&str, &str) {
     }
 }
 
-/// The whole body, refused with 413 as soon as it passes the limit.
+/// Bodies up to this size are kept as the chunks they arrived in (slices of
+/// the connection's read buffer) and copied once at the end; a larger one
+/// is gathered into one growing buffer from there on, so no more than about
+/// its own size is held while it arrives.
+const CHUNKED_UP_TO: usize = 1 << 20;
+
+/// The whole body, refused with 413 as soon as it passes the limit. A body
+/// that came in one chunk is not copied at all; one up to
+/// [`CHUNKED_UP_TO`] is copied once, into a buffer of exactly its size.
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -494,16 +497,39 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ForwardRouteError::TooLarge(limit));
     }
-    // The declared length is the caller's word: grow to it as bytes arrive.
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(INITIAL_BODY_CAPACITY));
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut gathered: Option<BytesMut> = None;
+    let mut held = 0;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ForwardRouteError::BadBody(e.to_string()))?;
-        if body.len() + chunk.len() > limit {
+        held += chunk.len();
+        if held > limit {
             return Err(ForwardRouteError::TooLarge(limit));
         }
-        body.extend_from_slice(&chunk);
+        match &mut gathered {
+            Some(body) => body.extend_from_slice(&chunk),
+            None if held <= CHUNKED_UP_TO => chunks.push(chunk),
+            None => {
+                let mut body = concat(&chunks, held);
+                chunks.clear();
+                body.extend_from_slice(&chunk);
+                gathered = Some(body);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(match (gathered, chunks.len()) {
+        (Some(body), _) => body.freeze(),
+        (None, 1) => chunks.swap_remove(0),
+        (None, _) => concat(&chunks, held).freeze(),
+    })
+}
+
+fn concat(chunks: &[Bytes], capacity: usize) -> BytesMut {
+    let mut body = BytesMut::with_capacity(capacity);
+    for chunk in chunks {
+        body.extend_from_slice(chunk);
+    }
+    body
 }
 
 /// The agent's answer as is: its headers are moved, not copied.

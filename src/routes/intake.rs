@@ -52,7 +52,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         headers: &call.headers,
         path: inbound.sub_path,
     };
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = crate::db::time_ordered_id();
     let (task, mut content) = match inbound.mode {
         RouteMode::AcpEvent => {
             let key = render(
@@ -144,7 +144,7 @@ fn shadow_of(
     content: Option<&mut Value>,
     inbound: &Inbound<'_>,
 ) -> NewDelivery {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = crate::db::time_ordered_id();
     NewDelivery {
         content: content.map(|c| with_provenance(c, inbound, &id)),
         id,
@@ -173,7 +173,7 @@ pub fn ignored_delivery(dropped: &Checked<'_>, reason: &str) -> NewDelivery {
     let redaction = dropped.rules.map_or(&none, |r| &r.redaction);
     let call = RedactedCall::new(redaction, dropped.headers, dropped.body);
     NewDelivery {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::db::time_ordered_id(),
         agent_id: dropped.agent.id.clone(),
         route_id: dropped.route.map(|r| r.id.clone()),
         mode: dropped

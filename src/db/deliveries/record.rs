@@ -266,7 +266,7 @@ fn attempt_row(rec: &AttemptRecord, instance: &str, at: NaiveDateTime) -> Attemp
         Outcome::Failed => "failed",
     };
     Attempt {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::db::time_ordered_id(),
         delivery_id: rec.delivery_id.clone(),
         attempt: rec.attempt,
         started_at: rec.started_at,
