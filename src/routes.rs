@@ -61,17 +61,12 @@ pub fn is_public_path(path: &str) -> bool {
         || path.starts_with("/ui/")
 }
 
-/// The forward route, registered on the app before [`configure`]'s scope:
-/// the router tries services in order and each dynamic pattern costs a regex
-/// match, so the route every webhook takes must not wait behind the admin
-/// routes, nor pass through the admin middlewares, which would only let it by.
-pub fn configure_forward(cfg: &mut web::ServiceConfig) {
-    forward::configure(cfg);
-}
-
-/// Every other route (wrapped by the admin middlewares). More specific admin
-/// paths come before `{id}` patterns.
+/// Registers every route. The forward route comes first: the router tries
+/// routes in order and each dynamic pattern costs a regex match, so the route
+/// every webhook takes must not wait behind the admin routes. More specific
+/// admin paths come before `{id}` patterns.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    forward::configure(cfg);
     health_routes(cfg);
     account_routes(cfg);
     agent_paths(cfg);

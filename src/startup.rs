@@ -6,7 +6,6 @@ use crate::actors::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
 use crate::actors::forwarder::ForwarderSettings;
 use crate::actors::intake::IntakeWriter;
 use crate::actors::retention::RetentionActor;
-use crate::actors::verifier::Verifier;
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
 use crate::db::{self, Backend, Commits};
@@ -334,16 +333,12 @@ fn serve(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
             .app_data(s.limits.clone())
             .app_data(s.intake.clone())
             .app_data(s.dispatcher.clone())
-            .app_data(web::Data::new(Verifier::new(verifier, s.cache.clone())))
+            .app_data(web::Data::new(verifier))
             .app_data(web::Data::new(ForwarderRegistry::new(s.forwarding.clone())))
+            .wrap(middleware::from_fn(routes::admin_auth))
+            .wrap(middleware::from_fn(routes::browser_guard))
             .wrap(middleware::from_fn(routes::request_id))
-            .configure(routes::configure_forward)
-            .service(
-                web::scope("")
-                    .wrap(middleware::from_fn(routes::admin_auth))
-                    .wrap(middleware::from_fn(routes::browser_guard))
-                    .configure(routes::configure),
-            )
+            .configure(routes::configure)
     })
     .listen(listener)?
     .shutdown_timeout(30)

@@ -161,10 +161,10 @@ impl Handler<Deliver> for ForwarderActor {
     type Result = ResponseFuture<AttemptRecord>;
 
     fn handle(&mut self, msg: Deliver, _: &mut Self::Context) -> Self::Result {
-        let client = self.link.client.clone();
-        let base_url = self.link.base_url.clone();
-        let limit = self.link.max_body_bytes;
-        let refused = self.link.refused.clone();
+        let client = self.client.clone();
+        let base_url = self.base_url.clone();
+        let limit = self.max_body_bytes;
+        let refused = self.refused.clone();
         let request = request_id::stored(&msg.claimed.delivery.headers);
         let span = tracing::info_span!("delivery_attempt",
             delivery.id = %msg.claimed.delivery.id,

@@ -1,4 +1,4 @@
-//! `ForwarderActor`: delivers to one agent's server with awc.
+//! `ForwarderActor`: delivers verified calls to one agent's server with awc.
 //! `awc::Client` is not `Send`, so each HTTP worker keeps its own
 //! [`ForwarderRegistry`] whose actors live on that worker's thread, each with
 //! a keep-alive connection pool to its agent.
@@ -9,7 +9,6 @@ use actix_web::http::{Method, StatusCode};
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,15 +17,6 @@ use crate::outbound::{OutboundPolicy, PolicyResolver};
 use actix_tls::connect::{Connector as TcpConnector, Resolver};
 
 pub struct ForwarderActor {
-    pub(super) link: Rc<AgentLink>,
-}
-
-/// One agent's server as this worker reaches it: the awc client (and its
-/// keep-alive pool) that the agent's forwarder delivers with, shared with
-/// the forward route, which sends a synchronous call on the request's own
-/// task: through the actor's mailbox it would cost a message, a spawned
-/// future and a wake-up more per call, for nothing the actor decides.
-pub struct AgentLink {
     pub(super) client: awc::Client,
     pub(super) base_url: String,
     pub(super) max_body_bytes: usize,
@@ -46,7 +36,7 @@ pub struct ForwarderSettings {
     pub outbound: Arc<OutboundPolicy>,
 }
 
-impl AgentLink {
+impl ForwarderActor {
     fn new(acp_url: &str, settings: &ForwarderSettings) -> Self {
         let resolver = Resolver::custom(PolicyResolver(settings.outbound.clone()));
         let connector = awc::Connector::new()
@@ -70,37 +60,6 @@ impl AgentLink {
             refused,
         }
     }
-
-    /// Passes one verified call on and reads the agent's answer.
-    pub async fn forward(&self, msg: Forward) -> Result<Forwarded, ForwardError> {
-        if let Some(why) = &self.refused {
-            return Err(ForwardError::Unreachable(why.clone()));
-        }
-        let mut url = String::with_capacity(self.base_url.len() + msg.path_and_query.len());
-        url.push_str(&self.base_url);
-        url.push_str(&msg.path_and_query);
-        let mut request = self.client.request(msg.method, url);
-        *request.headers_mut() = msg.headers;
-        let mut response = request.send_body(msg.body).await.map_err(send_error)?;
-        let body = response
-            .body()
-            .limit(self.max_body_bytes)
-            .await
-            .map_err(body_error)?;
-        let status = response.status();
-        // The answer's headers are moved out of it, not copied.
-        let mut headers = HeaderMap::new();
-        response.map_body(|head, payload| {
-            headers = std::mem::take(&mut head.headers);
-            payload
-        });
-        strip_hop_by_hop(&mut headers);
-        Ok(Forwarded {
-            status,
-            headers,
-            body,
-        })
-    }
 }
 
 impl Actor for ForwarderActor {
@@ -109,6 +68,8 @@ impl Actor for ForwarderActor {
 
 /// One call to pass on: `path_and_query` is appended to the agent's URL;
 /// `headers` are already [`forwardable_headers`].
+#[derive(Message)]
+#[rtype(result = "Result<Forwarded, ForwardError>")]
 pub struct Forward {
     pub method: Method,
     pub path_and_query: String,
@@ -130,6 +91,32 @@ pub enum ForwardError {
     Unreachable(String),
     #[error("agent did not answer in time")]
     Timeout,
+}
+
+impl Handler<Forward> for ForwarderActor {
+    type Result = ResponseFuture<Result<Forwarded, ForwardError>>;
+
+    fn handle(&mut self, msg: Forward, _: &mut Self::Context) -> Self::Result {
+        if let Some(why) = &self.refused {
+            let why = why.clone();
+            return Box::pin(async move { Err(ForwardError::Unreachable(why)) });
+        }
+        let url = format!("{}{}", self.base_url, msg.path_and_query);
+        let mut request = self.client.request(msg.method, url);
+        *request.headers_mut() = msg.headers;
+        let limit = self.max_body_bytes;
+        Box::pin(async move {
+            let mut response = request.send_body(msg.body).await.map_err(send_error)?;
+            let body = response.body().limit(limit).await.map_err(body_error)?;
+            let mut headers = response.headers().clone();
+            strip_hop_by_hop(&mut headers);
+            Ok(Forwarded {
+                status: response.status(),
+                headers,
+                body,
+            })
+        })
+    }
 }
 
 fn send_error(err: awc::error::SendRequestError) -> ForwardError {
@@ -214,16 +201,8 @@ pub fn is_stripped_request_header(
 /// The forwarders of one HTTP worker, one per agent, made on first use and
 /// replaced when the agent's `acp_url` changes.
 pub struct ForwarderRegistry {
-    forwarders: RefCell<HashMap<String, Forwarder>>,
+    forwarders: RefCell<HashMap<String, (String, Addr<ForwarderActor>)>>,
     settings: ForwarderSettings,
-}
-
-/// An agent's forwarder on one worker, and the link it delivers over.
-#[derive(Clone)]
-struct Forwarder {
-    acp_url: String,
-    addr: Addr<ForwarderActor>,
-    link: Rc<AgentLink>,
 }
 
 impl ForwarderRegistry {
@@ -236,29 +215,14 @@ impl ForwarderRegistry {
 
     /// The agent's forwarder on this worker. Must be called on the worker's thread.
     pub fn forwarder_for(&self, agent: &Agent, acp_url: &str) -> Addr<ForwarderActor> {
-        self.get(agent, acp_url).addr
-    }
-
-    /// The link the agent's forwarder on this worker sends over.
-    pub fn link_for(&self, agent: &Agent, acp_url: &str) -> Rc<AgentLink> {
-        self.get(agent, acp_url).link
-    }
-
-    fn get(&self, agent: &Agent, acp_url: &str) -> Forwarder {
         let mut forwarders = self.forwarders.borrow_mut();
-        if let Some(found) = forwarders.get(&agent.id) {
-            if found.acp_url == acp_url && found.addr.connected() {
-                return found.clone();
+        if let Some((url, addr)) = forwarders.get(&agent.id) {
+            if url == acp_url && addr.connected() {
+                return addr.clone();
             }
         }
-        let link = Rc::new(AgentLink::new(acp_url, &self.settings));
-        let addr = ForwarderActor { link: link.clone() }.start();
-        let made = Forwarder {
-            acp_url: acp_url.to_owned(),
-            addr,
-            link,
-        };
-        forwarders.insert(agent.id.clone(), made.clone());
-        made
+        let addr = ForwarderActor::new(acp_url, &self.settings).start();
+        forwarders.insert(agent.id.clone(), (acp_url.to_owned(), addr.clone()));
+        addr
     }
 }

@@ -11,44 +11,10 @@ use crate::key_cache::{AgentEntry, CachedAgent, KeyCache, Secrets};
 use crate::verify::{providers, Answer, Provider, Reading, Refusal, VerifyError};
 use actix::prelude::*;
 use bytes::Bytes;
-use futures_util::FutureExt;
 use std::sync::Arc;
 
 pub struct VerifierActor {
     lookup: Lookup,
-}
-
-/// What the forward route verifies with. A call whose agent and keys are
-/// cached is decided at once on the request's own thread: a round trip
-/// through the actor's mailbox would add a message, a channel and a wake-up
-/// to every call and decide nothing more. A call that needs the key store
-/// goes to the worker's `VerifierActor`, which asks it.
-#[derive(Clone)]
-pub struct Verifier {
-    actor: Addr<VerifierActor>,
-    cache: Arc<KeyCache>,
-}
-
-impl Verifier {
-    pub fn new(actor: Addr<VerifierActor>, cache: Arc<KeyCache>) -> Self {
-        Self { actor, cache }
-    }
-
-    pub async fn verify(
-        &self,
-        msg: Verify,
-    ) -> Result<Result<Verified, VerifyFailure>, MailboxError> {
-        let cached = Lookup {
-            cache: self.cache.clone(),
-            store: None,
-        };
-        // Nothing is awaited when everything is cached: one poll decides.
-        match verify(&cached, &msg).now_or_never() {
-            Some(Ok(pass)) => Ok(Ok(pass.into_verified(msg))),
-            Some(Err(VerifyFailure::NotCached)) | None => self.actor.send(msg).await,
-            Some(Err(failure)) => Ok(Err(failure)),
-        }
-    }
 }
 
 /// The key store's requests in flight, shared by every worker's verifier:
@@ -65,8 +31,9 @@ impl VerifierActor {
     ) -> Self {
         Self {
             lookup: Lookup {
+                key_store,
+                permits,
                 cache,
-                store: Some(Store { key_store, permits }),
             },
         }
     }
@@ -134,10 +101,6 @@ pub enum VerifyFailure {
     /// Every key-store request is taken.
     #[error("key store busy")]
     Busy,
-    /// Only from [`Verifier`]'s look at the cache: the call needs the key
-    /// store, so the actor decides it.
-    #[error("not cached")]
-    NotCached,
 }
 
 impl Handler<Verify> for VerifierActor {
@@ -145,24 +108,23 @@ impl Handler<Verify> for VerifierActor {
 
     fn handle(&mut self, msg: Verify, _: &mut Self::Context) -> Self::Result {
         let lookup = self.lookup.clone();
-        Response::fut(async move {
-            let pass = verify(&lookup, &msg).await?;
-            Ok(pass.into_verified(msg))
-        })
+        let mut verifying = Box::pin(async move { verify(&lookup, msg).await });
+        // With the keys cached nothing is awaited: answer at once instead of
+        // spawning a task. A cache miss waits on the key store as a future.
+        let mut first_poll = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(verifying.as_mut(), &mut first_poll) {
+            std::task::Poll::Ready(result) => Response::reply(result),
+            std::task::Poll::Pending => Response::fut(verifying),
+        }
     }
 }
 
-/// The cache in front of the key store (without one: the cache alone).
+/// The cache in front of the key store.
 #[derive(Clone)]
 struct Lookup {
-    cache: Arc<KeyCache>,
-    store: Option<Store>,
-}
-
-#[derive(Clone)]
-struct Store {
     key_store: Addr<KeyStoreActor>,
     permits: KeyStorePermits,
+    cache: Arc<KeyCache>,
 }
 
 impl Lookup {
@@ -172,14 +134,10 @@ impl Lookup {
         M::Result: Send,
         KeyStoreActor: Handler<M>,
     {
-        let Some(store) = &self.store else {
-            return Err(VerifyFailure::NotCached);
-        };
-        let Ok(_permit) = store.permits.try_acquire() else {
+        let Ok(_permit) = self.permits.try_acquire() else {
             return Err(VerifyFailure::Busy);
         };
-        store
-            .key_store
+        self.key_store
             .send(msg)
             .await
             .map_err(|e| VerifyFailure::Internal(e.to_string()))
@@ -278,7 +236,7 @@ impl LiveSecrets {
 #[tracing::instrument(name = "verify", level = "debug", skip_all, parent = &msg.parent,
     fields(agent.name = %msg.agent_name, key.kind = msg.provider.descriptor().kind.as_str(),
         key.id = tracing::field::Empty))]
-async fn verify(lookup: &Lookup, msg: &Verify) -> Result<Pass, VerifyFailure> {
+async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure> {
     let not_found = || VerifyError::agent_not_found(&msg.agent_name);
     let entry = lookup.agent(&msg.agent_name).await?.ok_or_else(not_found)?;
     let agent = &entry.agent;
@@ -288,34 +246,17 @@ async fn verify(lookup: &Lookup, msg: &Verify) -> Result<Pass, VerifyFailure> {
         .filter(|u| !u.is_empty())
         .ok_or_else(not_found)?;
     let reading = msg.reading.as_ref().map_err(Clone::clone)?;
-    let key = matched_key(lookup, &agent.id, msg, reading).await?;
+    let key = matched_key(lookup, &agent.id, &msg, reading).await?;
     tracing::Span::current().record("key.id", &*key.id);
     msg.provider
         .after_match(reading, chrono::Utc::now().timestamp_millis())?;
-    Ok(Pass {
-        entry,
+    Ok(Verified {
+        entry: entry.clone(),
         acp_url,
+        answer: msg.reading.ok().and_then(|r| r.answer),
+        body: msg.body,
         key_name: key.name,
     })
-}
-
-/// What verification found for a call that passed.
-struct Pass {
-    entry: AgentEntry,
-    acp_url: String,
-    key_name: Arc<str>,
-}
-
-impl Pass {
-    fn into_verified(self, msg: Verify) -> Verified {
-        Verified {
-            entry: self.entry,
-            acp_url: self.acp_url,
-            answer: msg.reading.ok().and_then(|r| r.answer),
-            body: msg.body,
-            key_name: self.key_name,
-        }
-    }
 }
 
 /// The key that passed a call: its id and name.

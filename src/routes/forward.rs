@@ -1,15 +1,14 @@
 //! `/agents/forward/name/{agent}/{path…}`: read the body (size-limited), let
-//! the verifier decide (from the cache, or through the worker's
-//! `VerifierActor` and the key store), then send the call over the agent's
-//! forwarder link and return its answer unchanged.
+//! the agent's `VerifierActor` decide, then hand the call to the agent's
+//! `ForwarderActor` and return its answer unchanged.
 
 use super::guard::{self, Checked};
 use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
-use crate::actors::forwarder::{forwardable_headers, AgentLink, Forward, ForwardError, Forwarded};
+use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwarded};
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
-use crate::actors::verifier::{Verified, Verifier, Verify, VerifyFailure};
-use crate::actors::ForwarderRegistry;
+use crate::actors::verifier::{Verified, Verify, VerifyFailure};
+use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::domain::{AgentName, KeyKind, RedactedCall, RouteMode};
 use crate::log_limit::LogLimit;
 use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
@@ -162,7 +161,7 @@ impl ResponseError for ForwardRouteError {
 pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
-    verifier: web::Data<Verifier>,
+    verifier: web::Data<Addr<VerifierActor>>,
     registry: web::Data<ForwarderRegistry>,
     limits: web::Data<ForwardLimits>,
     intake: web::Data<IntakeWriter>,
@@ -183,7 +182,7 @@ pub async fn forward(
 
 /// What the forward route hands calls to.
 struct Services<'a> {
-    verifier: &'a Verifier,
+    verifier: &'a Addr<VerifierActor>,
     registry: &'a ForwarderRegistry,
     limits: &'a ForwardLimits,
     intake: &'a IntakeWriter,
@@ -304,9 +303,9 @@ async fn handle<'a>(
         };
         return accept(&inbound, services.intake, services.dispatcher).await;
     }
-    let link = services
+    let forwarder = services
         .registry
-        .link_for(verified.agent(), &verified.acp_url);
+        .forwarder_for(verified.agent(), &verified.acp_url);
     let redaction = rules.map(|r| &r.redaction).filter(|r| !r.is_empty());
     let (mut headers, body) = match redaction {
         None => (forwardable_headers(req.headers()), verified.body),
@@ -324,7 +323,7 @@ async fn handle<'a>(
         body,
     };
     let agent = verified.entry.agent.name.clone();
-    relay(&link, forward, agent, limits.timeout_secs, seen.started).await
+    relay(forwarder, forward, agent, limits.timeout_secs, seen.started).await
 }
 
 /// The call's provider reads it here, on the request's thread; the
@@ -335,7 +334,7 @@ async fn verify(
     provider: &'static dyn Provider,
     body: Bytes,
     limits: &ForwardLimits,
-    verifier: &Verifier,
+    verifier: &Addr<VerifierActor>,
 ) -> Result<Verified, ForwardRouteError> {
     let call = Call {
         headers: req.headers(),
@@ -360,7 +359,7 @@ async fn verify(
             false => tracing::Span::none(),
         },
     };
-    match verifier.verify(verify).await {
+    match verifier.send(verify).await {
         Ok(Ok(verified)) => Ok(verified),
         Ok(Err(VerifyFailure::Refused(e))) => {
             if let Some(left_out) = REFUSAL_LOGS.admit() {
@@ -371,21 +370,24 @@ async fn verify(
         }
         Ok(Err(VerifyFailure::Busy)) => Err(ForwardRouteError::KeyStoreBusy),
         Ok(Err(VerifyFailure::Internal(e))) => Err(internal(e)),
-        Ok(Err(VerifyFailure::NotCached)) => Err(internal("verified without the key store".into())),
         Err(e) => Err(internal(e.to_string())),
     }
 }
 
-/// Sends the call to the agent over its link and returns the answer; maps
-/// a timeout or an unreachable agent to 504 / 502.
+/// Sends the call to the agent through its forwarder and streams the
+/// answer back; maps a timeout or an unreachable agent to 504 / 502.
 async fn relay(
-    link: &AgentLink,
+    forwarder: Addr<crate::actors::ForwarderActor>,
     forward: Forward,
     agent: String,
     timeout_secs: u64,
     started: Instant,
 ) -> Result<HttpResponse, ForwardRouteError> {
-    match link.forward(forward).await {
+    let sent = forwarder
+        .send(forward)
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    match sent {
         Ok(answer) => {
             tracing::info!(agent.name = %agent, status = answer.status.as_u16(),
                 elapsed_ms = started.elapsed().as_millis() as u64, "forwarded");
