@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agents;
 pub mod api_keys;
 pub mod blocking;
+pub mod checkpointer;
 pub mod deliveries;
 pub mod keyring;
 pub mod notify;

@@ -33,6 +33,8 @@ const KEY_CACHE_BYTES: usize = 32 << 20;
 pub struct Application {
     /// Held while serving a SQLite database: one process owns its queue.
     _sqlite_lock: Option<std::fs::File>,
+    /// SQLite's WAL checkpoints, off the writers' threads.
+    _checkpointing: Option<db::checkpointer::Checkpointing>,
     port: u16,
     server: Server,
     dispatcher: actix::Addr<DispatcherActor>,
@@ -107,6 +109,7 @@ impl Application {
             admin_token = settings.admin_token.is_some(), "hookgate listening");
         Ok(Self {
             _sqlite_lock: db.sqlite_lock,
+            _checkpointing: db.checkpointing,
             port,
             server,
             dispatcher,
@@ -184,6 +187,7 @@ struct Database {
     backend: Backend,
     data_key: Arc<crate::crypto::DataKey>,
     sqlite_lock: Option<std::fs::File>,
+    checkpointing: Option<db::checkpointer::Checkpointing>,
 }
 
 impl Database {
@@ -213,11 +217,20 @@ impl Database {
             backend,
         )?);
         drop(conn);
+        let checkpointing = match backend {
+            Backend::Sqlite => {
+                let durable = Commits::Durable(settings.sqlite_synchronous);
+                let (own, _) = db::open_pool(&settings.database_url, 1, durable)?;
+                Some(db::checkpointer::start(own))
+            }
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             data_key,
             sqlite_lock,
+            checkpointing,
         })
     }
 }

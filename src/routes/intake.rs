@@ -53,6 +53,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         path: inbound.sub_path,
     };
     let id = crate::db::time_ordered_id();
+    let dedup_key = dedup_key(inbound.headers, body_json.as_ref());
     let (task, mut content) = match inbound.mode {
         RouteMode::AcpEvent => {
             let key = render(
@@ -62,7 +63,9 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
                 &input,
             )?;
             let task_id = task_id(&inbound.agent.id, &key);
-            let content = content(inbound, &input, body_json.as_ref(), &call.body)?;
+            let text = text_content(inbound, &input)?;
+            let content =
+                text.unwrap_or_else(|| data_content(inbound, &call.headers, body_json, &call.body));
             (Some((task_id, key)), Some(content))
         }
         _ => (None, None),
@@ -77,7 +80,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         route_id: Some(inbound.route.id.clone()),
         mode: inbound.mode.as_str().to_owned(),
         task,
-        dedup_key: dedup_key(inbound.headers, body_json.as_ref()),
+        dedup_key,
         method: inbound.method.to_owned(),
         path: inbound.path_and_query.clone(),
         headers: stored_headers(&call.headers, replay),
@@ -242,32 +245,41 @@ fn provenance(inbound: &Inbound<'_>, delivery_id: &str) -> Value {
     })
 }
 
-fn content(
+/// A `text` route's content, rendered from its template; None for `data`.
+fn text_content(
     inbound: &Inbound<'_>,
     input: &TemplateInput<'_>,
-    body: Option<&Value>,
-    raw_body: &[u8],
-) -> Result<Value, IntakeError> {
-    if ContentKind::parse(&inbound.route.content) == Ok(ContentKind::Text) {
-        let text = render(
-            inbound.route,
-            "text_template",
-            inbound.route.text_template.as_deref(),
-            input,
-        )?;
-        return Ok(
-            json!({"type": "text", "author": "user", "content": text, "format": "plain", "style": "static"}),
-        );
+) -> Result<Option<Value>, IntakeError> {
+    if ContentKind::parse(&inbound.route.content) != Ok(ContentKind::Text) {
+        return Ok(None);
     }
-    let body = body
-        .cloned()
-        .unwrap_or_else(|| Value::String(String::from_utf8_lossy(raw_body).into_owned()));
-    Ok(json!({
+    let text = render(
+        inbound.route,
+        "text_template",
+        inbound.route.text_template.as_deref(),
+        input,
+    )?;
+    Ok(Some(
+        json!({"type": "text", "author": "user", "content": text, "format": "plain", "style": "static"}),
+    ))
+}
+
+/// A `data` route's content: the call's path, event headers and body (its
+/// parsed JSON, moved in rather than copied; else the body as text).
+fn data_content(
+    inbound: &Inbound<'_>,
+    headers: &HeaderMap,
+    body: Option<Value>,
+    raw_body: &[u8],
+) -> Value {
+    let body =
+        body.unwrap_or_else(|| Value::String(String::from_utf8_lossy(raw_body).into_owned()));
+    json!({
         "type": "data",
         "author": "user",
         "style": "static",
-        "data": {"path": inbound.sub_path, "headers": event_headers(input.headers), "body": body},
-    }))
+        "data": {"path": inbound.sub_path, "headers": event_headers(headers), "body": body},
+    })
 }
 
 /// The provider's event headers (`x-…` and those each provider's

@@ -305,3 +305,53 @@ async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
     let next = Process::start(&db.url, free_port()).await;
     next.crash();
 }
+
+/// SQLite's WAL is copied back into the database while intake runs (in the
+/// background, not by the writer) and stays bounded: accepted events reach
+/// the database file while hookgate serves, and 3,000 events of 2 KiB
+/// (tens of MiB of WAL frames) leave the WAL bounded.
+#[actix_rt::test]
+async fn the_sqlite_wal_is_checkpointed_while_intake_runs() {
+    let app = &spawn_app(Backend::Sqlite).await;
+    acp_setup_at(app, &closed_port_url()).await;
+    let wal = format!("{}-wal", app.db.url);
+    let size = |path: &str| std::fs::metadata(path).map_or(0, |m| m.len());
+    let filler = "x".repeat(1900);
+    let mut sent = 0;
+    for (round, events) in [(0u64, 300u64), (1, 2_700)] {
+        let numbers: Vec<u64> = (0..events).collect();
+        for chunk in numbers.chunks(64) {
+            let sends = chunk.iter().map(|&n| {
+                let body = json!({"action": "edit", "pull_request": {"number": n % 50},
+                                  "repository": {"full_name": "octo/hello"}, "filler": filler})
+                .to_string();
+                async move {
+                    let reply = send_pr(app, &body, &format!("wal-{round}-{n}")).await;
+                    assert_eq!(reply.status, 202, "{}", reply.text());
+                }
+            });
+            futures_util::future::join_all(sends).await;
+        }
+        sent += events;
+        if round == 0 {
+            // 300 events are a few MiB of WAL frames, below the point where
+            // a writer checkpoints on its own.
+            let stored = sent * 2048;
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while size(&app.db.url) < stored && std::time::Instant::now() < deadline {
+                actix_rt::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(
+                size(&app.db.url) >= stored,
+                "{} bytes in the database file after {sent} events of 2 KiB",
+                size(&app.db.url)
+            );
+        }
+    }
+    let wal_bytes = size(&wal);
+    assert!(wal_bytes > 0, "the database runs in WAL mode");
+    assert!(
+        wal_bytes < 20 * 1024 * 1024,
+        "the WAL grew to {wal_bytes} bytes over {sent} events"
+    );
+}

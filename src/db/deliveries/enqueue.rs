@@ -123,16 +123,24 @@ pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryRes
 /// statements, then the rows go in with multi-row inserts, so a batch holds
 /// its task rows for a handful of round trips whatever its size. The first
 /// statement on SQLite writes, so it takes its write lock at once.
-/// Inserts `rows` into `table`, one multi-row INSERT per `chunk` rows, on
-/// either backend.
+/// Inserts `rows` into `table`: on PostgreSQL one multi-row INSERT per
+/// `chunk` rows (one round trip each); on SQLite, in process, one row at a
+/// time with a statement prepared once per connection, which spares the
+/// parse of a statement with thousands of parameters and the undo journal
+/// a multi-row statement keeps.
 macro_rules! insert_chunked {
     ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {
-        for chunk in $rows.chunks($chunk) {
-            let insert = diesel::insert_into($table).values(chunk);
-            match &mut *$conn {
-                DbConnection::Postgres(pg) => insert.execute(pg)?,
-                DbConnection::Sqlite(lite) => insert.execute(lite)?,
-            };
+        match &mut *$conn {
+            DbConnection::Postgres(pg) => {
+                for chunk in $rows.chunks($chunk) {
+                    diesel::insert_into($table).values(chunk).execute(pg)?;
+                }
+            }
+            DbConnection::Sqlite(lite) => {
+                for row in $rows.iter() {
+                    diesel::insert_into($table).values(row).execute(lite)?;
+                }
+            }
         }
     };
 }
