@@ -99,6 +99,8 @@ pub struct RedactedCall<'a> {
     pub headers: std::borrow::Cow<'a, HeaderMap>,
     pub json: Option<Value>,
     pub body: std::borrow::Cow<'a, [u8]>,
+    /// `body` is itself the JSON `json` was read from (not a form).
+    pub body_is_json: bool,
 }
 
 impl<'a> RedactedCall<'a> {
@@ -125,6 +127,7 @@ impl<'a> RedactedCall<'a> {
         }
         Self {
             headers,
+            body_is_json: !form && json.is_some(),
             json,
             body: bytes,
         }

@@ -54,6 +54,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     };
     let id = crate::db::time_ordered_id();
     let dedup_key = dedup_key(inbound.headers, body_json.as_ref());
+    let mut raw_body = None;
     let (task, mut content) = match inbound.mode {
         RouteMode::AcpEvent => {
             let key = render(
@@ -63,9 +64,13 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
                 &input,
             )?;
             let task_id = task_id(&inbound.agent.id, &key);
-            let text = text_content(inbound, &input)?;
-            let content =
-                text.unwrap_or_else(|| data_content(inbound, &call.headers, body_json, &call.body));
+            let content = match text_content(inbound, &input)? {
+                Some(text) => text,
+                None => {
+                    raw_body = raw_json(call.body_is_json, &call.body);
+                    data_content(inbound, &call.headers, body_json, &call.body, raw_body)
+                }
+            };
             (Some((task_id, key)), Some(content))
         }
         _ => (None, None),
@@ -74,7 +79,9 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     // the request's headers and raw body.
     let replay = content.is_none();
     let main = NewDelivery {
-        content: content.as_mut().map(|c| with_provenance(c, inbound, &id)),
+        content: content
+            .as_mut()
+            .map(|c| with_provenance(c, raw_body, inbound, &id)),
         id,
         agent_id: inbound.agent.id.clone(),
         route_id: Some(inbound.route.id.clone()),
@@ -85,7 +92,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         path: inbound.path_and_query.clone(),
         headers: stored_headers(&call.headers, replay),
         body: if replay {
-            call.body.into_owned()
+            call.body.to_vec()
         } else {
             Vec::new()
         },
@@ -95,11 +102,10 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         loop_limit: loop_limit(inbound),
         coalesce: coalescing(inbound),
     };
-    let shadow = inbound
-        .route
-        .shadow_agent_id
-        .as_deref()
-        .map(|agent_id| Box::new(shadow_of(&main, agent_id, content.as_mut(), inbound)));
+    let shadow = inbound.route.shadow_agent_id.as_deref().map(|agent_id| {
+        let content = content.as_mut().map(|c| (c, raw_body));
+        Box::new(shadow_of(&main, agent_id, content, inbound))
+    });
     Ok(NewDelivery { shadow, ..main })
 }
 
@@ -144,12 +150,12 @@ fn coalescing(inbound: &Inbound<'_>) -> Option<Coalesce> {
 fn shadow_of(
     main: &NewDelivery,
     agent_id: &str,
-    content: Option<&mut Value>,
+    content: Option<(&mut Value, Option<&str>)>,
     inbound: &Inbound<'_>,
 ) -> NewDelivery {
     let id = crate::db::time_ordered_id();
     NewDelivery {
-        content: content.map(|c| with_provenance(c, inbound, &id)),
+        content: content.map(|(c, raw_body)| with_provenance(c, raw_body, inbound, &id)),
         id,
         agent_id: agent_id.to_owned(),
         task: main
@@ -162,11 +168,37 @@ fn shadow_of(
     }
 }
 
+/// Stands for the body in a `data` content whose body goes in as the bytes
+/// that arrived. It holds NUL characters, which no header, path or key name
+/// can, and it is written out before the provenance: its first occurrence
+/// in the written content is the body's place.
+const BODY_SLOT: &str = "\0body\0";
+
 /// The content as stored: with its provenance, naming `delivery_id` (a
-/// shadow copy stamps the same value again with its own id).
-fn with_provenance(content: &mut Value, inbound: &Inbound<'_>, delivery_id: &str) -> String {
+/// shadow copy stamps the same value again with its own id), and `raw_body`
+/// (a JSON body as it arrived) in the body's place. Writing the body out
+/// again from its parsed form, escaping every string, was a seventh of
+/// intake's HTTP time at 2 KiB.
+fn with_provenance(
+    content: &mut Value,
+    raw_body: Option<&str>,
+    inbound: &Inbound<'_>,
+    delivery_id: &str,
+) -> String {
     content["provenance"] = provenance(inbound, delivery_id);
-    content.to_string()
+    let written = content.to_string();
+    match raw_body {
+        Some(raw) => written.replacen(&Value::from(BODY_SLOT).to_string(), raw, 1),
+        None => written,
+    }
+}
+
+/// The call's body as JSON text to store as it is, when `body_is_json`:
+/// the body is the JSON its parsed form came from (valid, hence UTF-8).
+fn raw_json(body_is_json: bool, body: &[u8]) -> Option<&str> {
+    body_is_json
+        .then(|| std::str::from_utf8(body).ok())
+        .flatten()
 }
 
 /// A call a route or the loop guard dropped, kept as an `ignored` delivery
@@ -264,16 +296,21 @@ fn text_content(
     ))
 }
 
-/// A `data` route's content: the call's path, event headers and body (its
-/// parsed JSON, moved in rather than copied; else the body as text).
+/// A `data` route's content: the call's path, event headers and body (a
+/// slot for `raw_json` when there is one; else its parsed form, moved in
+/// rather than copied; else the body as text).
 fn data_content(
     inbound: &Inbound<'_>,
     headers: &HeaderMap,
     body: Option<Value>,
     raw_body: &[u8],
+    raw_json: Option<&str>,
 ) -> Value {
-    let body =
-        body.unwrap_or_else(|| Value::String(String::from_utf8_lossy(raw_body).into_owned()));
+    let body = match (raw_json, body) {
+        (Some(_), _) => Value::from(BODY_SLOT),
+        (None, Some(parsed)) => parsed,
+        (None, None) => Value::String(String::from_utf8_lossy(raw_body).into_owned()),
+    };
     json!({
         "type": "data",
         "author": "user",

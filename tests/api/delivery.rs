@@ -16,6 +16,7 @@ db_tests!(
     concurrent_intake_commits_each_event_once,
     hundred_events_over_ten_tasks_arrive_complete_and_ordered,
     forward_async_replays_the_request_durably,
+    an_event_body_arrives_as_sent,
 );
 
 pub const SECRET: &str = "route-test-secret";
@@ -479,4 +480,36 @@ async fn concurrent_intake_commits_each_event_once(backend: Backend) {
     sequences.sort();
     assert_eq!(sequences, (1..=21).collect::<Vec<_>>());
     assert_eq!(arrival, sequences, "delivered in sequence order");
+}
+
+/// The body goes into the event as it arrived (it is stored as sent, not
+/// written out again): whitespace, escapes, non-ASCII text, nesting and a
+/// string that reads like hookgate's own body placeholder all come through.
+async fn an_event_body_arrives_as_sent(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = AcpAgent::start().await;
+    acp_setup(&app, &agent).await;
+    let body = r#"{ "repository": {"full_name": "octo/hello"},
+  "pull_request": {"number": 9},
+  "title": "caf\u00e9 é 😀 \"quoted\" \\ back",
+  "slot": "\u0000body\u0000", "nested": [[1, 2.5, -3e2], {"z": null, "a": true}] }
+"#;
+    let sent: Value = serde_json::from_str(body).expect("the test body is JSON");
+    let reply = send_pr(&app, body, "raw-1").await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    agent
+        .wait_for("the event", |calls| {
+            calls.iter().any(|c| c.method() == "event/send")
+        })
+        .await;
+    let events = agent.events();
+    let content = &events[0]["params"]["event"]["content"];
+    assert_eq!(content["data"]["body"], sent, "{content}");
+    assert_eq!(content["data"]["path"], "code_changes");
+    assert_eq!(content["data"]["headers"]["x-github-event"], "pull_request");
+    assert_eq!(content["provenance"]["provider"], "github");
+    assert_eq!(
+        content["provenance"]["delivery_id"],
+        reply.json()["event_id"]
+    );
 }
