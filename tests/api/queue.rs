@@ -313,7 +313,10 @@ async fn a_second_process_on_one_sqlite_file_refuses_to_start() {
 #[actix_rt::test]
 async fn the_sqlite_wal_is_checkpointed_while_intake_runs() {
     let app = &spawn_app(Backend::Sqlite).await;
-    acp_setup_at(app, &closed_port_url()).await;
+    // Its events stay pending, retried while the app runs: the agent's port
+    // is one no test binds (a closed ephemeral port may be another test's
+    // agent a moment later).
+    acp_setup_at(app, "http://127.0.0.1:9").await;
     let wal = format!("{}-wal", app.db.url);
     let size = |path: &str| std::fs::metadata(path).map_or(0, |m| m.len());
     let filler = "x".repeat(1900);
@@ -354,4 +357,5 @@ async fn the_sqlite_wal_is_checkpointed_while_intake_runs() {
         wal_bytes < 20 * 1024 * 1024,
         "the WAL grew to {wal_bytes} bytes over {sent} events"
     );
+    app.stop().await;
 }
