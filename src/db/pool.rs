@@ -94,11 +94,11 @@ impl Manager {
                 // WAL lets readers run beside the writer; FULL sync makes a
                 // commit survive power loss (NORMAL only a process crash);
                 // the intake's group commit keeps FULL fast. busy_timeout
-                // queues writers. A statement's undo journal (a multi-row
-                // insert in a batch keeps one) stays in memory rather than
-                // in a temporary file: a quarter of the intake writer's
-                // time went to writing it. WAL checkpoints are the
-                // checkpointer's.
+                // queues writers. A statement's undo journal (a statement
+                // changing several rows inside a transaction keeps one)
+                // stays in memory rather than in a temporary file: a tenth
+                // of the intake writer's time went to writing it. WAL
+                // checkpoints are the checkpointer's.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \

@@ -118,11 +118,6 @@ pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryRes
     conn.transaction(|conn| insert_all(conn, batch))
 }
 
-/// The writes of one intake transaction: every task of the batch is locked
-/// (in id order, as `lock_tasks` takes them everywhere) and bumped in two
-/// statements, then the rows go in with multi-row inserts, so a batch holds
-/// its task rows for a handful of round trips whatever its size. The first
-/// statement on SQLite writes, so it takes its write lock at once.
 /// Inserts `rows` into `table`: on PostgreSQL one multi-row INSERT per
 /// `chunk` rows (one round trip each); on SQLite, in process, one row at a
 /// time with a statement prepared once per connection, which spares the
@@ -162,6 +157,11 @@ fn dedup_rows(batch: &[&NewDelivery], rows: &[Delivery]) -> Vec<DedupRow> {
         .collect()
 }
 
+/// The writes of one intake transaction: every task of the batch is locked
+/// (in id order, as `lock_tasks` takes them everywhere) and bumped in two
+/// statements, then the rows go in (see `insert_chunked`), so a batch holds
+/// its task rows for a handful of round trips whatever its size. The first
+/// statement on SQLite writes, so it takes its write lock at once.
 fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
     // Each call's shadow copy goes in right after it; only calls are answered.
     let all: Vec<&NewDelivery> = batch
