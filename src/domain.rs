@@ -12,6 +12,7 @@ mod redaction;
 mod route;
 mod secret;
 mod sqlite_sync;
+mod sub_path;
 mod template;
 
 pub use agent_name::AgentName;
@@ -25,6 +26,7 @@ pub use secret::{
     digest_hex, generate_key, random_bytes, LiveKey, LiveUntil, Revealed, Secret, TimedSecret,
 };
 pub use sqlite_sync::SqliteSync;
+pub use sub_path::{SubPath, SubPathError};
 pub use template::{MissingField, Placeholder, Template, TemplateInput};
 
 /// A value that failed validation; the message names the field.

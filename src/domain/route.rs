@@ -1,6 +1,6 @@
 //! Agent routes: which forward sub-paths a route covers and what it does.
 
-use super::ParseError;
+use super::{ParseError, SubPath};
 
 /// What hookgate does with a verified call on a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,9 @@ impl ContentKind {
 }
 
 /// A route's `path`: exact, or a prefix when it ends in `*`. Stored without
-/// a leading `/`, as the sub-path after `/agents/forward/name/{agent}/`.
+/// a leading `/`, in the canonical form of the sub-path after
+/// `/agents/forward/name/{agent}/` (see [`SubPath`]), which is what calls
+/// are matched in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutePath(String);
 
@@ -80,20 +82,35 @@ impl RoutePath {
                 "Field 'path' may only end in '*' (a prefix), got {raw:?}."
             )));
         }
-        Ok(Self(path.to_owned()))
+        let (fixed, star) = match path.strip_suffix('*') {
+            Some(prefix) => (prefix, "*"),
+            None => (path, ""),
+        };
+        let canonical = SubPath::parse(&format!("/{fixed}"))
+            .map_err(|e| ParseError(format!("Field 'path' is refused: {e} Got {raw:?}.")))?;
+        if canonical.relative().contains('*') {
+            return Err(ParseError(format!(
+                "Field 'path' may only end in '*' (a prefix), got {raw:?}."
+            )));
+        }
+        Ok(Self(format!("{}{star}", canonical.relative())))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// How well this route covers `sub_path` (no leading `/`): `None` when it
-    /// does not, else a rank where exact beats any prefix and longer prefixes
-    /// beat shorter ones.
+    /// How well this route covers `sub_path` (canonical, no leading `/`):
+    /// `None` when it does not, else a rank where exact beats any prefix and
+    /// longer prefixes beat shorter ones. An exact path covers itself with
+    /// and without a trailing `/`, which most agent servers take as one path.
     pub fn rank(pattern: &str, sub_path: &str) -> Option<usize> {
+        fn unslashed(path: &str) -> &str {
+            path.strip_suffix('/').unwrap_or(path)
+        }
         match pattern.strip_suffix('*') {
             Some(prefix) => sub_path.starts_with(prefix).then_some(prefix.len()),
-            None => (pattern == sub_path).then_some(usize::MAX),
+            None => (unslashed(pattern) == unslashed(sub_path)).then_some(usize::MAX),
         }
     }
 }

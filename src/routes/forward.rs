@@ -9,7 +9,7 @@ use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwa
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
 use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
-use crate::domain::{AgentName, KeyKind, RedactedCall, RouteMode};
+use crate::domain::{AgentName, KeyKind, RedactedCall, RouteMode, SubPath, SubPathError};
 use crate::log_limit::LogLimit;
 use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
 use actix::Addr;
@@ -89,6 +89,8 @@ fn is_forwarded_method(method: &Method) -> bool {
 pub enum ForwardRouteError {
     #[error(transparent)]
     Refused(#[from] VerifyError),
+    #[error("{0}")]
+    BadPath(#[from] SubPathError),
     #[error("Request body exceeds the limit of {0} bytes.")]
     TooLarge(usize),
     #[error("Could not read the request body: {0}")]
@@ -112,6 +114,7 @@ impl ForwardRouteError {
     fn reason(&self) -> &'static str {
         match self {
             Self::Refused(e) => e.reason().as_str(),
+            Self::BadPath(_) => "bad_path",
             Self::TooLarge(_) => "too_large",
             Self::BadBody(_) => "bad_body",
             Self::Unreachable { .. } => "agent_unreachable",
@@ -129,7 +132,7 @@ impl ResponseError for ForwardRouteError {
         let code = match self {
             Self::Refused(e) => e.status(),
             Self::TooLarge(_) => 413,
-            Self::BadBody(_) => 400,
+            Self::BadPath(_) | Self::BadBody(_) => 400,
             Self::Unreachable { .. } => 502,
             Self::Timeout { .. } => 504,
             Self::Unprocessable(_) => 422,
@@ -151,7 +154,7 @@ impl ResponseError for ForwardRouteError {
            ("path" = String, Path, description = "Sub-path appended to the agent's acp_url")),
     request_body(content = Vec<u8>, description = "Raw body, forwarded unchanged", content_type = "application/octet-stream"),
     responses((status = 200, description = "The agent's own answer (any status)"),
-              (status = 400, description = "Malformed provider payload or timestamp"),
+              (status = 400, description = "Malformed provider payload or timestamp, or a path with no canonical form (climbing above the agent's base, an encoded '/', a control character)"),
               (status = 401, description = "Wrong key or signature"),
               (status = 403, description = "No authentication presented"),
               (status = 404, description = "Unknown agent, or no key for the repository / app"),
@@ -231,11 +234,14 @@ async fn handle<'a>(
             .insert_header((header::ALLOW, "GET, POST, PUT, PATCH, DELETE"))
             .finish());
     }
-    let (agent_name, path) = split_path(req.uri().path());
+    let (agent_name, raw_path) = split_path(req.uri().path());
     // A name that cannot exist is refused before any lookup or cache entry.
     if !AgentName::is_valid(agent_name) {
         return Err(VerifyError::agent_not_found(&printable(agent_name)).into());
     }
+    // Decided once, before routing: what routes match, filters see and the
+    // agent receives.
+    let path = SubPath::parse(raw_path)?;
     let limits = services.limits;
     let body = read_body(req, payload, limits.max_body_bytes).await?;
     let provider = providers::selected(req.headers());
@@ -259,10 +265,10 @@ async fn handle<'a>(
             .body(answer.body));
     }
     let path_and_query = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_owned(),
+        Some(q) => format!("{}?{q}", path.as_str()),
+        None => path.as_str().to_owned(),
     };
-    let sub_path = path.trim_start_matches('/');
+    let sub_path = path.relative();
     let (route, rules) = verified.route_for(sub_path).unzip();
     let checked = Checked {
         agent: verified.agent(),
@@ -468,7 +474,7 @@ fn internal(reason: String) -> ForwardRouteError {
 }
 
 /// The agent name and the raw (still percent-encoded) sub-path, with its
-/// leading `/`, so the agent sees the path exactly as the provider sent it.
+/// leading `/`, as the provider spelled it.
 fn split_path(raw: &str) -> (&str, &str) {
     let rest = raw.strip_prefix(PREFIX).unwrap_or(raw);
     match rest.find('/') {

@@ -7,7 +7,7 @@ use super::caller::Caller;
 use super::errors::{run_db, AdminError};
 use super::AppState;
 use crate::db::{agents, api_keys};
-use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::domain::{KeyKind, KeyLookup, SubPath, TimedSecret};
 use crate::verify::provider::SecretSource;
 use crate::verify::providers;
 use crate::verify::sample::SampleRequest;
@@ -134,7 +134,8 @@ fn cannot_sign(kind: KeyKind) -> Option<AdminError> {
     )))
 }
 
-/// The sub-path given, without a leading `/`; `test` when none.
+/// The sub-path given, in its canonical form without a leading `/` (the
+/// form the forward route matches routes in); `test` when none.
 fn sub_path(path: Option<&str>) -> Result<String, AdminError> {
     let path = path.unwrap_or("test").trim_start_matches('/');
     if path.is_empty()
@@ -146,5 +147,7 @@ fn sub_path(path: Option<&str>) -> Result<String, AdminError> {
                 .into(),
         ));
     }
-    Ok(path.to_owned())
+    let canonical = SubPath::parse(&format!("/{path}"))
+        .map_err(|e| AdminError::Unprocessable(format!("Field 'path' is refused: {e}")))?;
+    Ok(canonical.relative().to_owned())
 }

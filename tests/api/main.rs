@@ -52,6 +52,7 @@ mod restarts;
 mod rotation;
 mod secrets_at_rest;
 mod signed_provider;
+mod sub_paths;
 mod tls_agents;
 mod ui;
 mod vectors;
