@@ -136,6 +136,7 @@ pub async fn register(
         let mut register = || {
             conn.transaction(|conn| {
                 registrant.may_register(conn, &data_key, &registration.name)?;
+                refuse_taken_id(conn, &registration)?;
                 Ok::<_, AdminError>(agents::register(conn, &data_key, registration.clone())?)
             })
         };
@@ -145,6 +146,12 @@ pub async fn register(
             }
             other => other,
         }
+        .map_err(|e| match e {
+            AdminError::Internal(crate::db::DbError::Query(e)) if is_unique_violation(&e) => {
+                AdminError::Conflict("The agent was registered concurrently; retry.".into())
+            }
+            other => other,
+        })
     })
     .await?;
     tracing::info!(agent.name = %agent.name, agent.id = %agent.id, "agent registered");
@@ -152,6 +159,24 @@ pub async fn register(
         agent: agent.into(),
         agent_api_key: Revealed(key),
     }))
+}
+
+/// A new agent may take the `agent_id` it asks for only when no agent has
+/// it: 409, saying nothing of whose it is (another account's ids must not
+/// be probed). An existing agent keeps its id; the field is then unused.
+fn refuse_taken_id(conn: &mut DbConnection, registration: &Registration) -> Result<(), AdminError> {
+    let Some(id) = &registration.requested_id else {
+        return Ok(());
+    };
+    if agents::find_by_name(conn, registration.name.as_str())?.is_some()
+        || agents::find_by_id(conn, id)?.is_none()
+    {
+        return Ok(());
+    }
+    Err(AdminError::Conflict(format!(
+        "Field 'agent_id' {id:?} is not available: agent ids are unique across accounts. \
+         Omit it to have one assigned."
+    )))
 }
 
 /// Who is registering: the admin may create or change any agent; an

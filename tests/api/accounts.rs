@@ -12,6 +12,7 @@ db_tests!(
     accounts_are_isolated_on_every_admin_route,
     account_credentials_are_checked,
     the_admin_token_manages_accounts_and_sees_everything,
+    agent_ids_cannot_be_probed_across_accounts,
 );
 
 const TOKEN: &str = "the-root-admin-token-of-forty-characters";
@@ -477,4 +478,67 @@ async fn the_admin_token_manages_accounts_and_sees_everything(backend: Backend) 
         200,
         "other accounts keep theirs"
     );
+}
+
+/// Issue 26: registering with another account's `agent_id` answered 500
+/// (`UNIQUE constraint failed`) where a free id answered 200: an existence
+/// oracle. A taken id is 409 whoever holds it, and nothing changes.
+async fn agent_ids_cannot_be_probed_across_accounts(backend: Backend) {
+    let app = token_app(backend).await;
+    let (owner, prober) = (
+        new_account(&app, "owner").await,
+        new_account(&app, "prober").await,
+    );
+    let register = |account: Account, name: &'static str, id: String| {
+        let app = &app;
+        async move {
+            let body = json!({"name": name, "acp_url": "http://127.0.0.1:9", "agent_id": id});
+            as_account(app, &account, Method::POST, "/agents/register", Some(body)).await
+        }
+    };
+    let theirs = uuid::Uuid::new_v4().to_string();
+    let made = register(owner.clone(), "owned-agent", theirs.clone()).await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    assert_eq!(made.json()["id"], theirs.as_str());
+    let own_other = uuid::Uuid::new_v4().to_string();
+    let mine = register(owner.clone(), "second-agent", own_other.clone()).await;
+    assert_eq!(mine.status, 200, "{}", mine.text());
+
+    let probe = register(prober.clone(), "probe-agent", theirs.clone()).await;
+    let own_probe = register(owner.clone(), "third-agent", own_other.clone()).await;
+    for reply in [&probe, &own_probe] {
+        assert_eq!(reply.status, 409, "{}", reply.text());
+        let detail = reply.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(detail.contains("'agent_id'"), "{detail}");
+        assert!(
+            !detail.contains(&owner.id) && !detail.contains("owned-agent"),
+            "{detail}"
+        );
+    }
+    // The two refusals read alike: nothing tells whose the id is.
+    let strip = |r: &Reply, id: &str| r.json()["message"].as_str().unwrap().replace(id, "ID");
+    assert_eq!(strip(&probe, &theirs), strip(&own_probe, &own_other));
+
+    let fresh = register(
+        prober.clone(),
+        "probe-agent",
+        uuid::Uuid::new_v4().to_string(),
+    )
+    .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text());
+    let owned = app.get(&format!("/agents/{theirs}")).await;
+    assert_eq!(owned.status, 200, "{}", owned.text());
+    assert_eq!(owned.json()["name"], "owned-agent");
+    let listed = as_account(&app, &prober, Method::GET, "/agents", None).await;
+    let names: Vec<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["probe-agent"]);
 }
