@@ -80,6 +80,15 @@ pub struct ServeArgs {
     /// nothing is recorded, `/metrics` answers 404).
     #[arg(long, env = "HOOKGATE_METRICS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics: bool,
+    /// Agents whose series `/metrics` labels by name (those that received
+    /// verified traffic first); the rest count under `agent="other"`.
+    #[arg(long, env = "HOOKGATE_METRICS_MAX_AGENTS", default_value_t = 500)]
+    pub metrics_max_agents: usize,
+    /// Addresses and ranges (comma-separated: `10.0.0.5`, `10.0.0.0/8`)
+    /// of reverse proxies whose `X-Forwarded-*` and `Forwarded` headers
+    /// are believed; from any other peer they are ignored. Default: none.
+    #[arg(long, env = "HOOKGATE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Seconds `/readyz` answers 503 after SIGTERM/SIGINT while hookgate
     /// still serves, so a load balancer moves traffic away before intake
     /// stops (a second signal stops at once).
@@ -234,6 +243,10 @@ pub struct Settings {
     pub admin_token: Option<Secret>,
     pub open_registration: bool,
     pub metrics: bool,
+    /// Agents labelled by name in metrics; the rest are `other`.
+    pub metrics_max_agents: usize,
+    /// Peers whose forwarding headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Store dropped calls as `ignored` deliveries.
     pub keep_ignored: bool,
     pub delivery_max_attempts: u32,
@@ -278,6 +291,8 @@ impl Default for Settings {
             admin_token: None,
             open_registration: false,
             metrics: true,
+            metrics_max_agents: 500,
+            trusted_proxies: Vec::new(),
             keep_ignored: false,
             delivery_max_attempts: 15,
             delivery_concurrency: 8,
@@ -327,6 +342,8 @@ impl Settings {
             admin_token,
             open_registration: args.open_registration,
             metrics: args.metrics,
+            metrics_max_agents: args.metrics_max_agents,
+            trusted_proxies: args.trusted_proxies,
             keep_ignored: args.keep_ignored,
             delivery_max_attempts: args.delivery_max_attempts,
             delivery_concurrency: args.delivery_concurrency,
@@ -381,6 +398,14 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// A range (`10.0.0.0/8`) or one address (`10.0.0.5`, `::1`).
+fn parse_net(raw: &str) -> Result<ipnet::IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{raw:?} is neither an IP address nor a CIDR range"))
 }
 
 /// The retention setting in days (decimals allowed) as a duration.

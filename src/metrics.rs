@@ -1,8 +1,15 @@
 //! Prometheus metrics: the recorder, every metric's name and description,
 //! and the calls the request, delivery and intake paths make. Label values
-//! come from bounded sets only: registered agents' names (a name a caller
-//! made up counts under [`UNKNOWN_AGENT`]), provider key types, and the
-//! outcomes named here.
+//! come from bounded sets only: the names of at most
+//! `HOOKGATE_METRICS_MAX_AGENTS` agents that received verified traffic
+//! (see [`agent_labels`]), provider key types, and the outcomes named here.
+//! A series appears with its first sample (a histogram is not made before
+//! it records), except the zero failed-attempts counter of a newly named
+//! agent, which alerts on `increase()` need from the start.
+
+pub mod agent_labels;
+
+use agent_labels::{classify, AgentLabel, OTHER, UNKNOWN};
 
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
@@ -11,11 +18,9 @@ use metrics::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
-
-/// The `agent` label of a call whose agent is not (or not yet) known.
-pub const UNKNOWN_AGENT: &str = "unknown";
 
 const REQUESTS: &str = "hookgate_requests_total";
 const FORWARD_DURATION: &str = "hookgate_forward_duration_seconds";
@@ -104,66 +109,108 @@ fn describe() {
     );
 }
 
-/// One call to the forward route: `outcome` is `forwarded`, `accepted`,
-/// `answered` (hookgate replied itself) or why it was refused; a relayed
-/// call's round trip is timed.
-pub fn forward_call(agent: &str, provider: &'static str, outcome: &'static str, took: Duration) {
+/// The label of `agent` for a consequence of verified traffic (an
+/// ignored or held call, a delivery attempt, a backlog).
+fn verified_label(agent: &str) -> &str {
+    label_of(agent, true).value(agent)
+}
+
+/// [`classify`], registering a newly named agent's failed-attempts counter
+/// at zero.
+fn label_of(agent: &str, verified: bool) -> AgentLabel {
+    let (label, newly_named) = classify(agent, verified);
+    if newly_named {
+        counter!(ATTEMPTS, "agent" => agent.to_owned(), "outcome" => "failed").increment(0);
+    }
+    label
+}
+
+/// One call to the forward route: `agent` once found, `verified` once its
+/// credentials passed; `outcome` is `forwarded`, `accepted`, `answered`
+/// (hookgate replied itself) or why it was refused; a relayed call's round
+/// trip is timed.
+pub fn forward_call(
+    agent: Option<&str>,
+    verified: bool,
+    provider: &'static str,
+    outcome: &'static str,
+    took: Duration,
+) {
     FORWARD_SERIES.with_borrow_mut(|series| {
-        let (count, duration) = series.handles(agent, provider, outcome);
-        count.increment(1);
+        let label = series.label(agent, verified);
+        let of_label = series.of_label(label);
+        of_label.count(label, provider, outcome).increment(1);
         if outcome == "forwarded" {
-            duration.record(took);
+            of_label.duration(label).record(took);
         }
     });
 }
 
 thread_local! {
     /// Each worker's handles to the forward route's series, so a call costs
-    /// a map lookup rather than building and registering label sets. Bounded:
-    /// agents are registered ones, providers and outcomes fixed sets.
+    /// a map lookup rather than building and registering label sets. Keyed
+    /// by label value: at most the named agents, `other` and `unknown`.
     static FORWARD_SERIES: RefCell<ForwardSeries> = RefCell::default();
 }
 
-/// One agent's series, by (provider, outcome): the call count and the
-/// agent's round-trip histogram.
-type AgentSeries = HashMap<(&'static str, &'static str), (Counter, Histogram)>;
+/// One label's series: call counts by (provider, outcome), and the round
+/// trip histogram once a call was relayed.
+#[derive(Default)]
+struct LabelSeries {
+    counts: HashMap<(&'static str, &'static str), Counter>,
+    duration: Option<Histogram>,
+}
+
+impl LabelSeries {
+    fn count(&mut self, label: &str, provider: &'static str, outcome: &'static str) -> &Counter {
+        self.counts.entry((provider, outcome)).or_insert_with(|| {
+            counter!(REQUESTS, "agent" => label.to_owned(), "provider" => provider, "outcome" => outcome)
+        })
+    }
+
+    fn duration(&mut self, label: &str) -> &Histogram {
+        self.duration
+            .get_or_insert_with(|| histogram!(FORWARD_DURATION, "agent" => label.to_owned()))
+    }
+}
 
 #[derive(Default)]
-struct ForwardSeries(HashMap<String, AgentSeries>);
+struct ForwardSeries(HashMap<String, LabelSeries>);
 
 impl ForwardSeries {
-    fn handles(
-        &mut self,
-        agent: &str,
-        provider: &'static str,
-        outcome: &'static str,
-    ) -> &(Counter, Histogram) {
-        if !self.0.contains_key(agent) {
-            self.0.insert(agent.to_owned(), HashMap::new());
+    /// The label value of a call: a name this worker labelled before
+    /// costs no lock.
+    fn label<'a>(&self, agent: Option<&'a str>, verified: bool) -> &'a str {
+        match agent {
+            None => UNKNOWN,
+            Some(agent) if self.0.contains_key(agent) => agent,
+            Some(agent) => label_of(agent, verified).value(agent),
         }
-        let of_agent = self.0.get_mut(agent).expect("inserted above");
-        of_agent.entry((provider, outcome)).or_insert_with(|| {
-            let name = agent.to_owned();
-            let count = counter!(REQUESTS, "agent" => name.clone(), "provider" => provider, "outcome" => outcome);
-            (count, histogram!(FORWARD_DURATION, "agent" => name))
-        })
+    }
+
+    fn of_label(&mut self, label: &str) -> &mut LabelSeries {
+        if !self.0.contains_key(label) {
+            self.0.insert(label.to_owned(), LabelSeries::default());
+        }
+        self.0.get_mut(label).expect("inserted above")
     }
 }
 
 /// A verified call dropped: `reason` is `filter`, `ignore` or `loop`. Only
 /// registered agents' verified calls get here, so the labels are bounded.
 pub fn ignored(agent: &str, reason: &'static str) {
-    counter!(IGNORED, "agent" => agent.to_owned(), "reason" => reason).increment(1);
+    let agent = verified_label(agent).to_owned();
+    counter!(IGNORED, "agent" => agent, "reason" => reason).increment(1);
 }
 
 /// An event the loop breaker held.
 pub fn held(agent: &str) {
-    counter!(HELD, "agent" => agent.to_owned()).increment(1);
+    counter!(HELD, "agent" => verified_label(agent).to_owned()).increment(1);
 }
 
 /// One delivery attempt: `outcome` is `delivered`, `retry` or `failed`.
 pub fn delivery_attempt(agent: &str, outcome: &'static str, took: Duration) {
-    let agent = agent.to_owned();
+    let agent = verified_label(agent).to_owned();
     histogram!(ATTEMPT_DURATION, "agent" => agent.clone(), "outcome" => outcome).record(took);
     counter!(ATTEMPTS, "agent" => agent, "outcome" => outcome).increment(1);
 }
@@ -194,12 +241,40 @@ pub struct QueueSample {
     pub oldest_pending_secs: f64,
 }
 
-/// Sets the queue gauges from a fresh sample of every agent.
+/// Sets the queue gauges from a fresh sample of every agent: a named
+/// agent's own, agents past the named ones summed under `other`; an agent
+/// with an empty queue that has no series yet gets none.
 pub fn queues(samples: &[QueueSample]) {
+    static OTHER_SHOWN: AtomicBool = AtomicBool::new(false);
+    let mut other = QueueSample {
+        agent: OTHER.to_owned(),
+        pending: 0,
+        failed: 0,
+        oldest_pending_secs: 0.0,
+    };
     for s in samples {
-        gauge!(QUEUE_DEPTH, "agent" => s.agent.clone(), "status" => "pending")
-            .set(s.pending as f64);
-        gauge!(QUEUE_DEPTH, "agent" => s.agent.clone(), "status" => "failed").set(s.failed as f64);
-        gauge!(OLDEST_PENDING, "agent" => s.agent.clone()).set(s.oldest_pending_secs);
+        let label = match s.pending > 0 || s.failed > 0 {
+            true => label_of(&s.agent, true),
+            false if agent_labels::is_named(&s.agent) => AgentLabel::Named,
+            false => continue,
+        };
+        match label {
+            AgentLabel::Named => set_queue(s),
+            _ => {
+                other.pending += s.pending;
+                other.failed += s.failed;
+                other.oldest_pending_secs = other.oldest_pending_secs.max(s.oldest_pending_secs);
+                OTHER_SHOWN.store(true, Ordering::Relaxed);
+            }
+        }
     }
+    if OTHER_SHOWN.load(Ordering::Relaxed) {
+        set_queue(&other);
+    }
+}
+
+fn set_queue(s: &QueueSample) {
+    gauge!(QUEUE_DEPTH, "agent" => s.agent.clone(), "status" => "pending").set(s.pending as f64);
+    gauge!(QUEUE_DEPTH, "agent" => s.agent.clone(), "status" => "failed").set(s.failed as f64);
+    gauge!(OLDEST_PENDING, "agent" => s.agent.clone()).set(s.oldest_pending_secs);
 }

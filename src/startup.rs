@@ -54,6 +54,7 @@ impl Application {
             // Installed before anything is recorded (once per process);
             // without it every recording is a no-op.
             crate::metrics::handle();
+            crate::metrics::agent_labels::set_max(settings.metrics_max_agents);
         }
         // Read before the database is touched: a bad CA file creates nothing.
         let agent_tls = crate::tls::agent_client_config(settings.agent_ca_file.as_deref())?;

@@ -192,12 +192,13 @@ struct Services<'a> {
     dispatcher: &'a Addr<DispatcherActor>,
 }
 
-/// What metrics say of a call: its agent once found, its provider once
-/// picked, how it ended.
+/// What metrics say of a call: its agent once found, whether its
+/// credentials passed, its provider once picked, how it ended.
 struct Seen<'a> {
     started: Instant,
     /// Borrowed from the request's path: no copy per call.
     agent: Option<&'a str>,
+    verified: bool,
     provider: &'static str,
     outcome: &'static str,
 }
@@ -207,6 +208,7 @@ impl Seen<'_> {
         Self {
             started: Instant::now(),
             agent: None,
+            verified: false,
             provider: "none",
             outcome: "forwarded",
         }
@@ -217,8 +219,13 @@ impl Seen<'_> {
             Ok(_) => self.outcome,
             Err(e) => e.reason(),
         };
-        let agent = self.agent.unwrap_or(crate::metrics::UNKNOWN_AGENT);
-        crate::metrics::forward_call(agent, self.provider, outcome, self.started.elapsed());
+        // A call that presented nothing was read by no provider.
+        let provider = match outcome {
+            "no_credentials" => "none",
+            _ => self.provider,
+        };
+        let took = self.started.elapsed();
+        crate::metrics::forward_call(self.agent, self.verified, provider, outcome, took);
     }
 }
 
@@ -258,6 +265,7 @@ async fn handle<'a>(
         seen.agent = Some(agent_name);
     }
     let verified = verified?;
+    seen.verified = true;
     if let Some(answer) = verified.answer {
         seen.outcome = "answered";
         return Ok(HttpResponse::Ok()

@@ -7,11 +7,13 @@ use crate::helpers::*;
 use crate::process::{free_port, Process};
 use actix_web::http::Method;
 use futures_util::{stream, StreamExt};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 db_tests!(
     unknown_agent_names_hold_bounded_memory,
-    unverified_json_bodies_are_never_built
+    unverified_json_bodies_are_never_built,
+    strangers_agents_do_not_grow_metrics
 );
 
 const MIB: u64 = 1024;
@@ -151,5 +153,77 @@ async fn unverified_json_bodies_are_never_built(backend: Backend) {
     eprintln!("10 x {body_mib} MiB unverified bodies: RSS {before} KiB before, peak +{peak_growth} KiB, +{left} KiB after");
     assert!(peak_growth <= 300 * MIB, "peak grew by {peak_growth} KiB");
     assert!(left <= 64 * MIB, "RSS stayed {left} KiB above where it was");
+    process.crash();
+}
+
+/// Issue 26: with open registration a stranger registered 5,000 agents with
+/// long names and called each once without credentials; `/metrics` grew to
+/// 34.7 MB (24 lines per agent). Only agents with verified traffic get
+/// series of their own.
+async fn strangers_agents_do_not_grow_metrics(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let env = [("HOOKGATE_OPEN_REGISTRATION", "true")];
+    let process = Process::start_with(&db.url, free_port(), &env).await;
+    let pid = process.child.id();
+    let app = process.app(db);
+    let upstream = Upstream::start().await;
+    let key = agent_with_key(&app, "operated", &upstream).await;
+    let own = app
+        .forward(
+            Method::POST,
+            "operated",
+            "hook",
+            &[("x-agent-api-key", &key)],
+            "{}",
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text());
+    let stranger_name = |i: usize| format!("s{i:05}-{}", "x".repeat(193 + i % 56));
+    let register_and_call = |i: usize| {
+        let app = &app;
+        async move {
+            let name = stranger_name(i);
+            let body = json!({"name": name, "acp_url": "http://127.0.0.1:9", "acp_type": "async"});
+            let url = app.url("/agents/register");
+            let json = [("content-type", "application/json")];
+            let made = app
+                .send(Method::POST, &url, &json, body.to_string().into())
+                .await;
+            assert_eq!(made.status, 200, "{}", made.text());
+            let call = app.forward(Method::POST, &name, "hook", &[], "{}").await;
+            call.status.as_u16()
+        }
+    };
+    let before = rss_kib(pid);
+    let started = Instant::now();
+    let statuses: Vec<u16> = stream::iter(0..5_000)
+        .map(register_and_call)
+        .buffer_unordered(16)
+        .take_while(|_| std::future::ready(started.elapsed() < Duration::from_secs(300)))
+        .collect()
+        .await;
+    assert_eq!(statuses.len(), 5_000, "5,000 agents within the time limit");
+    assert!(statuses.iter().all(|s| *s == 403), "no credentials: 403");
+    let scraped = app.get("/metrics").await;
+    assert_eq!(scraped.status, 200);
+    let text = scraped.text();
+    let grown = rss_kib(pid).saturating_sub(before);
+    eprintln!(
+        "5,000 stranger agents: /metrics {} bytes, {} lines; RSS +{grown} KiB",
+        text.len(),
+        text.lines().count()
+    );
+    assert!(text.len() < 1_000_000, "/metrics is {} bytes", text.len());
+    assert!(
+        !text.contains(&stranger_name(0)[..6]),
+        "a stranger's agent is a label"
+    );
+    assert!(text.contains("agent=\"operated\""), "{text}");
+    let unverified = "provider=\"none\",outcome=\"no_credentials\"";
+    let line = text
+        .lines()
+        .find(|l| l.contains(unverified) && l.contains("agent=\"unknown\""));
+    assert!(line.is_some_and(|l| l.ends_with(" 5000")), "{line:?}");
+    assert!(grown < 32 * MIB, "RSS grew by {grown} KiB");
     process.crash();
 }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 db_tests!(
     metrics_count_known_traffic,
+    only_verified_agents_are_named_up_to_the_limit,
     metrics_need_the_admin_token,
     metrics_can_be_off
 );
@@ -179,6 +180,95 @@ async fn metrics_count_known_traffic(backend: Backend) {
         &[("agent", "queued")],
     );
     assert!(age >= 0.0, "{age}");
+    assert!(process.terminate().await.success());
+}
+
+/// Issue 26: an agent is named once it received verified traffic, at most
+/// `HOOKGATE_METRICS_MAX_AGENTS` of them; the rest count under `other`, an
+/// agent only called without valid credentials under `unknown`, and no
+/// histogram exists before it records.
+async fn only_verified_agents_are_named_up_to_the_limit(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let env = [("HOOKGATE_METRICS_MAX_AGENTS", "2")];
+    let process = Process::start_with(&db.url, free_port(), &env).await;
+    let app = process.app(db);
+    let upstream = Upstream::start().await;
+    let agents = ["first", "second", "third", "fourth"];
+    for agent in agents {
+        let key = agent_with_key(&app, agent, &upstream).await;
+        let headers = [("x-agent-api-key", key.as_str())];
+        let reply = app
+            .forward(Method::POST, agent, "hook", &headers, "{}")
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    agent_with_key(&app, "quiet", &upstream).await;
+    let bad_key = [("x-agent-api-key", "wrong")];
+    for headers in [&bad_key[..], &[]] {
+        let reply = app
+            .forward(Method::POST, "quiet", "hook", headers, "{}")
+            .await;
+        assert!(
+            [401, 403].contains(&reply.status.as_u16()),
+            "{}",
+            reply.text()
+        );
+    }
+    let text = app.get("/metrics").await.text();
+    let samples = parse(&text);
+    let requests = "hookgate_requests_total";
+    let forwarded = |agent| {
+        value(
+            &samples,
+            requests,
+            &[("agent", agent), ("outcome", "forwarded")],
+        )
+    };
+    assert_eq!(
+        (forwarded("first"), forwarded("second")),
+        (1.0, 1.0),
+        "{text}"
+    );
+    assert_eq!(forwarded("other"), 2.0, "{text}");
+    for unnamed in ["third", "fourth", "quiet"] {
+        assert!(
+            !text.contains(&format!("agent=\"{unnamed}\"")),
+            "{unnamed}: {text}"
+        );
+    }
+    let unknown = |outcome, provider| {
+        let labels = [
+            ("agent", "unknown"),
+            ("outcome", outcome),
+            ("provider", provider),
+        ];
+        value(&samples, requests, &labels)
+    };
+    assert_eq!(unknown("bad_signature", "external"), 1.0, "{text}");
+    assert_eq!(unknown("no_credentials", "none"), 1.0, "{text}");
+    let histograms: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.name == "hookgate_forward_duration_seconds_count")
+        .collect();
+    let timed: Vec<&str> = histograms
+        .iter()
+        .map(|s| s.labels["agent"].as_str())
+        .collect();
+    assert_eq!(timed.len(), 3, "first, second and other only: {timed:?}");
+    assert!(!timed.contains(&"unknown"), "{timed:?}");
+    // Alerts on increase() need the failure counter from the start.
+    let failed = [("agent", "first"), ("outcome", "failed")];
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("hookgate_delivery_attempts_total")
+                && l.contains("agent=\"first\"")
+                && l.contains("outcome=\"failed\"")),
+        "{text}"
+    );
+    assert_eq!(
+        value(&samples, "hookgate_delivery_attempts_total", &failed),
+        0.0
+    );
     assert!(process.terminate().await.success());
 }
 
