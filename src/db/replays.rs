@@ -2,8 +2,12 @@
 //! to another agent (a new version), each pair kept to compare the two
 //! agents' answers side by side.
 
-use super::deliveries::{self, Attempt, Delivery, NewDelivery, IGNORED};
-use super::schema::{agent_tasks, deliveries as deliveries_table, delivery_attempts};
+mod report;
+
+pub use report::{counts, page, Counts, Outline};
+
+use super::deliveries::{self, Delivery, NewDelivery, IGNORED};
+use super::schema::{agent_tasks, deliveries as deliveries_table};
 use super::schema::{replay_items, replays};
 use super::{now, DbConnection};
 use crate::domain::task_id;
@@ -50,9 +54,10 @@ pub struct ReplaySpec {
 
 /// Enqueues the replay's deliveries for the target agent (in the
 /// originals' order, so each task keeps its order) and records the pairs.
+/// The originals' ids are read first, their rows (bodies and all) a batch
+/// at a time: a replay holds one batch of bodies, not all of them.
 pub fn create(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Replay> {
-    let originals = originals(conn, spec)?;
-    let names = task_names(conn, &originals)?;
+    let original_ids = original_ids(conn, spec)?;
     let replay = Replay {
         id: uuid::Uuid::new_v4().to_string(),
         from_agent_id: spec.from_agent_id.clone(),
@@ -60,7 +65,7 @@ pub fn create(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Replay>
         route_id: spec.route_id.clone(),
         since: spec.since,
         until: spec.until,
-        total: originals.len() as i64,
+        total: original_ids.len() as i64,
         created_at: now(),
     };
     conn.transaction(|conn| {
@@ -68,7 +73,11 @@ pub fn create(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Replay>
             .values(&replay)
             .execute(conn)
     })?;
-    for (chunk_index, chunk) in originals.chunks(BATCH).enumerate() {
+    let mut replayed = 0;
+    for (chunk_index, ids) in original_ids.chunks(BATCH).enumerate() {
+        let chunk = &originals_by_id(conn, ids)?;
+        replayed += chunk.len() as i64;
+        let names = task_names(conn, chunk)?;
         let copies: Vec<NewDelivery> = chunk
             .iter()
             .map(|d| copy_for(d, &spec.to_agent_id, &names))
@@ -96,10 +105,20 @@ pub fn create(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Replay>
             QueryResult::Ok(())
         })?;
     }
-    Ok(replay)
+    if replayed != replay.total {
+        // Retention purged some between the two reads.
+        diesel::update(replays::table.find(&replay.id))
+            .set(replays::total.eq(replayed))
+            .execute(conn)?;
+    }
+    Ok(Replay {
+        total: replayed,
+        ..replay
+    })
 }
 
-fn originals(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Vec<Delivery>> {
+/// The ids of what `spec` replays, in order.
+fn original_ids(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Vec<String>> {
     let mut query = deliveries_table::table
         .filter(deliveries_table::agent_id.eq(&spec.from_agent_id))
         .filter(deliveries_table::created_at.ge(spec.since))
@@ -116,8 +135,20 @@ fn originals(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Vec<Deli
             deliveries_table::id.asc(),
         ))
         .limit(spec.limit)
-        .select(Delivery::as_select())
+        .select(deliveries_table::id)
         .load(conn)
+}
+
+/// The deliveries `ids`, in that order (one retention purged is left out).
+fn originals_by_id(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Delivery>> {
+    let mut rows: HashMap<String, Delivery> = deliveries_table::table
+        .filter(deliveries_table::id.eq_any(ids))
+        .select(Delivery::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|d| (d.id.clone(), d))
+        .collect();
+    Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
 }
 
 /// The task names (keys) of the originals' tasks.
@@ -186,80 +217,4 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Replay>> {
         .select(Replay::as_select())
         .first(conn)
         .optional()
-}
-
-/// One side of a pair: the delivery's status and its last attempt's
-/// answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outline {
-    pub delivery_id: String,
-    /// `purged` when retention removed it.
-    pub status: String,
-    pub last_error: Option<String>,
-    pub status_code: Option<i32>,
-    pub response: Option<String>,
-    pub latency_ms: Option<i64>,
-}
-
-/// Every pair (original, replayed) of the replay, in order.
-pub fn pairs(conn: &mut DbConnection, replay_id: &str) -> QueryResult<Vec<(Outline, Outline)>> {
-    let items: Vec<Item> = replay_items::table
-        .filter(replay_items::replay_id.eq(replay_id))
-        .order(replay_items::position.asc())
-        .select(Item::as_select())
-        .load(conn)?;
-    let ids: Vec<&String> = items
-        .iter()
-        .flat_map(|i| [&i.original_id, &i.replayed_id])
-        .collect();
-    let outlines = outlines(conn, &ids)?;
-    let of = |id: &String| {
-        outlines.get(id).cloned().unwrap_or_else(|| Outline {
-            delivery_id: id.clone(),
-            status: "purged".into(),
-            ..Outline::default()
-        })
-    };
-    Ok(items
-        .iter()
-        .map(|i| (of(&i.original_id), of(&i.replayed_id)))
-        .collect())
-}
-
-/// Status and last answer of each delivery, read in chunks.
-fn outlines(conn: &mut DbConnection, ids: &[&String]) -> QueryResult<HashMap<String, Outline>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(String, String, Option<String>)> = deliveries_table::table
-            .filter(deliveries_table::id.eq_any(chunk))
-            .select((
-                deliveries_table::id,
-                deliveries_table::status,
-                deliveries_table::last_error,
-            ))
-            .load(conn)?;
-        for (id, status, last_error) in rows {
-            let outline = Outline {
-                delivery_id: id.clone(),
-                status,
-                last_error,
-                ..Outline::default()
-            };
-            out.insert(id, outline);
-        }
-        let attempts: Vec<Attempt> = delivery_attempts::table
-            .filter(delivery_attempts::delivery_id.eq_any(chunk))
-            .order(delivery_attempts::attempt.asc())
-            .select(Attempt::as_select())
-            .load(conn)?;
-        for attempt in attempts {
-            if let Some(outline) = out.get_mut(&attempt.delivery_id) {
-                outline.status_code = attempt.status_code;
-                outline.response = attempt.response;
-                outline.latency_ms =
-                    Some((attempt.finished_at - attempt.started_at).num_milliseconds());
-            }
-        }
-    }
-    Ok(out)
 }

@@ -101,12 +101,13 @@ pub struct Pair {
     pub comparison: &'static str,
 }
 
+/// Every pair's comparison, counted by the database.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct Summary {
-    pub same: usize,
-    pub different: usize,
-    pub failed: usize,
-    pub pending: usize,
+    pub same: i64,
+    pub different: i64,
+    pub failed: i64,
+    pub pending: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,17 +115,21 @@ pub struct ReplayReport {
     #[serde(flatten)]
     pub replay: ReplayResponse,
     /// Replayed deliveries finished (delivered, failed or cancelled).
-    pub finished: usize,
+    pub finished: i64,
     pub summary: Summary,
     /// This page of pairs, in replay order.
     pub events: Vec<Pair>,
 }
 
+/// The most pairs one report page shows: each side carries an answer of
+/// up to 4 KiB, so a page holds at most about 8 MiB of them.
+const MAX_PAGE: i64 = 1000;
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportQuery {
     /// Pairs to skip (default 0).
     pub offset: Option<i64>,
-    /// Pairs to show, 1 to 1000 (default 100).
+    /// Pairs to show, 1 to 1000 (default 50).
     pub limit: Option<i64>,
 }
 
@@ -202,33 +207,20 @@ pub async fn get(
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
-    let limit = limit_param(query.limit, 100, 1000)?;
-    let offset = query.offset.unwrap_or(0).max(0) as usize;
-    let (replay, pairs) = run_db(&state.pool, move |conn| {
+    let limit = limit_param(query.limit, 50, MAX_PAGE)?;
+    let offset = query.offset.unwrap_or(0).max(0);
+    let (replay, counts, pairs) = run_db(&state.pool, move |conn| {
         let missing = || AdminError::NotFound(format!("Replay with ID {id} does not exist."));
         let replay = replays::find(conn, &id)?.ok_or_else(missing)?;
         // Seen by whoever may see the agent it replays from.
         find(conn, &AgentRef::Id(replay.from_agent_id.clone()), &caller).map_err(|_| missing())?;
-        let pairs = replays::pairs(conn, &replay.id)?;
-        Ok((replay, pairs))
+        let counts = replays::counts(conn, &replay.id)?;
+        let pairs = replays::page(conn, &replay.id, offset, limit)?;
+        Ok((replay, counts, pairs))
     })
     .await?;
-    let mut summary = Summary::default();
-    let mut finished = 0;
-    for (original, replayed) in &pairs {
-        let verdict = compare(original, replayed);
-        finished += usize::from(verdict != "pending");
-        match verdict {
-            "same" => summary.same += 1,
-            "different" => summary.different += 1,
-            "failed" => summary.failed += 1,
-            _ => summary.pending += 1,
-        }
-    }
     let events = pairs
         .into_iter()
-        .skip(offset)
-        .take(limit as usize)
         .map(|(original, replayed)| Pair {
             comparison: compare(&original, &replayed),
             original: original.into(),
@@ -237,8 +229,13 @@ pub async fn get(
         .collect();
     Ok(HttpResponse::Ok().json(ReplayReport {
         replay: replay.into(),
-        finished,
-        summary,
+        finished: counts.same + counts.different + counts.failed,
+        summary: Summary {
+            same: counts.same,
+            different: counts.different,
+            failed: counts.failed,
+            pending: counts.pending,
+        },
         events,
     }))
 }

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 db_tests!(
     unknown_agent_names_hold_bounded_memory,
     unverified_json_bodies_are_never_built,
-    strangers_agents_do_not_grow_metrics
+    strangers_agents_do_not_grow_metrics,
+    replay_reports_are_read_a_page_at_a_time
 );
 
 const MIB: u64 = 1024;
@@ -224,6 +225,126 @@ async fn strangers_agents_do_not_grow_metrics(backend: Backend) {
         .lines()
         .find(|l| l.contains(unverified) && l.contains("agent=\"unknown\""));
     assert!(line.is_some_and(|l| l.ends_with(" 5000")), "{line:?}");
+    assert!(grown < 32 * MIB, "RSS grew by {grown} KiB");
+    process.crash();
+}
+
+/// An agent that answers every call with 4 KiB (the most an attempt keeps).
+fn four_kib_agent() -> String {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|| async {
+            HttpResponse::Ok().body("a".repeat(4096))
+        }))
+    })
+    .workers(1);
+    serve(server, listener, None)
+}
+
+/// Waits (bounded) until `path` answers a JSON value `done` accepts.
+async fn wait_until(app: &TestApp, path: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..1200 {
+        last = app.get(path).await.json();
+        if done(&last) {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} never got there: {last}");
+}
+
+/// Issue 26: `GET /replays/{id}?limit=1` loaded every pair of the replay
+/// with both answers before applying the page: 20 concurrent reads of a
+/// 3,000-event replay took RSS from 122 to 501 MiB.
+async fn replay_reports_are_read_a_page_at_a_time(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let process = Process::start(&db.url, free_port()).await;
+    let pid = process.child.id();
+    let app = process.app(db);
+    let agent = four_kib_agent();
+    app.register("orig", &agent).await;
+    app.register("cand", &agent).await;
+    let route = json!({"agent_name": "orig", "path": "q", "mode": "forward_async"});
+    assert_eq!(app.post_json("/agent_routes", route).await.status, 200);
+    let key = app.create_key("orig", "k", "external", None).await;
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let total = 10_000;
+    let started = Instant::now();
+    let statuses: Vec<u16> = stream::iter(0..total)
+        .map(|i| {
+            let (app, key) = (&app, &key);
+            async move {
+                let headers = [("x-agent-api-key", key.as_str())];
+                let body = format!("{{\"event\": {i}}}");
+                app.forward(Method::POST, "orig", "q", &headers, body)
+                    .await
+                    .status
+                    .as_u16()
+            }
+        })
+        .buffer_unordered(32)
+        .take_while(|_| std::future::ready(started.elapsed() < Duration::from_secs(300)))
+        .collect()
+        .await;
+    assert_eq!(statuses.len(), total, "every event within the time limit");
+    assert!(statuses.iter().all(|s| *s == 202));
+    let no_pending = "/deliveries?agent_name=orig&status=pending&limit=1";
+    wait_until(&app, no_pending, |v| {
+        v.as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    let until = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let replay = app
+        .post_json(
+            "/replays",
+            json!({"from_agent": "orig", "to_agent": "cand", "limit": total,
+                   "since": since.to_rfc3339(), "until": until.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(replay.status, 200, "{}", replay.text());
+    assert_eq!(replay.json()["total"], total);
+    let report = format!("/replays/{}", replay.json()["id"].as_str().unwrap());
+    wait_until(&app, &format!("{report}?limit=1"), |v| {
+        v["finished"] == total
+    })
+    .await;
+
+    let before = rss_kib(pid);
+    let mut peak = before;
+    let reads = (0..20).map(|i| {
+        // Pages from all over the replay; the default page size for some.
+        let path = match i % 2 {
+            0 => format!("{report}?limit=1&offset={}", i * 499),
+            _ => report.clone(),
+        };
+        let app = &app;
+        async move { app.get(&path).await.json() }
+    });
+    let all = futures_util::future::join_all(reads);
+    futures_util::pin_mut!(all);
+    let reports = loop {
+        tokio::select! {
+            reports = &mut all => break reports,
+            _ = actix_rt::time::sleep(Duration::from_millis(5)) => peak = peak.max(rss_kib(pid)),
+        }
+    };
+    let grown = peak.saturating_sub(before);
+    eprintln!("20 reads of a {total}-event replay: RSS {before} KiB before, peak +{grown} KiB");
+    for (i, report) in reports.iter().enumerate() {
+        let page = if i % 2 == 0 { 1 } else { 50 };
+        assert_eq!(report["events"].as_array().map(Vec::len), Some(page), "{i}");
+        assert_eq!(report["summary"]["same"], total, "{}", report["summary"]);
+        assert_eq!(report["finished"], total);
+        let first = &report["events"][0];
+        assert_eq!(first["comparison"], "same", "{first}");
+        assert_eq!(
+            first["replayed"]["response"].as_str().map(str::len),
+            Some(4096)
+        );
+    }
     assert!(grown < 32 * MIB, "RSS grew by {grown} KiB");
     process.crash();
 }
