@@ -7,6 +7,7 @@ pub mod client;
 pub mod deliveries;
 pub mod keys;
 pub mod output;
+pub mod remote_url;
 pub mod routes;
 pub mod send_test;
 pub mod tail;

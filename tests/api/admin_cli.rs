@@ -451,3 +451,90 @@ async fn completions_cover_every_command() {
         assert!(script.contains(command), "{command}");
     }
 }
+
+/// `hookgate <args>` with `HOOKGATE_URL` as given.
+async fn cli_at(url: &str, args: &[&str]) -> Output {
+    let mut cmd = hookgate_command();
+    cmd.args(args)
+        .env("HOOKGATE_URL", url)
+        .env("HOOKGATE_ADMIN_TOKEN", TOKEN);
+    actix_web::rt::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A server that answers every call 307 to `location` and records the
+/// headers it was sent.
+fn redirecting(
+    location: String,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<actix_web::http::header::HeaderMap>>>,
+) {
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shared = seen.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = HttpServer::new(move || {
+        let (seen, location) = (shared.clone(), location.clone());
+        App::new().default_service(web::to(move |req: HttpRequest| {
+            seen.lock().unwrap().push(req.headers().clone());
+            let location = location.clone();
+            async move {
+                HttpResponse::TemporaryRedirect()
+                    .insert_header(("location", location))
+                    .finish()
+            }
+        }))
+    })
+    .workers(1);
+    (serve(server, listener, None), seen)
+}
+
+/// Issue 26: a password in `HOOKGATE_URL` was printed in error messages,
+/// and the CLI followed a redirect to another host with the admin token.
+#[actix_rt::test]
+async fn the_cli_keeps_its_secrets() {
+    let password = "sekrit-pw-0b9f";
+    let closed = closed_port_url();
+    let at_closed = closed.replace("http://", &format!("http://ops:{password}@"));
+    let down = cli_at(&at_closed, &["agents", "list"]).await;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&down.stdout),
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert_eq!(code(&down), 6, "{said}");
+    assert!(
+        said.contains(closed.trim_start_matches("http://")),
+        "{said}"
+    );
+    assert!(!said.contains(password) && !said.contains("ops:"), "{said}");
+
+    let elsewhere = Upstream::start().await;
+    let (redirector, seen) = redirecting(format!("{}/agents", elsewhere.url));
+    let url = redirector.replace("http://", &format!("http://ops:{password}@"));
+    for args in [&["agents", "list"][..], &["agents", "delete", "some-agent"]] {
+        let refused = cli_at(&url, args).await;
+        let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+        assert_eq!(code(&refused), 1, "{said}");
+        assert!(
+            said.contains("not followed") && said.contains(&elsewhere.url),
+            "{said}"
+        );
+        assert!(!said.contains(password), "{said}");
+    }
+    assert!(
+        elsewhere.received().is_empty(),
+        "the token went to another origin"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    // The URL's credentials reach the address named, as Basic auth.
+    let basic = seen[0].get("authorization").and_then(|v| v.to_str().ok());
+    assert_eq!(basic, Some("Basic b3BzOnNla3JpdC1wdy0wYjlm"));
+    assert_eq!(
+        seen[0].get("x-api-key").and_then(|v| v.to_str().ok()),
+        Some(TOKEN)
+    );
+}

@@ -1,6 +1,7 @@
 //! The admin CLI's HTTP client: one running hookgate's admin API, with the
 //! admin token (or an account key), and what its answers mean as exit codes.
 
+use super::remote_url::{self, RemoteUrl};
 use bytes::Bytes;
 use hookgate::domain::Secret;
 use serde_json::Value;
@@ -122,7 +123,9 @@ impl Reply {
 
 /// The admin API of one hookgate.
 pub struct Api {
+    /// Without the URL's credentials: printed in messages.
     base: String,
+    basic_auth: Option<Secret>,
     token: Option<Secret>,
     account: Option<String>,
     client: awc::Client,
@@ -132,12 +135,17 @@ impl Api {
     pub fn new(remote: &Remote) -> Result<Self, CliError> {
         let tls = hookgate::tls::agent_client_config(None)
             .map_err(|e| CliError::Failed(format!("cannot set up TLS: {e}")))?;
+        // Redirects are answered, never followed: awc would send the token
+        // on to wherever the Location points.
         let client = awc::Client::builder()
             .connector(awc::Connector::new().rustls_0_23(tls))
             .timeout(Duration::from_secs(60))
+            .disable_redirects()
             .finish();
+        let url = RemoteUrl::parse(&remote.url);
         Ok(Self {
-            base: remote.url.trim_end_matches('/').to_owned(),
+            base: url.base,
+            basic_auth: url.basic_auth,
             token: remote.token.clone(),
             account: remote.account.clone(),
             client,
@@ -169,7 +177,28 @@ impl Api {
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }
+        if (300..400).contains(&reply.status) {
+            return Err(self.redirect_refused(&reply));
+        }
         Err(CliError::from_status(reply.status, reply.message()))
+    }
+
+    /// Why a redirect was not followed: the token would go with it.
+    fn redirect_refused(&self, reply: &Reply) -> CliError {
+        let location = reply.header("location").unwrap_or("(no Location)");
+        let to = remote_url::printable(location);
+        let elsewhere = match remote_url::origin(location) {
+            Some(origin) if Some(&origin) != remote_url::origin(&self.base).as_ref() => {
+                format!(" (another origin, {origin})")
+            }
+            _ => String::new(),
+        };
+        CliError::Failed(format!(
+            "hookgate at {} answered {} redirecting to {to}{elsewhere}: not followed, so the \
+             admin token is not sent there. Set HOOKGATE_URL (or --url) to the address hookgate \
+             serves at.",
+            self.base, reply.status
+        ))
     }
 
     /// An admin call, with the token and account headers.
@@ -181,6 +210,9 @@ impl Api {
     ) -> Result<Reply, CliError> {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("a method name");
         let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(basic) = &self.basic_auth {
+            request = request.insert_header(("authorization", basic.expose()));
+        }
         if let Some(token) = &self.token {
             request = request.insert_header(("x-api-key", token.expose()));
         }
