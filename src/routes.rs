@@ -8,6 +8,7 @@ mod agents;
 mod api_keys;
 mod browser_guard;
 mod caller;
+pub mod client_info;
 mod deliveries;
 mod delivery_actions;
 mod errors;

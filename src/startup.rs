@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::routes::client_info::TrustedProxies;
 pub use crate::routes::forward::ForwardLimits;
 
 /// Key-store requests that may wait at once (cache misses being looked up).
@@ -300,6 +301,7 @@ fn forward_limits(settings: &Settings) -> ForwardLimits {
         tolerances: settings.tolerances.clone(),
         public_url: settings.public_url.clone(),
         keep_ignored: settings.keep_ignored,
+        trusted_proxies: TrustedProxies::new(&settings.trusted_proxies),
     }
 }
 
@@ -345,6 +347,7 @@ fn serve(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
             .app_data(s.state.clone())
             .app_data(s.auth.clone())
             .app_data(s.limits.clone())
+            .app_data(web::Data::new(s.limits.trusted_proxies.clone()))
             .app_data(s.intake.clone())
             .app_data(s.dispatcher.clone())
             .app_data(web::Data::new(verifier))

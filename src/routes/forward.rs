@@ -2,6 +2,7 @@
 //! the agent's `VerifierActor` decide, then hand the call to the agent's
 //! `ForwarderActor` and return its answer unchanged.
 
+use super::client_info::TrustedProxies;
 use super::guard::{self, Checked};
 use super::intake::{self, Inbound, IntakeError};
 use crate::actors::dispatcher::{DispatcherActor, Wake};
@@ -45,6 +46,8 @@ pub struct ForwardLimits {
     pub public_url: Option<String>,
     /// `HOOKGATE_KEEP_IGNORED`: store dropped calls as `ignored` deliveries.
     pub keep_ignored: bool,
+    /// Whose forwarding headers name the URL a provider called.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ForwardLimits {
@@ -56,15 +59,13 @@ impl ForwardLimits {
     }
 
     /// The URL the provider called: the public base URL and the request's
-    /// path, or without one the scheme and host the request names.
+    /// path, or without one the scheme and host the request names (through
+    /// a trusted proxy's forwarding headers only).
     fn public_url(&self, req: &HttpRequest) -> String {
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
         match &self.public_url {
             Some(base) => format!("{base}{path}"),
-            None => {
-                let info = req.connection_info();
-                format!("{}://{}{path}", info.scheme(), info.host())
-            }
+            None => format!("{}{path}", self.trusted_proxies.origin(req)),
         }
     }
 }

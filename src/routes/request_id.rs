@@ -1,9 +1,11 @@
 //! Every request gets an id: the caller's `x-request-id` when it is a sane
 //! one, else a new UUID, written into the request (so the forwarded call,
 //! the stored delivery and its ACP calls carry it) and into the response.
-//! A `request` span with `request.id` wraps the handler, so every log line
-//! of the request names it.
+//! A `request` span with `request.id` and `client.address` (the peer, or
+//! the client a trusted proxy names) wraps the handler, so every log line
+//! of the request names them.
 
+use super::client_info::TrustedProxies;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -28,7 +30,14 @@ pub async fn request_id(
             made
         }
     };
-    let span = tracing::info_span!("request", request.id = id.to_str().unwrap_or_default());
+    let client = req
+        .app_data::<actix_web::web::Data<TrustedProxies>>()
+        .and_then(|proxies| proxies.client_address(req.peer_addr(), req.headers()));
+    let span = tracing::info_span!(
+        "request",
+        request.id = id.to_str().unwrap_or_default(),
+        client.address = client.map(tracing::field::display)
+    );
     // A caller that traces (rare for providers) has its trace continued;
     // nothing is looked up when no trace is exported.
     if crate::telemetry::exporting() {

@@ -9,7 +9,11 @@ use crate::vectors::{self, with};
 use actix_web::http::Method;
 use serde_json::json;
 
-db_tests!(twilio_deliveries, twilio_signs_the_url_it_called);
+db_tests!(
+    twilio_deliveries,
+    twilio_signs_the_url_it_called,
+    forwarding_headers_count_only_from_trusted_proxies
+);
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
@@ -95,4 +99,55 @@ async fn twilio_signs_the_url_it_called(backend: Backend) {
     let unsigned_json = send("hook".into(), json_signed, json, json_body).await;
     assert_eq!(unsigned_json.status, 400, "{}", unsigned_json.text());
     assert_eq!(upstream.received().len(), 2);
+}
+
+/// Issue 26: without `HOOKGATE_PUBLIC_URL`, `X-Forwarded-Host`/`-Proto` and
+/// `Forwarded` were believed from anyone, so a Twilio call signed for
+/// another URL could be made to verify by naming that URL in them. Now
+/// only the peers of `HOOKGATE_TRUSTED_PROXIES` are believed.
+async fn forwarding_headers_count_only_from_trusted_proxies(backend: Backend) {
+    vectors::ready();
+    let upstream = Upstream::start().await;
+    let direct = spawn_app(backend.clone()).await;
+    let behind_proxy = spawn_app_with(backend, |s| {
+        s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    for app in [&direct, &behind_proxy] {
+        app.register("agent-a", &upstream.url).await;
+        app.create_key("agent-a", "account", "twilio", Some(TOKEN))
+            .await;
+    }
+    let claimed = format!("{PUBLIC}/agents/forward/name/agent-a/hook");
+    let spellings: [&[(&str, &str)]; 3] = [
+        &[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "hooks.example.com"),
+        ],
+        &[("forwarded", "proto=https;host=hooks.example.com")],
+        &[(
+            "forwarded",
+            "for=192.0.2.1;proto=https;host=\"hooks.example.com\"",
+        )],
+    ];
+    for forwarding in spellings {
+        let spoofed = send_form(&direct, &claimed, forwarding).await;
+        assert_eq!(spoofed.status, 401, "{forwarding:?}: {}", spoofed.text());
+        let own = direct.url("/agents/forward/name/agent-a/hook");
+        let honest = send_form(&direct, &own, forwarding).await;
+        assert_eq!(honest.status, 200, "{forwarding:?}: {}", honest.text());
+        let proxied = send_form(&behind_proxy, &claimed, forwarding).await;
+        assert_eq!(proxied.status, 200, "{forwarding:?}: {}", proxied.text());
+    }
+    assert_eq!(upstream.received().len(), 6);
+}
+
+/// A Twilio form call signed for `signed_for`, with `forwarding` headers.
+async fn send_form(app: &TestApp, signed_for: &str, forwarding: &[(&str, &str)]) -> Reply {
+    let form = "CallSid=CA1&Digits=1234";
+    let signed = sign(TOKEN, signed_for, form);
+    let mut pairs = with(&signed, &[FORM]);
+    pairs.extend_from_slice(forwarding);
+    app.forward(Method::POST, "agent-a", "hook", &pairs, form)
+        .await
 }
