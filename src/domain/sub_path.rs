@@ -41,8 +41,8 @@ impl SubPath {
     /// The canonical form of `raw`, the sub-path as the request spelled it
     /// (still percent-encoded; empty or starting with `/`).
     pub fn parse(raw: &str) -> Result<Self, SubPathError> {
-        if raw.is_empty() {
-            return Ok(Self(String::new()));
+        if is_canonical(raw) {
+            return Ok(Self(raw.to_owned()));
         }
         let mut kept: Vec<String> = Vec::new();
         let mut trailing_slash = false;
@@ -77,6 +77,23 @@ impl SubPath {
     pub fn relative(&self) -> &str {
         self.0.strip_prefix('/').unwrap_or(&self.0)
     }
+}
+
+/// Whether `raw` is already canonical (the common case, checked without
+/// allocating): only literal bytes, no empty, `.` or `..` segment but a
+/// final empty one (a trailing `/`).
+fn is_canonical(raw: &str) -> bool {
+    if raw.is_empty() {
+        return true;
+    }
+    let Some(rest) = raw.strip_prefix('/') else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    (rest.is_empty() && raw == "/")
+        || rest.split('/').all(|segment| {
+            !matches!(segment, "" | "." | "..") && segment.bytes().all(is_segment_literal)
+        })
 }
 
 /// May `byte` stand literally in a path segment (RFC 3986 `pchar` without
@@ -144,6 +161,20 @@ mod tests {
             assert_eq!(path.as_str().trim_end_matches('/'), "/gh", "{raw}");
             assert_eq!(path.relative().trim_end_matches('/'), "gh", "{raw}");
         }
+    }
+
+    #[test]
+    fn the_quick_check_agrees_with_the_full_one() {
+        for raw in [
+            "", "/", "/a", "/a/", "/a/b", "//", "/a//", "/./", "/a/.", "/%41", "/a b", "/...",
+        ] {
+            let canonical = SubPath::parse(raw).map(|p| p.as_str().to_owned());
+            if is_canonical(raw) {
+                assert_eq!(canonical.as_deref(), Ok(raw), "{raw}");
+            }
+        }
+        assert!(is_canonical("/code_changes") && is_canonical("/github/pr/"));
+        assert!(!is_canonical("//") && !is_canonical("/a/./b") && !is_canonical("/%67h"));
     }
 
     #[test]
