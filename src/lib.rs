@@ -21,5 +21,7 @@ pub mod readiness;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+#[cfg(test)]
+mod test_support;
 pub mod tls;
 pub mod verify;

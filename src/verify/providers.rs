@@ -184,6 +184,7 @@ pub fn redelivery_id(headers: &HeaderMap, body: Option<&Value>) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::headers;
 
     #[test]
     fn key_kinds_round_trip_through_their_names() {
@@ -191,14 +192,6 @@ mod tests {
             assert_eq!(key_kind(kind.as_str()).unwrap(), kind);
         }
         assert!(key_kind("GitHub").unwrap_err().0.contains("api_key_type"));
-    }
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (n, v) in pairs {
-            map.insert(HeaderName::from_static(n), HeaderValue::from_static(v));
-        }
-        map
     }
 
     #[test]

@@ -29,6 +29,18 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
+/// What `work` yields, and the highest RSS (KiB) seen while it ran.
+async fn peak_rss_while<T>(pid: u32, work: impl std::future::Future<Output = T>) -> (T, u64) {
+    futures_util::pin_mut!(work);
+    let mut peak = rss_kib(pid);
+    loop {
+        tokio::select! {
+            done = &mut work => return (done, peak.max(rss_kib(pid))),
+            _ = actix_rt::time::sleep(Duration::from_millis(5)) => peak = peak.max(rss_kib(pid)),
+        }
+    }
+}
+
 /// An unknown name: valid ones (cached as misses) and over-long ones
 /// (refused before any lookup), half each.
 fn unknown_name(i: usize) -> String {
@@ -111,7 +123,6 @@ async fn unverified_json_bodies_are_never_built(backend: Backend) {
     let bodies = [huge_body(false), huge_body(true)];
     let body_mib = bodies[1].len() as u64 / (1024 * 1024);
     let before = rss_kib(pid);
-    let mut peak = before;
     let now = now_secs().to_string();
     let calls = (0..10usize).map(|i| {
         let github = !i.is_multiple_of(2);
@@ -135,14 +146,7 @@ async fn unverified_json_bodies_are_never_built(backend: Backend) {
                 .as_u16()
         }
     });
-    let all = futures_util::future::join_all(calls);
-    futures_util::pin_mut!(all);
-    let statuses = loop {
-        tokio::select! {
-            statuses = &mut all => break statuses,
-            _ = actix_rt::time::sleep(Duration::from_millis(10)) => peak = peak.max(rss_kib(pid)),
-        }
-    };
+    let (statuses, peak) = peak_rss_while(pid, futures_util::future::join_all(calls)).await;
     assert!(
         statuses.iter().all(|s| (400..500).contains(s)),
         "all refused: {statuses:?}"
@@ -313,7 +317,6 @@ async fn replay_reports_are_read_a_page_at_a_time(backend: Backend) {
     .await;
 
     let before = rss_kib(pid);
-    let mut peak = before;
     let reads = (0..20).map(|i| {
         // Pages from all over the replay; the default page size for some.
         let path = match i % 2 {
@@ -323,14 +326,7 @@ async fn replay_reports_are_read_a_page_at_a_time(backend: Backend) {
         let app = &app;
         async move { app.get(&path).await.json() }
     });
-    let all = futures_util::future::join_all(reads);
-    futures_util::pin_mut!(all);
-    let reports = loop {
-        tokio::select! {
-            reports = &mut all => break reports,
-            _ = actix_rt::time::sleep(Duration::from_millis(5)) => peak = peak.max(rss_kib(pid)),
-        }
-    };
+    let (reports, peak) = peak_rss_while(pid, futures_util::future::join_all(reads)).await;
     let grown = peak.saturating_sub(before);
     eprintln!("20 reads of a {total}-event replay: RSS {before} KiB before, peak +{grown} KiB");
     for (i, report) in reports.iter().enumerate() {

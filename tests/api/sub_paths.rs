@@ -138,23 +138,18 @@ async fn route_paths_are_stored_in_the_canonical_form(backend: Backend) {
         ("x/../vcs/*", "vcs/*"),
         ("./chat//slack", "chat/slack"),
     ] {
-        let route = app
-            .post_json(
-                "/agent_routes",
-                json!({"agent_name": "a", "path": given, "mode": "forward"}),
-            )
-            .await;
+        let route = forward_route(&app, given).await;
         assert_eq!(route.status, 200, "{given}: {}", route.text());
         assert_eq!(route.json()["path"], stored, "{given}");
     }
     for refused in ["../up", "a%2fb", "a%00", "vcs/%2A"] {
-        let route = app
-            .post_json(
-                "/agent_routes",
-                json!({"agent_name": "a", "path": refused, "mode": "forward"}),
-            )
-            .await;
+        let route = forward_route(&app, refused).await;
         assert_eq!(route.status, 422, "{refused}: {}", route.text());
         assert!(route.text().contains("'path'"), "{}", route.text());
     }
+}
+
+async fn forward_route(app: &TestApp, path: &str) -> Reply {
+    let route = json!({"agent_name": "a", "path": path, "mode": "forward"});
+    app.post_json("/agent_routes", route).await
 }
