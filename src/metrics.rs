@@ -101,7 +101,7 @@ fn describe() {
     describe_counter!(CACHE_MISSES, "Key lookups that went to the database");
     describe_counter!(
         IGNORED,
-        "Verified calls dropped by agent and reason (filter, ignore, loop)"
+        "Verified calls dropped by agent and reason (filter, ignore, loop, no_task_key)"
     );
     describe_counter!(
         HELD,
@@ -196,8 +196,9 @@ impl ForwardSeries {
     }
 }
 
-/// A verified call dropped: `reason` is `filter`, `ignore` or `loop`. Only
-/// registered agents' verified calls get here, so the labels are bounded.
+/// A verified call dropped: `reason` is `filter`, `ignore`, `loop` or
+/// `no_task_key`. Only registered agents' verified calls get here, and
+/// their names are bounded (see [`agent_labels`]).
 pub fn ignored(agent: &str, reason: &'static str) {
     let agent = verified_label(agent).to_owned();
     counter!(IGNORED, "agent" => agent, "reason" => reason).increment(1);

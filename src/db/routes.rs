@@ -32,6 +32,9 @@ pub struct Route {
     /// Coalescing (acp_event): the window and the longest wait, in ms.
     pub coalesce_window_ms: Option<i32>,
     pub coalesce_max_wait_ms: Option<i32>,
+    /// `ignore`: a call its task key cannot be rendered for is answered 200
+    /// ignored; None or `reject`: 422.
+    pub missing_task_key: Option<String>,
 }
 
 /// What a new route sets; id and time are made here.
@@ -50,6 +53,7 @@ pub struct NewRoute {
     pub loop_window_secs: Option<i32>,
     pub coalesce_window_ms: Option<i32>,
     pub coalesce_max_wait_ms: Option<i32>,
+    pub missing_task_key: Option<String>,
 }
 
 /// Stores a route; a second route on one (agent, path) is a unique violation.
@@ -71,6 +75,7 @@ pub fn insert(conn: &mut DbConnection, agent_id: &str, new: NewRoute) -> QueryRe
         loop_window_secs: new.loop_window_secs,
         coalesce_window_ms: new.coalesce_window_ms,
         coalesce_max_wait_ms: new.coalesce_max_wait_ms,
+        missing_task_key: new.missing_task_key,
     };
     diesel::insert_into(agent_routes::table)
         .values(&route)

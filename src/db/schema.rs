@@ -79,6 +79,7 @@ diesel::table! {
         loop_window_secs -> Nullable<Integer>,
         coalesce_window_ms -> Nullable<Integer>,
         coalesce_max_wait_ms -> Nullable<Integer>,
+        missing_task_key -> Nullable<Text>,
     }
 }
 

@@ -34,6 +34,44 @@ impl RouteMode {
     }
 }
 
+/// What an `acp_event` route does with a call its `task_key` cannot be
+/// rendered for (a `push` on a pull-request route, GitHub's `ping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingTaskKey {
+    /// 422 naming the missing field; nothing is stored.
+    #[default]
+    Reject,
+    /// 200 `{"ignored": true, "reason": "no_task_key"}`, never delivered.
+    Ignore,
+}
+
+impl MissingTaskKey {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        match raw {
+            "reject" => Ok(Self::Reject),
+            "ignore" => Ok(Self::Ignore),
+            _ => Err(ParseError(format!(
+                "Field 'missing_task_key' must be 'reject' or 'ignore', got {raw:?}."
+            ))),
+        }
+    }
+
+    /// The stored value (None: the default).
+    pub fn from_stored(stored: Option<&str>) -> Self {
+        match stored {
+            Some("ignore") => Self::Ignore,
+            _ => Self::Reject,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reject => "reject",
+            Self::Ignore => "ignore",
+        }
+    }
+}
+
 /// What an `acp_event` route's event carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentKind {

@@ -1,6 +1,8 @@
 //! Route templates: `task_key` and `text_template` text with placeholders
 //! `{body.a.b}` (a JSON body field; numbers index arrays), `{header.name}`
-//! and `{path}`. `{{` and `}}` stand for literal braces.
+//! and `{path}`, each of which may list alternatives
+//! (`{body.pull_request.number|body.issue.number}`: the first present).
+//! `{{` and `}}` stand for literal braces.
 
 use super::ParseError;
 
@@ -16,7 +18,8 @@ pub enum Placeholder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),
-    Field(Placeholder),
+    /// Alternatives, tried in order: the first the request holds.
+    Field(Vec<Placeholder>),
 }
 
 /// A parsed template; `parse` rejects unknown placeholders up front.
@@ -58,7 +61,7 @@ impl Template {
                     if !literal.is_empty() {
                         parts.push(Part::Literal(std::mem::take(&mut literal)));
                     }
-                    parts.push(Part::Field(Placeholder::parse(field, &name)?));
+                    parts.push(Part::Field(alternatives(field, &name)?));
                 }
                 '}' => {
                     return Err(ParseError(format!(
@@ -80,9 +83,9 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Field(field) => match field.text(input) {
+                Part::Field(choices) => match choices.iter().find_map(|p| p.text(input)) {
                     Some(text) => out.push_str(&text),
-                    None => return Err(MissingField(field.name())),
+                    None => return Err(MissingField(names(choices))),
                 },
             }
         }
@@ -90,10 +93,30 @@ impl Template {
     }
 }
 
+/// The alternatives of one placeholder (`body.a|body.b`), none empty.
+fn alternatives(field: &str, name: &str) -> Result<Vec<Placeholder>, ParseError> {
+    name.split('|')
+        .map(|choice| Placeholder::parse(field, choice.trim()))
+        .collect()
+}
+
+/// How alternatives are written (`body.a|body.b`).
+fn names(choices: &[Placeholder]) -> String {
+    let names: Vec<String> = choices.iter().map(Placeholder::name).collect();
+    names.join("|")
+}
+
 impl Placeholder {
     /// `name` without its braces (`body.a.b`, `header.x`, `path`); `field`
-    /// names what holds it in error messages.
+    /// names what holds it in error messages. A `|` is refused: it
+    /// separates a template's alternatives and can be in no field name.
     pub fn parse(field: &str, name: &str) -> Result<Self, ParseError> {
+        if name.contains('|') {
+            return Err(ParseError(format!(
+                "Field '{field}' names {name:?}: '|' separates alternatives (in templates \
+                 only) and cannot be part of a field name."
+            )));
+        }
         let bad = || {
             ParseError(format!(
                 "Field '{field}' has an unknown placeholder {{{name}}}: use {{body.a.b}}, {{header.name}} or {{path}}."
@@ -214,8 +237,37 @@ mod tests {
     }
 
     #[test]
+    fn the_first_alternative_present_is_taken() {
+        let key = "gh#{body.pull_request.number|body.issue.number}";
+        let comment = json!({"issue": {"number": 9, "pull_request": {}}});
+        assert_eq!(render(key, comment).unwrap(), "gh#9");
+        let review = json!({"pull_request": {"number": 7}, "issue": {"number": 9}});
+        assert_eq!(render(key, review).unwrap(), "gh#7");
+        let null_first = json!({"pull_request": {"number": null}, "issue": {"number": 9}});
+        assert_eq!(render(key, null_first).unwrap(), "gh#9");
+        let thread = "{body.event.thread_ts | body.event.ts}";
+        assert_eq!(
+            render(thread, json!({"event": {"ts": "1.2"}})).unwrap(),
+            "1.2"
+        );
+        let missing = render(key, json!({"push": true})).unwrap_err();
+        assert_eq!(missing.0, "body.pull_request.number|body.issue.number");
+        let header_first = render("{header.x-missing|header.x-event-kind}", json!({}));
+        assert_eq!(header_first.unwrap(), "pull_request");
+    }
+
+    #[test]
     fn rejects_unknown_placeholders_naming_the_field() {
-        for bad in ["{query.x}", "{body.}", "{header.}", "a}b"] {
+        for bad in [
+            "{query.x}",
+            "{body.}",
+            "{header.}",
+            "a}b",
+            "{body.a|}",
+            "{|body.a}",
+            "{body.a||body.b}",
+            "{body.a|query.b}",
+        ] {
             let err = Template::parse("task_key", bad).unwrap_err();
             assert!(err.0.contains("'task_key'"), "{bad}: {err}");
         }

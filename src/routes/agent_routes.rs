@@ -9,7 +9,9 @@ use super::AppState;
 use crate::db::agents::utc;
 use crate::db::is_unique_violation;
 use crate::db::routes::{self, NewRoute, Route};
-use crate::domain::{Conditions, ContentKind, Redaction, RouteMode, RoutePath, Template};
+use crate::domain::{
+    Conditions, ContentKind, MissingTaskKey, Redaction, RouteMode, RoutePath, Template,
+};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -58,6 +60,11 @@ pub struct CreateRouteRequest {
     /// after the first) go out as one `event/send` of `{"events": [...]}`.
     #[schema(value_type = Option<Object>)]
     pub coalesce: Option<serde_json::Value>,
+    /// acp_event: what a call its `task_key` cannot be rendered for gets:
+    /// `reject` (default: 422) or `ignore` (200 `{"ignored": true,
+    /// "reason": "no_task_key"}`, never delivered), so one webhook URL can
+    /// take every event type.
+    pub missing_task_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,11 +93,18 @@ pub struct RouteResponse {
     /// `{"window_ms", "max_wait_ms"}`, or null.
     #[schema(value_type = Option<Object>)]
     pub coalesce: Option<serde_json::Value>,
+    /// `reject` or `ignore` (acp_event routes).
+    pub missing_task_key: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<Route> for RouteResponse {
     fn from(r: Route) -> Self {
+        let missing_task_key = (r.mode == "acp_event").then(|| {
+            MissingTaskKey::from_stored(r.missing_task_key.as_deref())
+                .as_str()
+                .to_owned()
+        });
         Self {
             id: r.id,
             agent_id: r.agent_id,
@@ -110,6 +124,7 @@ impl From<Route> for RouteResponse {
                     serde_json::json!({"window_ms": window_ms, "max_wait_ms": max_wait_ms})
                 },
             ),
+            missing_task_key,
             created_at: utc(r.created_at),
         }
     }
@@ -153,6 +168,7 @@ impl CreateRouteRequest {
             loop_window_secs: bounded("loop_window_secs", self.loop_window_secs, 1, 86_400)?,
             coalesce_window_ms: None,
             coalesce_max_wait_ms: None,
+            missing_task_key: missing_task_key(self.missing_task_key.as_deref(), mode)?,
         };
         let mut route = route;
         if let Some((window_ms, max_wait_ms)) = coalesce(self.coalesce.as_ref())? {
@@ -235,6 +251,19 @@ fn coalesce(value: Option<&serde_json::Value>) -> Result<Option<(i32, i32)>, Adm
     )?
     .unwrap_or(window);
     Ok(Some((window, max_wait)))
+}
+
+/// The stored `missing_task_key` (None: the default), for acp_event only.
+fn missing_task_key(raw: Option<&str>, mode: RouteMode) -> Result<Option<String>, AdminError> {
+    let Some(policy) = raw.map(MissingTaskKey::parse).transpose()? else {
+        return Ok(None);
+    };
+    if mode != RouteMode::AcpEvent {
+        return Err(AdminError::Unprocessable(
+            "Field 'missing_task_key' needs mode acp_event (only it renders a task key).".into(),
+        ));
+    }
+    Ok(Some(policy.as_str().to_owned()))
 }
 
 /// An optional integer field between `min` and `max`.

@@ -10,7 +10,9 @@ use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwa
 use crate::actors::intake::{IntakeFailure, IntakeWriter};
 use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
-use crate::domain::{AgentName, KeyKind, RedactedCall, RouteMode, SubPath, SubPathError};
+use crate::domain::{
+    AgentName, KeyKind, MissingTaskKey, RedactedCall, RouteMode, SubPath, SubPathError,
+};
 use crate::log_limit::LogLimit;
 use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
 use actix::Addr;
@@ -302,7 +304,6 @@ async fn handle<'a>(
         Some(mode @ (RouteMode::AcpEvent | RouteMode::ForwardAsync)),
     ) = (route, rules, mode)
     {
-        seen.outcome = "accepted";
         let inbound = Inbound {
             agent: verified.agent(),
             route,
@@ -310,13 +311,15 @@ async fn handle<'a>(
             mode,
             method: req.method().as_str(),
             sub_path,
-            path_and_query,
+            path_and_query: path_and_query.clone(),
             headers: req.headers(),
             body: &verified.body,
             provider: seen.provider,
             key_name: &verified.key_name,
         };
-        return accept(&inbound, services.intake, services.dispatcher).await;
+        let (answer, outcome) = accept(&inbound, &checked, limits.keep_ignored, services).await?;
+        seen.outcome = outcome;
+        return Ok(answer);
     }
     let forwarder = services
         .registry
@@ -423,16 +426,33 @@ async fn relay(
 }
 
 /// Commits the call as a delivery, then answers 202 (the first call's ids
-/// for a provider redelivery).
+/// for a provider redelivery); a call without a task key on a route that
+/// ignores those is dropped instead. Also says which it was, for metrics.
 async fn accept(
     inbound: &Inbound<'_>,
-    intake: &IntakeWriter,
-    dispatcher: &Addr<DispatcherActor>,
-) -> Result<HttpResponse, ForwardRouteError> {
-    let delivery = intake::new_delivery(inbound).map_err(|e| match e {
-        IntakeError::MissingField(..) => ForwardRouteError::Unprocessable(e.to_string()),
-        IntakeError::BadRoute(..) => internal(e.to_string()),
-    })?;
+    checked: &Checked<'_>,
+    keep_ignored: bool,
+    services: &Services<'_>,
+) -> Result<(HttpResponse, &'static str), ForwardRouteError> {
+    let delivery = match intake::new_delivery(inbound) {
+        Ok(delivery) => delivery,
+        Err(IntakeError::MissingField(field, "task_key"))
+            if MissingTaskKey::from_stored(inbound.route.missing_task_key.as_deref())
+                == MissingTaskKey::Ignore =>
+        {
+            let dropped = guard::Dropped {
+                kind: "no_task_key",
+                reason: field,
+            };
+            let answer = drop_call(checked, &dropped, keep_ignored, services.intake).await?;
+            return Ok((answer, "ignored"));
+        }
+        Err(e @ IntakeError::MissingField(..)) => {
+            return Err(ForwardRouteError::Unprocessable(e.to_string()))
+        }
+        Err(e @ IntakeError::BadRoute(..)) => return Err(internal(e.to_string())),
+    };
+    let (intake, dispatcher) = (services.intake, services.dispatcher);
     let accepted = intake.enqueue(delivery).await.map_err(|e| match e {
         IntakeFailure::Busy => ForwardRouteError::Busy,
         other => internal(other.to_string()),
@@ -450,7 +470,7 @@ async fn accept(
         crate::metrics::held(&inbound.agent.name);
         body["held"] = true.into();
     }
-    Ok(HttpResponse::Accepted().json(body))
+    Ok((HttpResponse::Accepted().json(body), "accepted"))
 }
 
 /// Answers a dropped call 200 `{"ignored": true, "reason", "detail"}` (a provider

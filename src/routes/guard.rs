@@ -10,7 +10,8 @@ use crate::domain::{Conditions, Identities, RouteRules, TemplateInput};
 use crate::verify::{providers, Provider};
 use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
 
-/// Why a call was dropped: `kind` (`filter`, `ignore`, `loop`) is the
+/// Why a call was dropped: `kind` (`filter`, `ignore`, `loop`, and
+/// `no_task_key` from intake) is the
 /// answer's `reason` and the metrics label, `reason` the sentence saying
 /// which condition or identity decided (the answer's `detail`).
 #[derive(Debug, Clone, PartialEq, Eq)]

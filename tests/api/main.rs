@@ -53,6 +53,7 @@ mod rotation;
 mod secrets_at_rest;
 mod signed_provider;
 mod sub_paths;
+mod task_keys;
 mod tls_agents;
 mod ui;
 mod vectors;

@@ -28,6 +28,10 @@ pub enum RoutesCommand {
         /// The text content's template (content text).
         #[arg(long)]
         text_template: Option<String>,
+        /// What a call without a task key gets: reject (422, the default)
+        /// or ignore (200 ignored, never delivered).
+        #[arg(long)]
+        missing_task_key: Option<String>,
     },
     /// The agent's routes.
     List {
@@ -51,6 +55,7 @@ pub async fn run(api: &Api, command: RoutesCommand, as_json: bool) -> Result<(),
             task_key,
             content,
             text_template,
+            missing_task_key,
         } => {
             let mut body = Map::new();
             let (by, id) = agent_query(&agent);
@@ -61,6 +66,7 @@ pub async fn run(api: &Api, command: RoutesCommand, as_json: bool) -> Result<(),
                 ("task_key", task_key),
                 ("content", content),
                 ("text_template", text_template),
+                ("missing_task_key", missing_task_key),
             ] {
                 if let Some(value) = value {
                     body.insert(key.into(), value.into());

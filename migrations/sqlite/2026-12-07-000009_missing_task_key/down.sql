@@ -1,0 +1,1 @@
+ALTER TABLE agent_routes DROP COLUMN missing_task_key;
