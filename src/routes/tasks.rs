@@ -19,6 +19,9 @@ use utoipa::{IntoParams, ToSchema};
 pub struct TaskListQuery {
     pub agent_name: Option<String>,
     pub agent_id: Option<String>,
+    /// Only tasks whose name (the rendered task key) starts with this,
+    /// e.g. `github:octo/hello#42` (at most 1024 characters).
+    pub name: Option<String>,
     /// 1 to 1000 (default 50), newest first.
     pub limit: Option<i64>,
 }
@@ -89,14 +92,23 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let limit = limit_param(query.limit, 50, 1000)?;
+    if query
+        .name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 1024)
+    {
+        return Err(AdminError::Unprocessable(
+            "Parameter 'name' must be at most 1024 characters.".into(),
+        ));
+    }
     let tasks = run_db(&state.pool, move |conn| {
         let agent = agent_filter(conn, &caller, query.agent_id, query.agent_name)?;
-        Ok(deliveries::list_tasks(
-            conn,
-            caller.account(),
-            agent.as_deref(),
-            limit,
-        )?)
+        let filter = deliveries::TaskFilter {
+            account: caller.account(),
+            agent_id: agent.as_deref(),
+            name_prefix: query.name.as_deref(),
+        };
+        Ok(deliveries::list_tasks(conn, &filter, limit)?)
     })
     .await?;
     let body: Vec<TaskResponse> = tasks.into_iter().map(Into::into).collect();

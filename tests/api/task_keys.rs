@@ -83,6 +83,30 @@ async fn alternatives_put_a_pull_requests_comments_in_its_task(backend: Backend)
         ["opened", "created"]
     );
     assert_eq!(agent.actions_of_task("github:octo/hello#8"), ["opened"]);
+    // Tasks are found by their key's prefix, literally and by case.
+    for (prefix, expected) in [
+        ("github%3Aocto%2Fhello%237", vec!["github:octo/hello#7"]),
+        (
+            "github%3Aocto%2Fhello%23",
+            vec!["github:octo/hello#7", "github:octo/hello#8"],
+        ),
+        ("github%3AOCTO", vec![]),
+        ("github%3Aocto%2Fhello%25", vec![]),
+        ("github_octo", vec![]),
+    ] {
+        let tasks = app
+            .get(&format!("/tasks?agent_name=pr-agent&name={prefix}"))
+            .await
+            .json();
+        let mut names: Vec<&str> = tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, expected, "{prefix}");
+    }
 }
 
 async fn a_route_may_ignore_calls_without_a_task_key(backend: Backend) {

@@ -5,16 +5,46 @@ use super::{Delivery, Task};
 use crate::db::schema::{agent_tasks, agents, deliveries};
 use crate::db::DbConnection;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Integer, Text};
 
-/// A page of tasks, newest first; only `account`'s agents' when given,
-/// only `agent_id`'s when given.
+/// Which tasks [`list_tasks`] shows: only `account`'s agents' when given,
+/// only `agent_id`'s when given, only names starting with `name_prefix`.
+#[derive(Debug, Default)]
+pub struct TaskFilter<'a> {
+    pub account: Option<&'a str>,
+    pub agent_id: Option<&'a str>,
+    /// Names starting with this (taken literally: `%` and `_` match only
+    /// themselves).
+    pub name_prefix: Option<&'a str>,
+}
+
+/// A page of tasks, newest first.
 pub fn list_tasks(
     conn: &mut DbConnection,
-    account: Option<&str>,
-    agent_id: Option<&str>,
+    filter: &TaskFilter<'_>,
     limit: i64,
 ) -> QueryResult<Vec<Task>> {
+    let TaskFilter {
+        account,
+        agent_id,
+        name_prefix,
+    } = *filter;
     let mut query = agent_tasks::table.into_boxed();
+    if let Some(prefix) = name_prefix {
+        let escaped = prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(agent_tasks::name.like(format!("{escaped}%")).escape('\\'));
+        // SQLite's LIKE ignores ASCII case; names are case-sensitive.
+        let length = prefix.chars().count() as i32;
+        query = query.filter(
+            diesel::dsl::sql::<Bool>("substr(name, 1, ")
+                .bind::<Integer, _>(length)
+                .sql(") = ")
+                .bind::<Text, _>(prefix.to_owned()),
+        );
+    }
     if let Some(account) = account {
         let owned = agents::table
             .filter(agents::account_id.eq(account.to_owned()))
