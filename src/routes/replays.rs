@@ -121,6 +121,9 @@ pub struct ReplayReport {
     pub events: Vec<Pair>,
 }
 
+/// Replay reports read at once, in this process.
+static REPORTS_AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The most pairs one report page shows: each side carries an answer of
 /// up to 4 KiB, so a page holds at most about 8 MiB of them.
 const MAX_PAGE: i64 = 1000;
@@ -209,6 +212,13 @@ pub async fn get(
     let id = id.into_inner();
     let limit = limit_param(query.limit, 50, MAX_PAGE)?;
     let offset = query.offset.unwrap_or(0).max(0);
+    // A report reads every pair's verdict: at most two are read at once (a
+    // burst of reads waits here rather than taking a thread, a connection
+    // and its page cache each).
+    let _turn = REPORTS_AT_ONCE
+        .acquire()
+        .await
+        .map_err(|e| AdminError::Internal(crate::db::DbError::Canceled(e.to_string())))?;
     let (replay, counts, pairs) = run_db(&state.pool, move |conn| {
         let missing = || AdminError::NotFound(format!("Replay with ID {id} does not exist."));
         let replay = replays::find(conn, &id)?.ok_or_else(missing)?;
