@@ -1,9 +1,9 @@
 //! Shared API keys (`external`): `x-agent-api-key: KEY` or
 //! `Authorization: AgentKey KEY`, stored only as a digest and found by it.
 
+use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::VerifyError;
-use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 
 pub const HEADER: &str = "x-agent-api-key";

@@ -150,7 +150,10 @@ mod tests {
         assert!(!is_ping(br#"{"type":2}"#));
         assert!(!is_ping(b"not json"));
         assert_eq!(check_timestamp(Some(TS), 1_800_000_300), Ok(TS));
-        assert_eq!(check_timestamp(Some(TS), 1_800_000_301), Err(stale_timestamp()));
+        assert_eq!(
+            check_timestamp(Some(TS), 1_800_000_301),
+            Err(stale_timestamp())
+        );
         let missing = check_timestamp(None, 0).unwrap_err().to_string();
         assert_eq!(missing, "Missing X-Signature-Timestamp header.");
         assert!(Discord.secret_refusal(PUBLIC_KEY).is_none());

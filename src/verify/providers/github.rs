@@ -1,12 +1,12 @@
 //! GitHub webhooks: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`,
 //! with the secret named by the payload's `repository.full_name`.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
+use crate::verify::{hmac_sha256, VerifyError};
+use serde_json::json;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 

@@ -1,9 +1,9 @@
 //! GitLab: `X-Gitlab-Token` carries the webhook's secret token itself. It is
 //! stored only as a digest and checked like an external key.
 
+use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::VerifyError;
-use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 
 pub const TOKEN_HEADER: &str = "x-gitlab-token";
 

@@ -3,16 +3,16 @@
 //! SHA-512), the encoding (hex, base64), an optional prefix, and the signed
 //! content (`{body}`, or a template with `{timestamp}` from a header).
 
-use crate::verify::sample::{Sample, SampleRequest};
-use serde_json::json;
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::VerifyError;
 use crate::domain::{
     ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding, KeyKind, KeyLookup, TimedSecret,
 };
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{Sample, SampleRequest};
+use crate::verify::VerifyError;
 use actix_web::http::header::HeaderMap;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 
 pub static DESCRIPTOR: Descriptor = Descriptor {
@@ -47,9 +47,16 @@ impl Provider for GenericHmac {
     /// Signed as the key's own settings say.
     fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
         let config = request.secret.hmac.as_deref()?;
-        let body = request.json_body(json!({"type": "hookgate.send_test", "timestamp": request.now}));
+        let body =
+            request.json_body(json!({"type": "hookgate.send_test", "timestamp": request.now}));
         let timestamp = request.now.to_string();
-        let tag = tag(config.algorithm, request.secret(), &config.parts, &timestamp, &body);
+        let tag = tag(
+            config.algorithm,
+            request.secret(),
+            &config.parts,
+            &timestamp,
+            &body,
+        );
         let encoded = match config.encoding {
             HmacEncoding::Hex => hex::encode(tag),
             HmacEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(tag),
@@ -87,7 +94,13 @@ impl Provider for GenericHmac {
             return false;
         };
         let timestamp = config.timestamp_header.as_deref().and_then(text);
-        check_signature(config, key.secret.expose().as_bytes(), timestamp, body, signature)
+        check_signature(
+            config,
+            key.secret.expose().as_bytes(),
+            timestamp,
+            body,
+            signature,
+        )
     }
 
     /// The keys whose signature header the call carries: one must pass

@@ -6,12 +6,14 @@
 //! tried instead. The app's client secret signs every call; the
 //! notification's `id` marks a redelivery.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
-use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::provider::{
+    body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource,
+};
+use crate::verify::sample::{self, Sample, SampleRequest};
 use actix_web::http::header::HeaderMap;
 use hmac::{Hmac, Mac};
+use serde_json::json;
 use serde_json::Value;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature";
@@ -94,7 +96,10 @@ mod tests {
         assert!(check_signature(SECRET, BODY, SIGNATURE));
         assert!(!check_signature(SECRET, b"{}", SIGNATURE));
         assert!(!check_signature(b"other", BODY, SIGNATURE));
-        assert!(!check_signature(SECRET, BODY, &SIGNATURE[5..]), "sha1= required");
+        assert!(
+            !check_signature(SECRET, BODY, &SIGNATURE[5..]),
+            "sha1= required"
+        );
         assert!(!check_signature(SECRET, BODY, "sha1=zz"));
     }
 }

@@ -7,11 +7,11 @@
 //! typed in, so hookgate makes one when none is given;
 //! `X-Atlassian-Webhook-Identifier` marks a redelivery.
 
+use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::hmac_sha256;
+use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
 use serde_json::json;
-use crate::domain::{KeyKind, KeyLookup, TimedSecret};
-use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::hmac_sha256;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature";
 const PREFIX: &str = "sha256=";
@@ -81,6 +81,9 @@ mod tests {
         assert!(check_signature(SECRET, BODY, SIGNATURE));
         assert!(!check_signature(SECRET, b"{}", SIGNATURE));
         assert!(!check_signature(b"other", BODY, SIGNATURE));
-        assert!(!check_signature(SECRET, BODY, &SIGNATURE[7..]), "sha256= required");
+        assert!(
+            !check_signature(SECRET, BODY, &SIGNATURE[7..]),
+            "sha256= required"
+        );
     }
 }

@@ -1,12 +1,12 @@
 //! Linear: `Linear-Signature: <hex HMAC-SHA256(secret, body)>`, and the
 //! body's `webhookTimestamp` (milliseconds) within a minute of now.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
+use crate::verify::{hmac_sha256, VerifyError};
+use serde_json::json;
 
 pub const SIGNATURE_HEADER: &str = "linear-signature";
 
@@ -88,8 +88,7 @@ pub const TOLERANCE_MS: u64 = 60_000;
 /// The body's `webhookTimestamp`, in milliseconds, read without building
 /// the body: it is not verified yet.
 pub fn webhook_timestamp(body: &[u8]) -> Result<i64, VerifyError> {
-    let found = json_fields::find(body, &[&["webhookTimestamp"]])
-        .map_err(|_| not_json())?;
+    let found = json_fields::find(body, &[&["webhookTimestamp"]]).map_err(|_| not_json())?;
     match found[0] {
         Field::Int(ms) => Ok(ms),
         Field::NotObject => Err(not_json()),
@@ -123,14 +122,8 @@ mod tests {
         let ts = webhook_timestamp(BODY).unwrap();
         assert_eq!(ts, 1_700_000_000_000);
         assert!(check_timestamp(ts, ts + 60_000).is_ok());
-        assert_eq!(
-            check_timestamp(ts, ts + 60_001),
-            Err(stale_timestamp())
-        );
+        assert_eq!(check_timestamp(ts, ts + 60_001), Err(stale_timestamp()));
         assert_eq!(webhook_timestamp(b"nope"), Err(not_json()));
-        assert_eq!(
-            webhook_timestamp(b"{}"),
-            Err(missing_timestamp())
-        );
+        assert_eq!(webhook_timestamp(b"{}"), Err(missing_timestamp()));
     }
 }

@@ -4,12 +4,14 @@
 //! subscription is made, signs every later call; each event's `id` marks a
 //! redelivery.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
-use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::hmac_sha256;
+use crate::verify::provider::{
+    body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource,
+};
+use crate::verify::sample::{self, Sample, SampleRequest};
 use actix_web::http::header::HeaderMap;
+use serde_json::json;
 use serde_json::Value;
 
 pub const SIGNATURE_HEADER: &str = "x-notion-signature";
@@ -83,6 +85,9 @@ mod tests {
         assert!(check_signature(TOKEN, BODY, SIGNATURE));
         assert!(!check_signature(TOKEN, b"{}", SIGNATURE));
         assert!(!check_signature(b"secret_other", BODY, SIGNATURE));
-        assert!(!check_signature(TOKEN, BODY, &SIGNATURE[7..]), "sha256= required");
+        assert!(
+            !check_signature(TOKEN, BODY, &SIGNATURE[7..]),
+            "sha256= required"
+        );
     }
 }

@@ -4,12 +4,14 @@
 //! The subscription's secret, shown once when it is made, signs every
 //! call; the body's `event.id` marks a redelivery.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
-use crate::verify::provider::{body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::hmac_sha256;
+use crate::verify::provider::{
+    body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource,
+};
+use crate::verify::sample::{self, Sample, SampleRequest};
 use actix_web::http::header::HeaderMap;
+use serde_json::json;
 use serde_json::Value;
 
 pub const SIGNATURE_HEADER: &str = "x-pagerduty-signature";
@@ -78,7 +80,8 @@ mod tests {
     // Python: "v1=" + hmac.new(b"pd-secret", body, sha256).hexdigest(), as
     // PagerDuty's documentation verifies it.
     const SECRET: &[u8] = b"pd-secret";
-    const BODY: &[u8] = br#"{"event":{"id":"01DEN4HPBQAGGZ6YB2VH0CANTQ","event_type":"incident.triggered"}}"#;
+    const BODY: &[u8] =
+        br#"{"event":{"id":"01DEN4HPBQAGGZ6YB2VH0CANTQ","event_type":"incident.triggered"}}"#;
     const SIGNATURE: &str = "v1=8206f69de22d6c11a3ceb930a3beb482395080295662b9214132f4486bb90287";
 
     #[test]
@@ -88,7 +91,10 @@ mod tests {
         assert!(check_signature(SECRET, BODY, &several));
         assert!(!check_signature(SECRET, b"{}", SIGNATURE));
         assert!(!check_signature(b"other", BODY, SIGNATURE));
-        assert!(!check_signature(SECRET, BODY, &SIGNATURE[3..]), "v1= required");
+        assert!(
+            !check_signature(SECRET, BODY, &SIGNATURE[3..]),
+            "v1= required"
+        );
         assert!(!check_signature(SECRET, BODY, ""));
     }
 }

@@ -4,12 +4,12 @@
 //! (<https://docs.sentry.io/integrations/integration-platform/webhooks/>).
 //! The integration's Client Secret signs every call; any key name.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
-use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::hmac_sha256;
+use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
 use actix_web::http::header::HeaderMap;
+use serde_json::json;
 use serde_json::Value;
 
 pub const SIGNATURE_HEADER: &str = "sentry-hook-signature";

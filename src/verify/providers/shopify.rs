@@ -1,11 +1,11 @@
 //! Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(app secret, body)>`,
 //! the secret named by `X-Shopify-Shop-Domain`.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
+use crate::verify::{hmac_sha256, VerifyError};
+use serde_json::json;
 
 pub const SIGNATURE_HEADER: &str = "x-shopify-hmac-sha256";
 pub const SHOP_HEADER: &str = "x-shopify-shop-domain";
@@ -39,7 +39,8 @@ impl Provider for Shopify {
     }
 
     fn sample(&self, request: &SampleRequest<'_>) -> Option<Sample> {
-        let body = request.json_body(json!({"id": 1, "name": "#1001", "email": "buyer@example.com"}));
+        let body =
+            request.json_body(json!({"id": 1, "name": "#1001", "email": "buyer@example.com"}));
         let signature = hmac_sha256::sign_base64(request.secret(), &[&body]);
         let headers = [
             (SIGNATURE_HEADER, signature),

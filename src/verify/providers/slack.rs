@@ -3,15 +3,16 @@
 //! Bodies are JSON (Events API) or forms (slash commands; interactivity sends
 //! its JSON in the `payload` field).
 
-use crate::verify::sample::{Sample, SampleRequest};
-use serde_json::json;
-use crate::verify::provider::{
-    body_redelivery_id, Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource, Tolerance,
-};
-use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::json_fields::{self, Field};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::provider::{
+    body_redelivery_id, Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource,
+    Tolerance,
+};
+use crate::verify::sample::{Sample, SampleRequest};
+use crate::verify::{hmac_sha256, VerifyError};
 use actix_web::http::header::HeaderMap;
+use serde_json::json;
 use serde_json::Value;
 
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
@@ -39,7 +40,8 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     tolerance: Some(Tolerance {
         flag: "slack-tolerance-secs",
         env: "HOOKGATE_SLACK_TOLERANCE_SECS",
-        help: "Largest accepted distance between a Slack timestamp and now, in seconds [default: 300]",
+        help:
+            "Largest accepted distance between a Slack timestamp and now, in seconds [default: 300]",
         default_secs: DEFAULT_TOLERANCE_SECS,
     }),
 };
@@ -71,7 +73,9 @@ impl Provider for Slack {
         let payload = parse_payload(call.body, call.is_form)?;
         Ok(Reading {
             key_name: Some(payload.api_app_id),
-            credential: call.header(SIGNATURE_HEADER).map(|s| Secret::new(s.to_owned())),
+            credential: call
+                .header(SIGNATURE_HEADER)
+                .map(|s| Secret::new(s.to_owned())),
             timestamp: timestamp.map(str::to_owned),
             answer: payload.challenge.map(|body| Answer {
                 content_type: "text/plain",
@@ -119,10 +123,7 @@ pub fn check_timestamp(
     tolerance_secs: u64,
 ) -> Result<i64, VerifyError> {
     let raw = header.ok_or_else(missing_timestamp)?;
-    let ts: i64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| invalid_timestamp())?;
+    let ts: i64 = raw.trim().parse().map_err(|_| invalid_timestamp())?;
     if now.abs_diff(ts) > tolerance_secs {
         return Err(stale_timestamp());
     }
@@ -166,8 +167,7 @@ fn from_form(body: &[u8]) -> Result<SlackPayload, VerifyError> {
     let fields: Vec<(String, String)> =
         serde_urlencoded::from_bytes(body).map_err(|_| invalid_request())?;
     if let Some((_, inner)) = fields.iter().find(|(k, _)| k == "payload") {
-        let found = json_fields::find(inner.as_bytes(), &WANTED)
-            .map_err(|_| invalid_request())?;
+        let found = json_fields::find(inner.as_bytes(), &WANTED).map_err(|_| invalid_request())?;
         return from_fields(&found);
     }
     let field = |name: &str| {

@@ -5,12 +5,12 @@
 //! Svix's older `svix-id` / `svix-timestamp` / `svix-signature` names are
 //! read the same way.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::{random_bytes, KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
+use crate::verify::{hmac_sha256, VerifyError};
 use base64::Engine;
+use serde_json::json;
 
 pub const SECRET_PREFIX: &str = "whsec_";
 pub const SIGNATURE_HEADERS: [&str; 2] = ["webhook-signature", "svix-signature"];
@@ -61,8 +61,8 @@ impl Provider for StandardWebhooks {
     }
 
     fn read(&self, call: &Call<'_>) -> Result<Reading, VerifyError> {
-        let presented =
-            Presented::from_headers(call.headers).ok_or_else(VerifyError::missing_authentication)?;
+        let presented = Presented::from_headers(call.headers)
+            .ok_or_else(VerifyError::missing_authentication)?;
         let (id, timestamp) = presented.check(call.now)?;
         Ok(Reading {
             message_id: Some(id.to_owned()),

@@ -1,12 +1,12 @@
 //! Stripe: `Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret,
 //! "{t}.{body}")>[,v1=…][,v0=…]`, the endpoint's `whsec_…` secret used as is.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
-use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
-use crate::verify::{hmac_sha256, VerifyError};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
+use crate::verify::{hmac_sha256, VerifyError};
 use actix_web::http::header::HeaderMap;
+use serde_json::json;
 use serde_json::Value;
 
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -70,7 +70,10 @@ impl Provider for Stripe {
         if !headers.contains_key(SIGNATURE_HEADER) {
             return None;
         }
-        let id = body?.get("id")?.as_str().filter(|id| id.starts_with("evt_"))?;
+        let id = body?
+            .get("id")?
+            .as_str()
+            .filter(|id| id.starts_with("evt_"))?;
         Some(format!("{}:{id}", DESCRIPTOR.redelivery_prefix))
     }
 }
@@ -161,17 +164,8 @@ mod tests {
     #[test]
     fn refuses_malformed_or_stale_headers() {
         assert_eq!(parse("v1=abcd", 0), Err(invalid_header()));
-        assert_eq!(
-            parse("t=12x,v1=ab", 0),
-            Err(invalid_header())
-        );
-        assert_eq!(
-            parse("t=1700000000", 1_700_000_000),
-            Err(invalid_header())
-        );
-        assert_eq!(
-            parse(HEADER, 1_700_000_301),
-            Err(stale_timestamp())
-        );
+        assert_eq!(parse("t=12x,v1=ab", 0), Err(invalid_header()));
+        assert_eq!(parse("t=1700000000", 1_700_000_000), Err(invalid_header()));
+        assert_eq!(parse(HEADER, 1_700_000_301), Err(stale_timestamp()));
     }
 }

@@ -8,9 +8,9 @@
 //! marks a signature made with SHA-256 (a SharedKey secret).
 //! `I-Twilio-Idempotency-Token` marks a redelivery.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 use crate::verify::provider::{Call, Descriptor, Messages, Own, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::VerifyError;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -60,9 +60,18 @@ impl Provider for Twilio {
         let signed = signed_texts(request.url, &body, true).ok()?;
         let tag = tag::<Hmac<sha1::Sha1>>(request.secret(), &signed.texts[0]);
         let headers = vec![
-            ("content-type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
-            (SIGNATURE_HEADER.to_owned(), base64::engine::general_purpose::STANDARD.encode(tag)),
-            ("i-twilio-idempotency-token".to_owned(), sample::delivery_id()),
+            (
+                "content-type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+            (
+                SIGNATURE_HEADER.to_owned(),
+                base64::engine::general_purpose::STANDARD.encode(tag),
+            ),
+            (
+                "i-twilio-idempotency-token".to_owned(),
+                sample::delivery_id(),
+            ),
         ];
         Some(Sample { headers, body })
     }
@@ -82,7 +91,12 @@ impl Provider for Twilio {
         let Some((algorithm, signed)) = reading.own::<(Algorithm, Signed)>() else {
             return false;
         };
-        check_signature(key.secret.expose().as_bytes(), *algorithm, signed, reading.credential())
+        check_signature(
+            key.secret.expose().as_bytes(),
+            *algorithm,
+            signed,
+            reading.credential(),
+        )
     }
 }
 
@@ -140,7 +154,11 @@ pub fn signed_texts(url: &str, body: &[u8], is_form: bool) -> Result<Signed, Ver
     };
     let body_matches = body_hash.is_none_or(|expected| {
         let actual = hex::encode(Sha256::digest(body));
-        bool::from(actual.as_bytes().ct_eq(expected.to_ascii_lowercase().as_bytes()))
+        bool::from(
+            actual
+                .as_bytes()
+                .ct_eq(expected.to_ascii_lowercase().as_bytes()),
+        )
     });
     let [written, other] = port_variants(url);
     Ok(Signed {
@@ -187,11 +205,17 @@ fn port_variants(url: &str) -> [String; 2] {
         Some((user, host)) => (format!("{user}@"), host),
         None => (String::new(), authority),
     };
-    let other = match host.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()) {
+    let other = match host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.parse::<u16>().is_ok())
+    {
         Some((bare, _)) if !bare.contains(':') || bare.ends_with(']') => bare.to_owned(),
         _ => format!("{host}:{}", if scheme == "https" { 443 } else { 80 }),
     };
-    [url.to_owned(), format!("{scheme}://{userinfo}{other}{tail}")]
+    [
+        url.to_owned(),
+        format!("{scheme}://{userinfo}{other}{tail}"),
+    ]
 }
 
 /// True when `header` is the base64 HMAC of one of the signed texts, and
@@ -238,18 +262,40 @@ mod tests {
         assert!(!check_signature(b"54321", Algorithm::Sha1, &s, SIGNATURE));
         assert!(!check_signature(TOKEN, Algorithm::Sha256, &s, SIGNATURE));
         let changed = signed(URL, b"CallSid=CA1234567890ABCDE&Digits=9", true);
-        assert!(!check_signature(TOKEN, Algorithm::Sha1, &changed, SIGNATURE));
+        assert!(!check_signature(
+            TOKEN,
+            Algorithm::Sha1,
+            &changed,
+            SIGNATURE
+        ));
         let other_url = signed("https://mycompany.com/other.php?foo=1&bar=2", FORM, true);
-        assert!(!check_signature(TOKEN, Algorithm::Sha1, &other_url, SIGNATURE));
+        assert!(!check_signature(
+            TOKEN,
+            Algorithm::Sha1,
+            &other_url,
+            SIGNATURE
+        ));
     }
 
     #[test]
     fn the_url_is_tried_with_and_without_its_default_port() {
-        let with_port = signed("https://mycompany.com:443/myapp.php?foo=1&bar=2", FORM, true);
-        assert!(check_signature(TOKEN, Algorithm::Sha1, &with_port, SIGNATURE));
+        let with_port = signed(
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            FORM,
+            true,
+        );
+        assert!(check_signature(
+            TOKEN,
+            Algorithm::Sha1,
+            &with_port,
+            SIGNATURE
+        ));
         assert_eq!(
             port_variants("http://127.0.0.1:8080/a?b=1"),
-            ["http://127.0.0.1:8080/a?b=1".to_owned(), "http://127.0.0.1/a?b=1".to_owned()]
+            [
+                "http://127.0.0.1:8080/a?b=1".to_owned(),
+                "http://127.0.0.1/a?b=1".to_owned()
+            ]
         );
         assert_eq!(port_variants("http://h/x")[1], "http://h:80/x");
     }
@@ -262,13 +308,19 @@ mod tests {
         assert!(signed(&url, body, false).body_matches);
         assert!(!signed(&url, b"{}", false).body_matches);
         assert_eq!(signed_texts(URL, body, false), Err(unsigned_body()));
-        assert!(signed(URL, b"", false).body_matches, "a GET signs the URL only");
+        assert!(
+            signed(URL, b"", false).body_matches,
+            "a GET signs the URL only"
+        );
     }
 
     #[test]
     fn the_settings_header_names_the_algorithm() {
         assert_eq!(algorithm(None), Ok(Algorithm::Sha1));
-        assert_eq!(algorithm(Some("key=k1,algorithm=HMAC_SHA256")), Ok(Algorithm::Sha256));
+        assert_eq!(
+            algorithm(Some("key=k1,algorithm=HMAC_SHA256")),
+            Ok(Algorithm::Sha256)
+        );
         assert_eq!(algorithm(Some("key=k1")), Ok(Algorithm::Sha1));
         assert_eq!(algorithm(Some("algorithm=MD5")), Err(invalid_settings()));
     }

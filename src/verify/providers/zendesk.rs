@@ -5,11 +5,11 @@
 //! webhook's signing secret (Admin Center, the webhook's details) signs
 //! every call; `X-Zendesk-Webhook-Invocation-Id` marks a redelivery.
 
-use crate::verify::sample::{self, Sample, SampleRequest};
-use serde_json::json;
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
+use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::{hmac_sha256, VerifyError};
+use serde_json::json;
 
 pub const SIGNATURE_HEADER: &str = "x-zendesk-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-zendesk-webhook-signature-timestamp";
@@ -117,7 +117,12 @@ mod tests {
     #[test]
     fn checks_base64_hmac_of_timestamp_and_body() {
         assert!(check_signature(SECRET, TS, BODY, SIGNATURE));
-        assert!(!check_signature(SECRET, "2026-11-29T09:00:01Z", BODY, SIGNATURE));
+        assert!(!check_signature(
+            SECRET,
+            "2026-11-29T09:00:01Z",
+            BODY,
+            SIGNATURE
+        ));
         assert!(!check_signature(SECRET, TS, b"{}", SIGNATURE));
         assert!(!check_signature(b"other", TS, BODY, SIGNATURE));
     }
@@ -128,7 +133,9 @@ mod tests {
         assert_eq!(check_timestamp(Some(TS), NOW - 301), Err(stale_timestamp()));
         assert_eq!(check_timestamp(Some("1795942800"), NOW), Ok("1795942800"));
         assert_eq!(
-            check_timestamp(Some("yesterday"), NOW).unwrap_err().to_string(),
+            check_timestamp(Some("yesterday"), NOW)
+                .unwrap_err()
+                .to_string(),
             "Invalid X-Zendesk-Webhook-Signature-Timestamp header value."
         );
         assert_eq!(
