@@ -311,7 +311,7 @@ async fn handle<'a>(
             mode,
             method: req.method().as_str(),
             sub_path,
-            path_and_query: path_and_query.clone(),
+            path_and_query: &path_and_query,
             headers: req.headers(),
             body: &verified.body,
             provider: seen.provider,

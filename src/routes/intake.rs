@@ -24,7 +24,7 @@ pub struct Inbound<'a> {
     /// Sub-path after the agent name, without its leading `/`.
     pub sub_path: &'a str,
     /// Path and query to replay against the agent (`forward_async`).
-    pub path_and_query: String,
+    pub path_and_query: &'a str,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
     /// Who vouched for the call: its provider's key type and the key's name.
@@ -89,7 +89,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         task,
         dedup_key,
         method: inbound.method.to_owned(),
-        path: inbound.path_and_query.clone(),
+        path: inbound.path_and_query.to_owned(),
         headers: stored_headers(&call.headers, replay),
         body: if replay {
             call.body.to_vec()

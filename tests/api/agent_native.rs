@@ -50,6 +50,17 @@ async fn route_with(app: &TestApp, agent: &AcpAgent, filter: Value, ignore: Valu
 
 /// A GitHub call of `event` with `body`, signed with the test key.
 async fn send_github(app: &TestApp, event: &str, body: &Value, delivery: &str) -> Reply {
+    send_github_to(app, "code_changes", event, body, delivery).await
+}
+
+/// [`send_github`] to `pr-agent`'s sub-path `path`.
+pub async fn send_github_to(
+    app: &TestApp,
+    path: &str,
+    event: &str,
+    body: &Value,
+    delivery: &str,
+) -> Reply {
     let body = body.to_string();
     let signature = github::sign(SECRET.as_bytes(), body.as_bytes());
     let headers = [
@@ -58,7 +69,7 @@ async fn send_github(app: &TestApp, event: &str, body: &Value, delivery: &str) -
         ("x-github-delivery", delivery),
         ("content-type", "application/json"),
     ];
-    app.forward(Method::POST, "pr-agent", "code_changes", &headers, body)
+    app.forward(Method::POST, "pr-agent", path, &headers, body)
         .await
 }
 

@@ -5,6 +5,7 @@
 //! ignored (GitHub does not retry a 422; the event was lost).
 
 use crate::acp_agent::AcpAgent;
+use crate::agent_native::send_github_to;
 use crate::delivery::{queue_app, wait_for_status, SECRET};
 use crate::helpers::*;
 use actix_web::http::Method;
@@ -34,16 +35,7 @@ async fn github_route(app: &TestApp, agent: &AcpAgent, route: Value) -> Reply {
 }
 
 async fn send(app: &TestApp, event: &str, body: &Value, delivery: &str) -> Reply {
-    let body = body.to_string();
-    let signature = github::sign(SECRET.as_bytes(), body.as_bytes());
-    let headers = [
-        ("x-hub-signature-256", signature.as_str()),
-        ("x-github-event", event),
-        ("x-github-delivery", delivery),
-        ("content-type", "application/json"),
-    ];
-    app.forward(Method::POST, "pr-agent", "hooks", &headers, body)
-        .await
+    send_github_to(app, "hooks", event, body, delivery).await
 }
 
 fn repo() -> Value {

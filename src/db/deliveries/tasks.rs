@@ -13,8 +13,7 @@ use diesel::sql_types::{Bool, Integer, Text};
 pub struct TaskFilter<'a> {
     pub account: Option<&'a str>,
     pub agent_id: Option<&'a str>,
-    /// Names starting with this (taken literally: `%` and `_` match only
-    /// themselves).
+    /// Names starting with this, literally and case-sensitively.
     pub name_prefix: Option<&'a str>,
 }
 
@@ -31,12 +30,8 @@ pub fn list_tasks(
     } = *filter;
     let mut query = agent_tasks::table.into_boxed();
     if let Some(prefix) = name_prefix {
-        let escaped = prefix
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        query = query.filter(agent_tasks::name.like(format!("{escaped}%")).escape('\\'));
-        // SQLite's LIKE ignores ASCII case; names are case-sensitive.
+        // A literal, case-sensitive prefix on both backends (LIKE would
+        // need escaping, and ignores ASCII case on SQLite).
         let length = prefix.chars().count() as i32;
         query = query.filter(
             diesel::dsl::sql::<Bool>("substr(name, 1, ")
