@@ -2,6 +2,7 @@
 //! the field it rejects.
 
 mod agent_name;
+mod call_source;
 mod condition;
 mod hmac_config;
 mod identities;
@@ -16,6 +17,7 @@ mod sub_path;
 mod template;
 
 pub use agent_name::AgentName;
+pub use call_source::{Actor, ActorField, CallSource};
 pub use condition::{Condition, Conditions};
 pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
 pub use identities::Identities;

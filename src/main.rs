@@ -1,5 +1,5 @@
 //! The `hookgate` command: `serve` (the daemon), `config`, `migrate`,
-//! `rekey`, the admin client (`agents`, `keys`, `routes`, `deliveries`,
+//! `rekey`, the admin client (`agents`, `keys`, `routes`, `deliveries`, `tasks`,
 //! `send-test`, `tail`) and `completions`.
 
 mod cli;
@@ -37,6 +37,8 @@ enum Command {
     Routes(Admin<admin::routes::RoutesCommand>),
     /// Deliveries: list (with the API's filters), show, retry (or --bulk).
     Deliveries(Admin<admin::deliveries::DeliveriesCommand>),
+    /// Tasks by their names (the rendered task keys): list.
+    Tasks(Admin<admin::tasks::TasksCommand>),
     /// Send a sample event signed with the agent's key, as the provider
     /// would, and print hookgate's answer.
     SendTest(Single<admin::send_test::SendTestArgs>),
@@ -108,6 +110,7 @@ fn run() -> anyhow::Result<()> {
         Command::Keys(a) => admin_run(&a.remote, Request::Keys(a.command)),
         Command::Routes(a) => admin_run(&a.remote, Request::Routes(a.command)),
         Command::Deliveries(a) => admin_run(&a.remote, Request::Deliveries(a.command)),
+        Command::Tasks(a) => admin_run(&a.remote, Request::Tasks(a.command)),
         Command::SendTest(s) => admin_run(&s.remote, Request::SendTest(s.args)),
         Command::Tail(s) => admin_run(&s.remote, Request::Tail(s.args)),
     }

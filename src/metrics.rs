@@ -126,7 +126,7 @@ fn label_of(agent: &str, verified: bool) -> AgentLabel {
 }
 
 /// One call to the forward route: `agent` once found, `verified` once its
-/// credentials passed; `outcome` is `forwarded`, `accepted`, `answered`
+/// credentials passed; `outcome` is `forwarded`, `accepted`, `handshake`
 /// (hookgate replied itself) or why it was refused; a relayed call's round
 /// trip is timed.
 pub fn forward_call(

@@ -2,6 +2,7 @@
 //! declares everything hookgate knows about it (see [`provider`]);
 //! [`providers`] lists them. The verifier actor supplies the stored keys.
 
+pub mod described;
 mod hmac_sha256;
 pub mod provider;
 pub mod providers;

@@ -1,4 +1,4 @@
-//! The admin CLI: `hookgate agents|keys|routes|deliveries|send-test|tail`
+//! The admin CLI: `hookgate agents|keys|routes|deliveries|tasks|send-test|tail`
 //! talk to a running hookgate over its HTTP admin API (`--url`,
 //! `HOOKGATE_URL`; token from `HOOKGATE_ADMIN_TOKEN`).
 
@@ -11,6 +11,7 @@ pub mod remote_url;
 pub mod routes;
 pub mod send_test;
 pub mod tail;
+pub mod tasks;
 
 pub use client::{CliError, Remote};
 
@@ -38,6 +39,7 @@ pub enum Request {
     Keys(keys::KeysCommand),
     Routes(routes::RoutesCommand),
     Deliveries(deliveries::DeliveriesCommand),
+    Tasks(tasks::TasksCommand),
     SendTest(send_test::SendTestArgs),
     Tail(tail::TailArgs),
 }
@@ -52,6 +54,7 @@ pub fn run(remote: &Remote, request: Request) -> Result<(), CliError> {
             Request::Keys(c) => keys::run(&api, c, json).await,
             Request::Routes(c) => routes::run(&api, c, json).await,
             Request::Deliveries(c) => deliveries::run(&api, c, json).await,
+            Request::Tasks(c) => tasks::run(&api, c, json).await,
             Request::SendTest(a) => send_test::run(&api, a, json).await,
             Request::Tail(a) => tail::run(&api, a, json).await,
         }

@@ -282,6 +282,15 @@ fn open_secret(data_key: &DataKey, row: SecretRow) -> DbResult<Option<TimedSecre
     }))
 }
 
+/// The key types the agent has keys of.
+pub fn kinds_of(conn: &mut DbConnection, agent_id: &str) -> QueryResult<Vec<String>> {
+    agent_api_keys::table
+        .filter(agent_api_keys::agent_id.eq(agent_id))
+        .select(agent_api_keys::api_key_type)
+        .distinct()
+        .load(conn)
+}
+
 /// How many keys of `kind` the agent has.
 pub fn count_of_kind(conn: &mut DbConnection, agent_id: &str, kind: KeyKind) -> QueryResult<i64> {
     agent_api_keys::table

@@ -29,7 +29,7 @@ pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
 pub use listing::{find, list, Cursor, ListFilter, Scope};
 pub use record::{record_batch, AttemptRecord, Outcome};
 pub use retention::{purge, PURGE_BATCH};
-pub use tasks::{find_task, list_tasks, task_events, TaskFilter};
+pub use tasks::{find_task, list_tasks, task_events, task_names, TaskFilter};
 
 use super::raw::{self, Param};
 use super::schema::{agent_tasks, deliveries, delivery_attempts, delivery_lanes};

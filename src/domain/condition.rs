@@ -72,6 +72,19 @@ impl Conditions {
         Value::Array(self.0.iter().map(Condition::to_json).collect())
     }
 
+    /// The providers a `filter` keeps calls of, when one of its conditions
+    /// names them (`{"field": "provider", "in": ["github"]}`).
+    pub fn providers_kept(&self) -> Option<Vec<String>> {
+        self.0
+            .iter()
+            .filter(|c| c.field == Placeholder::Provider)
+            .find_map(|c| match &c.test {
+                Test::In(values) => Some(values.iter().map(text_of).collect()),
+                Test::Equals(value) => Some(vec![text_of(value)]),
+                _ => None,
+            })
+    }
+
     /// The first condition the request fails.
     pub fn first_failing(&self, input: &TemplateInput<'_>) -> Option<&Condition> {
         self.0.iter().find(|c| !c.holds(input))
@@ -89,10 +102,13 @@ impl Condition {
         let Value::Object(map) = value else {
             return Err(bad("must be an object with 'field' and one test."));
         };
-        let field = match map.get("field") {
-            Some(Value::String(name)) => Placeholder::parse(&format!("{at}.field"), name)?,
-            _ => return Err(bad("needs 'field': body.a.b, header.name or path.")),
-        };
+        let field =
+            match map.get("field") {
+                Some(Value::String(name)) => Placeholder::parse(&format!("{at}.field"), name)?,
+                _ => return Err(bad(
+                    "needs 'field': body.a.b, header.name, path, provider, conversation or actor.…",
+                )),
+            };
         let tests: Vec<&String> = map.keys().filter(|k| *k != "field").collect();
         let [name] = tests[..] else {
             return Err(bad(
@@ -175,6 +191,14 @@ impl Test {
     }
 }
 
+/// A condition's value as the text it is compared with.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn is_scalar(value: &Value) -> bool {
     matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
@@ -204,6 +228,7 @@ mod tests {
             body: Some(&body),
             headers: &headers,
             path: "github",
+            source: None,
         };
         let list = Conditions::parse("filter", &json!([condition])).expect("parses");
         list.first_failing(&input).is_none()

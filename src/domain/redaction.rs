@@ -40,9 +40,10 @@ impl Redaction {
             match Placeholder::parse(&at, name)? {
                 Placeholder::Body(path) => out.body.push(path),
                 Placeholder::Header(header) => out.headers.push(header),
-                Placeholder::Path => {
+                other => {
                     return Err(ParseError(format!(
-                        "Field '{at}' must name a body field or a header, not the path."
+                        "Field '{at}' must name a body field or a header, not {}.",
+                        other.name()
                     )))
                 }
             }

@@ -1,9 +1,11 @@
 //! Route templates: `task_key` and `text_template` text with placeholders
-//! `{body.a.b}` (a JSON body field; numbers index arrays), `{header.name}`
-//! and `{path}`, each of which may list alternatives
+//! `{body.a.b}` (a JSON body field; numbers index arrays), `{header.name}`,
+//! `{path}`, and what the verifying provider says (`{conversation}`,
+//! `{provider}`, `{actor.id}`, …), each of which may list alternatives
 //! (`{body.pull_request.number|body.issue.number}`: the first present).
 //! `{{` and `}}` stand for literal braces.
 
+use super::call_source::{ActorField, CallSource};
 use super::ParseError;
 
 /// One placeholder: a JSON body field, a header or the sub-path. Routes'
@@ -13,6 +15,11 @@ pub enum Placeholder {
     Body(Vec<String>),
     Header(String),
     Path,
+    /// The conversation the verifying provider reads from the call.
+    Conversation,
+    /// The verifying provider's key type.
+    Provider,
+    Actor(ActorField),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,9 @@ pub struct TemplateInput<'a> {
     pub body: Option<&'a serde_json::Value>,
     pub headers: &'a actix_web::http::header::HeaderMap,
     pub path: &'a str,
+    /// The provider that verified the call (None: none is known, as for a
+    /// stored request previewed without one).
+    pub source: Option<&'a dyn CallSource>,
 }
 
 /// A placeholder the request could not fill; the string names it.
@@ -77,6 +87,14 @@ impl Template {
         Ok(Self { parts })
     }
 
+    /// Whether some placeholder can be filled only by `wanted` (it lists
+    /// no alternative).
+    pub fn requires(&self, wanted: &Placeholder) -> bool {
+        self.parts.iter().any(
+            |part| matches!(part, Part::Field(choices) if choices == std::slice::from_ref(wanted)),
+        )
+    }
+
     /// The rendered text, or the first placeholder the request lacks.
     pub fn render(&self, input: &TemplateInput<'_>) -> Result<String, MissingField> {
         let mut out = String::new();
@@ -119,11 +137,19 @@ impl Placeholder {
         }
         let bad = || {
             ParseError(format!(
-                "Field '{field}' has an unknown placeholder {{{name}}}: use {{body.a.b}}, {{header.name}} or {{path}}."
+                "Field '{field}' has an unknown placeholder {{{name}}}: use {{body.a.b}}, \
+                 {{header.name}}, {{path}}, {{conversation}}, {{provider}} or {}.",
+                ActorField::NAMES
             ))
         };
-        if name == "path" {
-            return Ok(Self::Path);
+        match name {
+            "path" => return Ok(Self::Path),
+            "conversation" => return Ok(Self::Conversation),
+            "provider" => return Ok(Self::Provider),
+            _ => {}
+        }
+        if let Some(actor) = name.strip_prefix("actor.") {
+            return ActorField::parse(actor).map(Self::Actor).ok_or_else(bad);
         }
         if let Some(header) = name.strip_prefix("header.") {
             let header = header.trim().to_ascii_lowercase();
@@ -150,6 +176,9 @@ impl Placeholder {
             Self::Body(path) => format!("body.{}", path.join(".")),
             Self::Header(name) => format!("header.{name}"),
             Self::Path => "path".to_owned(),
+            Self::Conversation => "conversation".to_owned(),
+            Self::Provider => "provider".to_owned(),
+            Self::Actor(field) => field.name().to_owned(),
         }
     }
 
@@ -169,6 +198,12 @@ impl Placeholder {
                 serde_json::Value::Null => None,
                 other => Some(Cow::Owned(other.to_string())),
             },
+            Self::Conversation => input.source?.conversation(input).map(Cow::Owned),
+            Self::Provider => Some(Cow::Borrowed(input.source?.provider_name())),
+            Self::Actor(field) => {
+                let actor = input.source?.actor(input.body?)?;
+                field.text(&actor).map(Cow::Owned)
+            }
         }
     }
 }
@@ -200,6 +235,7 @@ mod tests {
             body: Some(&body),
             headers: &headers,
             path: "code_changes",
+            source: None,
         };
         Template::parse("task_key", template)
             .unwrap()

@@ -10,8 +10,9 @@ use crate::db::agents::utc;
 use crate::db::is_unique_violation;
 use crate::db::routes::{self, NewRoute, Route};
 use crate::domain::{
-    Conditions, ContentKind, MissingTaskKey, Redaction, RouteMode, RoutePath, Template,
+    Conditions, ContentKind, MissingTaskKey, Placeholder, Redaction, RouteMode, RoutePath, Template,
 };
+use crate::verify::{described, providers};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -216,6 +217,46 @@ fn shadow_agent_id(
     Ok(shadow.id)
 }
 
+/// Refuses a route whose templates need `{conversation}` (with no
+/// alternative) when the agent has keys of a type whose provider has no
+/// notion of one, unless the route's filter keeps only providers that do.
+fn conversation_sources(
+    conn: &mut crate::db::DbConnection,
+    agent_id: &str,
+    route: &NewRoute,
+) -> Result<(), AdminError> {
+    let templates = [
+        ("task_key", &route.task_key),
+        ("text_template", &route.text_template),
+    ];
+    let Some((field, _)) = templates.into_iter().find(|(field, raw)| {
+        raw.as_deref()
+            .and_then(|raw| Template::parse(field, raw).ok())
+            .is_some_and(|t| t.requires(&Placeholder::Conversation))
+    }) else {
+        return Ok(());
+    };
+    let kept = Conditions::from_stored(route.filter_conditions.as_deref()).providers_kept();
+    let mut lacking: Vec<String> = crate::db::api_keys::kinds_of(conn, agent_id)?
+        .into_iter()
+        .filter(|kind| kept.as_ref().is_none_or(|kept| kept.contains(kind)))
+        .filter(|kind| {
+            providers::named(kind).is_some_and(|p| !described::has_conversation(p.descriptor()))
+        })
+        .collect();
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    lacking.sort();
+    Err(AdminError::Unprocessable(format!(
+        "Field '{field}' uses {{conversation}}, which calls verified by the agent's {} keys \
+         cannot fill (their providers name no conversation): give an alternative \
+         ({{conversation|body.…}}) or keep only providers that have one with a filter \
+         such as {{\"field\": \"provider\", \"in\": [\"github\"]}}.",
+        lacking.join(", ")
+    )))
+}
+
 /// `coalesce` as `(window_ms, max_wait_ms)`: a window of 1 ms to 10 min,
 /// a longest wait from the window to an hour (default ten windows).
 fn coalesce(value: Option<&serde_json::Value>) -> Result<Option<(i32, i32)>, AdminError> {
@@ -320,6 +361,7 @@ pub async fn create(
     let route = run_change(&state, move |conn| {
         conn.transaction(|conn| {
             let agent = find(conn, &which, &caller)?;
+            conversation_sources(conn, &agent.id, &new)?;
             if let Some(name) = &shadow {
                 new.shadow_agent_id = Some(shadow_agent_id(conn, &caller, name, &agent.id)?);
             }

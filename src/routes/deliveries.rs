@@ -23,6 +23,8 @@ pub struct DeliveryResponse {
     pub route_id: Option<String>,
     pub mode: String,
     pub task_id: Option<String>,
+    /// The task's name: its rendered key (`github:octo/repo#42`).
+    pub task_name: Option<String>,
     pub sequence_id: Option<i64>,
     pub method: String,
     pub path: String,
@@ -68,6 +70,7 @@ impl From<Delivery> for DeliveryResponse {
             route_id: d.route_id,
             mode: d.mode,
             task_id: d.task_id,
+            task_name: None,
             sequence_id: d.sequence_id,
             method: d.method,
             path: d.path,
@@ -201,10 +204,11 @@ pub async fn list(
     let limit = limit_param(query.limit, 50, 1000)?;
     let (rows, next) = run_db(&state.pool, move |conn| {
         filter.scope.agent_id = agent_filter(conn, &caller, query.agent_id, query.agent_name)?;
-        Ok(deliveries::list(conn, &filter, limit)?)
+        let (rows, next) = deliveries::list(conn, &filter, limit)?;
+        Ok((named(conn, rows)?, next))
     })
     .await?;
-    let body: Vec<DeliveryResponse> = rows.into_iter().map(Into::into).collect();
+    let body = rows;
     let mut response = HttpResponse::Ok();
     if let Some(next) = next {
         let cursor = next.encode();
@@ -212,6 +216,26 @@ pub async fn list(
         response.insert_header(("link", next_link(&request, &cursor)));
     }
     Ok(response.json(body))
+}
+
+/// Deliveries as the API shows them, each with its task's name (one
+/// query for the page).
+fn named(
+    conn: &mut DbConnection,
+    rows: Vec<Delivery>,
+) -> Result<Vec<DeliveryResponse>, AdminError> {
+    let ids: Vec<&str> = rows.iter().filter_map(|d| d.task_id.as_deref()).collect();
+    let names = deliveries::task_names(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|d| {
+            let task_name = d.task_id.as_ref().and_then(|t| names.get(t)).cloned();
+            DeliveryResponse {
+                task_name,
+                ..d.into()
+            }
+        })
+        .collect())
 }
 
 /// This request's URL with `cursor` replaced, as a `Link` header value.
@@ -241,11 +265,13 @@ pub async fn get(
     let id = id.into_inner();
     let (delivery, attempts) = run_db(&state.pool, move |conn| {
         let found = deliveries::find(conn, &id)?;
-        caller.only_own(conn, found, || no_such_delivery(&id))
+        let (delivery, attempts) = caller.only_own(conn, found, || no_such_delivery(&id))?;
+        let delivery = named(conn, vec![delivery])?.remove(0);
+        Ok((delivery, attempts))
     })
     .await?;
     Ok(HttpResponse::Ok().json(DeliveryWithAttempts {
-        delivery: delivery.into(),
+        delivery,
         attempt_log: attempts.into_iter().map(Into::into).collect(),
     }))
 }

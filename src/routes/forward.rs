@@ -14,7 +14,7 @@ use crate::domain::{
     AgentName, KeyKind, MissingTaskKey, RedactedCall, RouteMode, SubPath, SubPathError,
 };
 use crate::log_limit::LogLimit;
-use crate::verify::{providers, Call, Provider, Refusal, VerifyError};
+use crate::verify::{described, providers, Call, Provider, Refusal, VerifyError};
 use actix::Addr;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -270,7 +270,7 @@ async fn handle<'a>(
     let verified = verified?;
     seen.verified = true;
     if let Some(answer) = verified.answer {
-        seen.outcome = "answered";
+        seen.outcome = "handshake";
         return Ok(HttpResponse::Ok()
             .content_type(answer.content_type)
             .body(answer.body));
@@ -293,11 +293,21 @@ async fn handle<'a>(
         method: req.method().as_str(),
         path_and_query: &path_and_query,
     };
+    let mode = route.map(|r| RouteMode::parse(&r.mode).unwrap_or(RouteMode::Forward));
+    // A set-up or liveness call (GitHub's ping) is no event to store; only
+    // a plain forward lets the agent answer it.
+    let stores = mode.is_some_and(|m| m != RouteMode::Forward);
+    if stores && described::is_handshake(provider, req.headers(), &verified.body) {
+        seen.outcome = "handshake";
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "handshake": true,
+            "provider": provider.descriptor().kind.as_str(),
+        })));
+    }
     if let Some(dropped) = guard::check(&checked) {
         seen.outcome = "ignored";
         return drop_call(&checked, &dropped, limits.keep_ignored, services.intake).await;
     }
-    let mode = route.map(|r| RouteMode::parse(&r.mode).unwrap_or(RouteMode::Forward));
     if let (
         Some(route),
         Some(rules),
@@ -314,7 +324,7 @@ async fn handle<'a>(
             path_and_query: &path_and_query,
             headers: req.headers(),
             body: &verified.body,
-            provider: seen.provider,
+            provider,
             key_name: &verified.key_name,
         };
         let (answer, outcome) = accept(&inbound, &checked, limits.keep_ignored, services).await?;

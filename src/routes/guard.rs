@@ -7,6 +7,7 @@ use crate::db::agents::Agent;
 use crate::db::routes::Route;
 use crate::domain::payload::{body_as_json, is_form};
 use crate::domain::{Conditions, Identities, RouteRules, TemplateInput};
+use crate::verify::described::Described;
 use crate::verify::{providers, Provider};
 use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
 
@@ -24,7 +25,7 @@ pub struct Dropped {
 pub struct Checked<'a> {
     pub agent: &'a Agent,
     pub identities: &'a Identities,
-    pub provider: &'a dyn Provider,
+    pub provider: &'static dyn Provider,
     pub route: Option<&'a Route>,
     /// The route's rules, parsed when the route was cached.
     pub rules: Option<&'a RouteRules>,
@@ -66,6 +67,7 @@ pub fn check(call: &Checked<'_>) -> Option<Dropped> {
         body: body.as_ref(),
         headers: call.headers,
         path: call.sub_path,
+        source: Some(&Described(call.provider)),
     };
     if let Some(failed) = filter.first_failing(&input) {
         return Some(Dropped {

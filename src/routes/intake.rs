@@ -9,7 +9,11 @@ use crate::db::deliveries::loop_breaker::LoopLimit;
 use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
 pub use crate::domain::task_id;
-use crate::domain::{ContentKind, RedactedCall, Redaction, RouteMode, Template, TemplateInput};
+use crate::domain::{
+    Actor, ContentKind, RedactedCall, Redaction, RouteMode, Template, TemplateInput,
+};
+use crate::verify::described::Described;
+use crate::verify::Provider;
 use actix_web::http::header::HeaderMap;
 use serde_json::{json, Map, Value};
 
@@ -27,8 +31,8 @@ pub struct Inbound<'a> {
     pub path_and_query: &'a str,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
-    /// Who vouched for the call: its provider's key type and the key's name.
-    pub provider: &'static str,
+    /// Who vouched for the call: its provider and the key's name.
+    pub provider: &'static dyn Provider,
     pub key_name: &'a str,
 }
 
@@ -51,10 +55,15 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         body: body_json.as_ref(),
         headers: &call.headers,
         path: inbound.sub_path,
+        source: Some(&Described(inbound.provider)),
     };
     let id = crate::db::time_ordered_id();
     let dedup_key = dedup_key(inbound.headers, body_json.as_ref());
     let mut raw_body = None;
+    let actor = body_json.as_ref().and_then(|b| inbound.provider.actor(b));
+    let stamp = |content: &mut Value, raw_body, id: &str| {
+        with_provenance(content, raw_body, inbound, id, actor.as_ref())
+    };
     let (task, mut content) = match inbound.mode {
         RouteMode::AcpEvent => {
             let key = render(
@@ -79,9 +88,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     // the request's headers and raw body.
     let replay = content.is_none();
     let main = NewDelivery {
-        content: content
-            .as_mut()
-            .map(|c| with_provenance(c, raw_body, inbound, &id)),
+        content: content.as_mut().map(|c| stamp(c, raw_body, &id)),
         id,
         agent_id: inbound.agent.id.clone(),
         route_id: Some(inbound.route.id.clone()),
@@ -103,8 +110,9 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         coalesce: coalescing(inbound),
     };
     let shadow = inbound.route.shadow_agent_id.as_deref().map(|agent_id| {
-        let content = content.as_mut().map(|c| (c, raw_body));
-        Box::new(shadow_of(&main, agent_id, content, inbound))
+        let id = crate::db::time_ordered_id();
+        let content = content.as_mut().map(|c| stamp(c, raw_body, &id));
+        Box::new(shadow_of(&main, agent_id, id, content))
     });
     Ok(NewDelivery { shadow, ..main })
 }
@@ -150,12 +158,11 @@ fn coalescing(inbound: &Inbound<'_>) -> Option<Coalesce> {
 fn shadow_of(
     main: &NewDelivery,
     agent_id: &str,
-    content: Option<(&mut Value, Option<&str>)>,
-    inbound: &Inbound<'_>,
+    id: String,
+    content: Option<String>,
 ) -> NewDelivery {
-    let id = crate::db::time_ordered_id();
     NewDelivery {
-        content: content.map(|(c, raw_body)| with_provenance(c, raw_body, inbound, &id)),
+        content,
         id,
         agent_id: agent_id.to_owned(),
         task: main
@@ -175,7 +182,8 @@ fn shadow_of(
 const BODY_SLOT: &str = "\0body\0";
 
 /// The content as stored: with its provenance, naming `delivery_id` (a
-/// shadow copy stamps the same value again with its own id), and `raw_body`
+/// shadow copy stamps the same value again with its own id) and the
+/// `actor` the provider named, and `raw_body`
 /// (a JSON body as it arrived) in the body's place. Writing the body out
 /// again from its parsed form, escaping every string, was a seventh of
 /// intake's HTTP time at 2 KiB.
@@ -184,8 +192,9 @@ fn with_provenance(
     raw_body: Option<&str>,
     inbound: &Inbound<'_>,
     delivery_id: &str,
+    actor: Option<&Actor>,
 ) -> String {
-    content["provenance"] = provenance(inbound, delivery_id);
+    content["provenance"] = provenance(inbound, delivery_id, actor);
     let written = content.to_string();
     match raw_body {
         Some(raw) => written.replacen(&Value::from(BODY_SLOT).to_string(), raw, 1),
@@ -266,15 +275,19 @@ fn render(
 
 /// Where an event came from, beside its content, so an agent can treat it
 /// as third-party input (the Agentex SDK's content models keep the field).
-fn provenance(inbound: &Inbound<'_>, delivery_id: &str) -> Value {
+fn provenance(inbound: &Inbound<'_>, delivery_id: &str, actor: Option<&Actor>) -> Value {
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    json!({
-        "provider": inbound.provider,
+    let mut provenance = json!({
+        "provider": inbound.provider.descriptor().kind.as_str(),
         "key_name": inbound.key_name,
         "verified": true,
         "delivery_id": delivery_id,
         "received_at": received_at,
-    })
+    });
+    if let Some(actor) = actor {
+        provenance["actor"] = json!(actor);
+    }
+    provenance
 }
 
 /// A `text` route's content, rendered from its template; None for `data`.

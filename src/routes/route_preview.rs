@@ -11,7 +11,9 @@ use super::intake::task_id;
 use super::AppState;
 use crate::db::deliveries::{self, Delivery, ListFilter, Scope};
 use crate::domain::payload::{body_as_json, is_form};
-use crate::domain::{Template, TemplateInput};
+use crate::domain::{CallSource, Template, TemplateInput};
+use crate::verify::described::Described;
+use crate::verify::{providers, Provider};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,8 @@ struct Sample {
     body: Option<Value>,
     headers: HeaderMap,
     path: String,
+    /// The provider that verified it, for `{conversation}` and `actor.…`.
+    provider: Option<&'static dyn Provider>,
 }
 
 #[utoipa::path(post, path = "/agent_routes/preview", operation_id = "preview_agent_route",
@@ -85,10 +89,12 @@ pub async fn preview(
         Ok((agent.id, delivery_id, sample))
     })
     .await?;
+    let source = sample.provider.map(Described);
     let input = TemplateInput {
         body: sample.body.as_ref(),
         headers: &sample.headers,
         path: &sample.path,
+        source: source.as_ref().map(|s| s as &dyn CallSource),
     };
     Ok(HttpResponse::Ok().json(PreviewResponse {
         task_key: task_key.map(|t| rendering(&t, &input, Some(&agent_id))),
@@ -172,10 +178,12 @@ fn sample_of(delivery: &Delivery) -> Option<Sample> {
                 .into_iter()
                 .flatten()
                 .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)));
+            let provider = content["provenance"]["provider"].as_str();
             Some(Sample {
                 body: data.get("body").cloned(),
                 headers: header_map(headers),
                 path: data.get("path")?.as_str()?.to_owned(),
+                provider: provider.and_then(providers::named),
             })
         }
         None => {
@@ -186,6 +194,7 @@ fn sample_of(delivery: &Delivery) -> Option<Sample> {
             Some(Sample {
                 body: body_as_json(&delivery.body, is_form(content_type)),
                 path: path.trim_start_matches('/').to_owned(),
+                provider: Some(providers::selected(&headers)),
                 headers,
             })
         }

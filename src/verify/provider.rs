@@ -3,9 +3,10 @@
 //! forwarder, key routes and webhook-trigger read these and name no
 //! provider; adding one is its module plus a line in `registry.rs`.
 
+use super::described::{ConversationRule, Match};
 use super::sample::{Sample, SampleRequest};
 use super::VerifyError;
-use crate::domain::{KeyKind, Secret, TimedSecret};
+use crate::domain::{Actor, KeyKind, Secret, TimedSecret};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -46,6 +47,14 @@ pub struct Descriptor {
     /// arrays). Each one present is an actor `<kind>:<value>`, which the
     /// loop guard compares with the agent's own identities.
     pub actors: &'static [&'static [&'static str]],
+    /// What makes the actor a bot (any one holding).
+    pub bots: &'static [Match],
+    /// How an event names its conversation (`{conversation}`), rules tried
+    /// in order; empty for a provider without a notion of one.
+    pub conversation: &'static [ConversationRule],
+    /// The provider's set-up and liveness calls (a ping), answered by
+    /// hookgate on routes that store events; any one holding.
+    pub handshakes: &'static [Match],
     /// The refusals every provider has, in its own words.
     pub messages: Messages,
     /// Its timestamp tolerance, when that is a setting.
@@ -299,6 +308,12 @@ pub trait Provider: Sync + std::fmt::Debug {
             let id = headers.get(*name)?.to_str().ok()?;
             (!id.is_empty()).then(|| format!("{}:{id}", d.redelivery_prefix))
         })
+    }
+
+    /// Who caused the event (default: from the descriptor's `actors` and
+    /// `bots`); a provider that says more about trust adds it.
+    fn actor(&self, body: &Value) -> Option<Actor> {
+        super::described::actor_from_descriptor(self.descriptor(), body)
     }
 
     /// Whether a request header carries the caller's credential (default:

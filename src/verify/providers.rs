@@ -79,6 +79,14 @@ pub fn of_kind(kind: KeyKind) -> Option<&'static dyn Provider> {
         .find(|p| p.descriptor().kind == kind)
 }
 
+/// The provider whose key type is named `name`.
+pub fn named(name: &str) -> Option<&'static dyn Provider> {
+    PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| p.descriptor().kind.as_str() == name)
+}
+
 /// Every key type name, hookgate's `internal` included.
 pub fn kinds() -> impl Iterator<Item = KeyKind> {
     PROVIDERS

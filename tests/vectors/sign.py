@@ -2,7 +2,7 @@
 library where one exists, and checks the result with that library's verifier.
 
 Reads one JSON object on stdin:
-  {"provider": "standard_webhooks" | "svix" | "stripe" | "shopify" | "linear" | "sentry" | "pagerduty" | …,
+  {"provider": "standard_webhooks" | "svix" | "stripe" | "slack" | "shopify" | "linear" | "sentry" | "pagerduty" | …,
    "secret": "...", "body": "...", "timestamp": 1700000000, "id": "msg_..."}
 or, for a generic HMAC, "provider": "hmac" with "algorithm", "encoding",
 "content" (a template with {timestamp} and {body}), "header", and optionally
@@ -54,6 +54,17 @@ def stripe(req):
     if req.get("fresh", True):
         lib.WebhookSignature.verify_header(req["body"], header, req["secret"], 300)
     return {"stripe-signature": header}
+
+
+def slack(req):
+    from slack_sdk.signature import SignatureVerifier
+
+    verifier = SignatureVerifier(req["secret"])
+    timestamp = str(req["timestamp"])
+    signature = verifier.generate_signature(timestamp=timestamp, body=req["body"])
+    if req.get("fresh", True):
+        assert verifier.is_valid(req["body"], timestamp, signature)
+    return {"x-slack-request-timestamp": timestamp, "x-slack-signature": signature}
 
 
 # No official Python library signs these: the documented algorithms, written

@@ -98,6 +98,8 @@ async function deliveryAppearsLive(page) {
 async function openDelivery(page, id) {
   await page.click(`tr[data-delivery="${id}"] a.status`);
   await page.locator('li.attempt.delivered').waitFor({ timeout: STEP_MS });
+  const task = await page.locator('dt:text-is("Task") + dd a').innerText();
+  check(/^github:/.test(task), `the delivery names its task by its key (${task})`);
   const attempt = await page.locator('li.attempt').first().innerText();
   check(/HTTP 200/.test(attempt) && /\d+ ms/.test(attempt), `the attempt shows its status code and latency (${attempt.replace(/\n/g, ' ')})`);
   const body = await page.getByLabel('Body').innerText();

@@ -216,7 +216,7 @@ pub fn print(deliveries: &[Value]) {
         &[
             ("ID", "id"),
             ("STATUS", "status"),
-            ("TASK", "task_id"),
+            ("TASK", "task_name"),
             ("SEQ", "sequence_id"),
             ("ATTEMPTS", "attempts"),
             ("CREATED", "created_at"),

@@ -191,9 +191,17 @@ fn print_line(delivery: &Value, as_json: bool) {
         "{:<27}  {:<9}  {:<36}  {:<8}  {:<7}  {}",
         output::field(delivery, "updated_at"),
         output::field(delivery, "status"),
-        output::field(delivery, "task_id"),
+        task(delivery),
         output::field(delivery, "attempts"),
         latency,
         output::field(delivery, "id"),
     );
+}
+
+/// The delivery's task by its name (the rendered key), else its id.
+fn task(delivery: &Value) -> String {
+    match delivery["task_name"].as_str() {
+        Some(name) => name.to_owned(),
+        None => output::field(delivery, "task_id"),
+    }
 }

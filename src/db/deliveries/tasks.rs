@@ -56,6 +56,21 @@ pub fn list_tasks(
         .load(conn)
 }
 
+/// The names of the tasks `ids` (those that exist), by id.
+pub fn task_names(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, String)> = agent_tasks::table
+        .filter(agent_tasks::id.eq_any(ids))
+        .select((agent_tasks::id, agent_tasks::name))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 pub fn find_task(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Task>> {
     agent_tasks::table
         .find(id)

@@ -21,6 +21,9 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "",
     actors: &[],
+    bots: &[],
+    conversation: &[],
+    handshakes: &[],
     messages: Messages {
         no_key: INVALID,
         bad_signature: INVALID,

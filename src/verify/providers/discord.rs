@@ -9,6 +9,7 @@
 
 use crate::domain::json_fields::{self, Field};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::{ConversationRule, Match};
 use crate::verify::provider::{
     Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource,
 };
@@ -36,6 +37,22 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "discord",
     actors: &[&["member", "user", "id"], &["user", "id"]],
+    bots: &[
+        Match::new("body.member.user.bot", "true"),
+        Match::new("body.user.bot", "true"),
+    ],
+    conversation: &[
+        ConversationRule {
+            when: None,
+            key: "discord:{body.guild_id}/{body.channel_id|body.channel.id}",
+        },
+        // Direct messages belong to no server.
+        ConversationRule {
+            when: None,
+            key: "discord:@me/{body.channel_id|body.channel.id}",
+        },
+    ],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Discord key found for agent ID {agent}.",
         bad_signature: "Invalid Discord request signature",

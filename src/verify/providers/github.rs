@@ -2,11 +2,12 @@
 //! with the secret named by the payload's `repository.full_name`.
 
 use crate::domain::json_fields::{self, Field};
-use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::domain::{Actor, KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::{self, ConversationRule, Match};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::{hmac_sha256, VerifyError};
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
@@ -21,6 +22,24 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["x-github-delivery"],
     redelivery_prefix: "github",
     actors: &[&["sender", "login"]],
+    bots: &[Match::new("body.sender.type", "Bot")],
+    conversation: &[
+        // Discussions number on their own.
+        ConversationRule {
+            when: None,
+            key: "github:{body.repository.full_name}/discussions/{body.discussion.number}",
+        },
+        // Issues and pull requests share a repository's numbers: a pull
+        // request's comments (`issue.number`), reviews and checks meet it.
+        ConversationRule {
+            when: None,
+            key: "github:{body.repository.full_name}#{body.pull_request.number\
+                  |body.issue.number|body.check_run.pull_requests.0.number\
+                  |body.check_suite.pull_requests.0.number\
+                  |body.workflow_run.pull_requests.0.number}",
+        },
+    ],
+    handshakes: &[Match::new("header.x-github-event", "ping")],
     messages: Messages {
         no_key: "No API key found for GitHub repository {name}.",
         bad_signature: "Invalid GitHub webhook signature",
@@ -63,6 +82,30 @@ impl Provider for Github {
 
     fn signed_by(&self, reading: &Reading, body: &[u8], key: &TimedSecret) -> bool {
         check_signature(key.secret.expose().as_bytes(), body, reading.credential())
+    }
+
+    /// The sender, with the standing GitHub gives the author of the text
+    /// at hand (the comment's, the review's, else the issue's or pull
+    /// request's) and, for a pull request, whether its head is a fork.
+    fn actor(&self, body: &Value) -> Option<Actor> {
+        let mut actor = described::actor_from_descriptor(&DESCRIPTOR, body)?;
+        actor.association = ["comment", "review", "issue", "pull_request", "discussion"]
+            .iter()
+            .find_map(|holder| body.get(holder)?.get("author_association")?.as_str())
+            .map(str::to_owned);
+        actor.fork = body.get("pull_request").map(from_fork);
+        Some(actor)
+    }
+}
+
+/// Whether a pull request's head lives in another repository than its
+/// base (a deleted fork leaves no head repository).
+fn from_fork(pull_request: &Value) -> bool {
+    let repo_id = |side: &str| pull_request.get(side)?.get("repo")?.get("id")?.as_u64();
+    match (repo_id("head"), repo_id("base")) {
+        (Some(head), Some(base)) => head != base,
+        (None, Some(_)) => true,
+        _ => false,
     }
 }
 

@@ -2,6 +2,7 @@
 //! stored only as a digest and checked like an external key.
 
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::{ConversationRule, Match};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::VerifyError;
 
@@ -20,6 +21,31 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["x-gitlab-event-uuid"],
     redelivery_prefix: "gitlab",
     actors: &[&["user", "username"]],
+    bots: &[],
+    conversation: &[
+        // Merge request notes and pipelines name their merge request.
+        ConversationRule {
+            when: None,
+            key: "gitlab:{body.project.path_with_namespace}!{body.merge_request.iid}",
+        },
+        ConversationRule {
+            when: Some(Match::new("body.object_kind", "merge_request")),
+            key: "gitlab:{body.project.path_with_namespace}!{body.object_attributes.iid}",
+        },
+        ConversationRule {
+            when: None,
+            key: "gitlab:{body.project.path_with_namespace}#{body.issue.iid}",
+        },
+        ConversationRule {
+            when: Some(Match::new("body.object_kind", "issue")),
+            key: "gitlab:{body.project.path_with_namespace}#{body.object_attributes.iid}",
+        },
+        ConversationRule {
+            when: Some(Match::new("body.object_kind", "work_item")),
+            key: "gitlab:{body.project.path_with_namespace}#{body.object_attributes.iid}",
+        },
+    ],
+    handshakes: &[],
     messages: Messages {
         no_key: INVALID,
         bad_signature: INVALID,

@@ -27,6 +27,9 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "",
     actors: &[],
+    bots: &[],
+    conversation: &[],
+    handshakes: &[],
     messages: Messages {
         no_key: "Missing authentication for forward request.",
         bad_signature: "Invalid HMAC webhook signature",

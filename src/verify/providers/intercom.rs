@@ -7,6 +7,7 @@
 //! notification's `id` marks a redelivery.
 
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::described::{ConversationRule, Match};
 use crate::verify::provider::{
     body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource,
 };
@@ -32,6 +33,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "intercom",
     actors: &[],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: Some(Match::new("body.data.item.type", "conversation")),
+        key: "intercom:{body.app_id}/{body.data.item.id}",
+    }],
+    handshakes: &[Match::new("body.topic", "ping")],
     messages: Messages {
         no_key: "No Intercom key found for agent ID {agent}.",
         bad_signature: "Invalid Intercom webhook signature",

@@ -8,6 +8,7 @@
 //! `X-Atlassian-Webhook-Identifier` marks a redelivery.
 
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::described::ConversationRule;
 use crate::verify::hmac_sha256;
 use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
@@ -27,6 +28,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["x-atlassian-webhook-identifier"],
     redelivery_prefix: "jira",
     actors: &[&["user", "accountId"], &["comment", "author", "accountId"]],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: None,
+        key: "jira:{body.issue.key}",
+    }],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Jira key found for agent ID {agent}.",
         bad_signature: "Invalid Jira webhook signature",

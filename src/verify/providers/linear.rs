@@ -3,6 +3,7 @@
 
 use crate::domain::json_fields::{self, Field};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::{ConversationRule, Match};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::{hmac_sha256, VerifyError};
@@ -23,6 +24,23 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["linear-delivery"],
     redelivery_prefix: "linear",
     actors: &[&["actor", "id"]],
+    bots: &[],
+    conversation: &[
+        ConversationRule {
+            when: Some(Match::new("body.type", "Issue")),
+            key: "linear:{body.organizationId}/{body.data.id}",
+        },
+        ConversationRule {
+            when: Some(Match::new("body.type", "Comment")),
+            key: "linear:{body.organizationId}/{body.data.issueId|body.data.issue.id}",
+        },
+        ConversationRule {
+            when: Some(Match::new("body.type", "AgentSessionEvent")),
+            key: "linear:{body.organizationId}/\
+                  {body.agentSession.issueId|body.agentSession.issue.id}",
+        },
+    ],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Linear key found for agent ID {agent}.",
         bad_signature: "Invalid Linear webhook signature",

@@ -5,6 +5,7 @@
 //! redelivery.
 
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::described::ConversationRule;
 use crate::verify::hmac_sha256;
 use crate::verify::provider::{
     body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource,
@@ -29,6 +30,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "notion",
     actors: &[],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: None,
+        key: "notion:{body.workspace_id}/{body.data.page_id|body.entity.id}",
+    }],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Notion key found for agent ID {agent}.",
         bad_signature: "Invalid Notion webhook signature",

@@ -5,6 +5,7 @@
 //! call; the body's `event.id` marks a redelivery.
 
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::described::{ConversationRule, Match};
 use crate::verify::hmac_sha256;
 use crate::verify::provider::{
     body_redelivery_id, Descriptor, Messages, Provider, Reading, SecretSource,
@@ -29,6 +30,19 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "pagerduty",
     actors: &[&["event", "agent", "id"]],
+    bots: &[],
+    conversation: &[
+        // Notes and other incident sub-resources name their incident.
+        ConversationRule {
+            when: None,
+            key: "pagerduty:{body.event.data.incident.id}",
+        },
+        ConversationRule {
+            when: Some(Match::new("body.event.data.type", "incident")),
+            key: "pagerduty:{body.event.data.id}",
+        },
+    ],
+    handshakes: &[Match::new("body.event.event_type", "pagey.ping")],
     messages: Messages {
         no_key: "No PagerDuty key found for agent ID {agent}.",
         bad_signature: "Invalid PagerDuty webhook signature",

@@ -5,6 +5,7 @@
 //! The integration's Client Secret signs every call; any key name.
 
 use crate::domain::{KeyKind, KeyLookup, TimedSecret};
+use crate::verify::described::ConversationRule;
 use crate::verify::hmac_sha256;
 use crate::verify::provider::{Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
@@ -28,6 +29,13 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[REQUEST_ID_HEADER],
     redelivery_prefix: "sentry",
     actors: &[&["actor", "id"]],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: None,
+        key: "sentry:{body.data.issue.id|body.data.error.issue_id|body.data.event.issue_id\
+              |body.data.issue_id}",
+    }],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Sentry key found for agent ID {agent}.",
         bad_signature: "Invalid Sentry webhook signature",

@@ -2,6 +2,7 @@
 //! the secret named by `X-Shopify-Shop-Domain`.
 
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::ConversationRule;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::{hmac_sha256, VerifyError};
@@ -23,6 +24,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["x-shopify-webhook-id"],
     redelivery_prefix: "shopify",
     actors: &[],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: None,
+        key: "shopify:{header.x-shopify-shop-domain}/{body.admin_graphql_api_id|body.id}",
+    }],
+    handshakes: &[],
     messages: Messages {
         no_key: "No API key found for Shopify shop {name}.",
         bad_signature: "Invalid Shopify webhook signature",

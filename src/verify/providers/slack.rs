@@ -5,6 +5,7 @@
 
 use crate::domain::json_fields::{self, Field};
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::{ConversationRule, Match};
 use crate::verify::provider::{
     body_redelivery_id, Answer, Call, Descriptor, Messages, Provider, Reading, SecretSource,
     Tolerance,
@@ -33,6 +34,28 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "slack",
     actors: &[&["event", "bot_id"], &["event", "user"], &["user", "id"]],
+    bots: &[
+        Match::new("body.event.bot_id", "*"),
+        Match::new("body.event.subtype", "bot_message"),
+    ],
+    conversation: &[
+        // Events API: a reply's thread, else the message that starts one
+        // (an edit names its message; a reaction its item).
+        ConversationRule {
+            when: Some(Match::new("body.type", "event_callback")),
+            key: "slack:{body.team_id}:{body.event.channel|body.event.item.channel}:\
+                  {body.event.thread_ts|body.event.message.thread_ts|body.event.message.ts\
+                  |body.event.ts|body.event.item.ts}",
+        },
+        // Interactivity (the form's `payload`): its message's thread.
+        ConversationRule {
+            when: None,
+            key: "slack:{body.team.id}:{body.channel.id|body.container.channel_id}:\
+                  {body.message.thread_ts|body.container.thread_ts|body.message.ts\
+                  |body.container.message_ts}",
+        },
+    ],
+    handshakes: &[],
     messages: Messages {
         no_key: "No API key found for Slack app {name}.",
         bad_signature: "Invalid Slack webhook signature",

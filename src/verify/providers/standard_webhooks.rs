@@ -28,6 +28,9 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["webhook-id", "svix-id"],
     redelivery_prefix: "webhook",
     actors: &[],
+    bots: &[],
+    conversation: &[],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Standard Webhooks key found for agent ID {agent}.",
         bad_signature: "Invalid Standard Webhooks signature",

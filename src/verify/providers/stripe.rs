@@ -2,6 +2,7 @@
 //! "{t}.{body}")>[,v1=…][,v0=…]`, the endpoint's `whsec_…` secret used as is.
 
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::ConversationRule;
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::{hmac_sha256, VerifyError};
@@ -24,6 +25,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &[],
     redelivery_prefix: "stripe",
     actors: &[],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: None,
+        key: "stripe:{body.data.object.id}",
+    }],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Stripe key found for agent ID {agent}.",
         bad_signature: "Invalid Stripe webhook signature",

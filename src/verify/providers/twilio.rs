@@ -9,6 +9,7 @@
 //! `I-Twilio-Idempotency-Token` marks a redelivery.
 
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::ConversationRule;
 use crate::verify::provider::{Call, Descriptor, Messages, Own, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::VerifyError;
@@ -34,6 +35,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["i-twilio-idempotency-token"],
     redelivery_prefix: "twilio",
     actors: &[],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: None,
+        key: "twilio:{body.AccountSid}:{body.To}:{body.From}",
+    }],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Twilio key found for agent ID {agent}.",
         bad_signature: "Invalid Twilio webhook signature",

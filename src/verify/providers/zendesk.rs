@@ -6,6 +6,7 @@
 //! every call; `X-Zendesk-Webhook-Invocation-Id` marks a redelivery.
 
 use crate::domain::{KeyKind, KeyLookup, Secret, TimedSecret};
+use crate::verify::described::{ConversationRule, Match};
 use crate::verify::provider::{Call, Descriptor, Messages, Provider, Reading, SecretSource};
 use crate::verify::sample::{self, Sample, SampleRequest};
 use crate::verify::{hmac_sha256, VerifyError};
@@ -30,6 +31,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     redelivery_headers: &["x-zendesk-webhook-invocation-id"],
     redelivery_prefix: "zendesk",
     actors: &[],
+    bots: &[],
+    conversation: &[ConversationRule {
+        when: Some(Match::new("body.type", "zen:event-type:ticket.*")),
+        key: "zendesk:{body.account_id}/{body.detail.id}",
+    }],
+    handshakes: &[],
     messages: Messages {
         no_key: "No Zendesk key found for agent ID {agent}.",
         bad_signature: "Invalid Zendesk webhook signature",

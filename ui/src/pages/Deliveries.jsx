@@ -73,7 +73,7 @@ export function Deliveries({ initial = {} }) {
                 <td><input type="checkbox" aria-label={`Select ${d.id}`} checked={selected.has(d.id)} onChange={() => toggle(d.id)} /></td>
                 <td><a href={`#/deliveries/${d.id}`} class={`status ${d.status}`}>{d.status}</a></td>
                 <td>{d.created_at}</td>
-                <td class="mono">{d.task_id ? <a href={`#/tasks/${d.task_id}`}>{d.task_id}</a> : '–'}</td>
+                <td class="mono">{d.task_id ? <a href={`#/tasks/${d.task_id}`} title={d.task_id}>{d.task_name || d.task_id}</a> : '–'}</td>
                 <td>{d.sequence_id ?? '–'}</td>
                 <td>{d.attempts}</td>
                 <td>{d.last_error || ''}</td>

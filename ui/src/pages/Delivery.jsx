@@ -35,7 +35,7 @@ export function Delivery({ id }) {
       <dl class="fields">
         <dt>Status</dt><dd class={`status ${delivery.status}`} data-field="status">{delivery.status}</dd>
         <dt>Mode</dt><dd>{delivery.mode}</dd>
-        <dt>Task</dt><dd class="mono">{delivery.task_id ? <a href={`#/tasks/${delivery.task_id}`}>{delivery.task_id}</a> : '–'} {delivery.sequence_id ? `#${delivery.sequence_id}` : ''}</dd>
+        <dt>Task</dt><dd class="mono">{delivery.task_id ? <a href={`#/tasks/${delivery.task_id}`} title={delivery.task_id}>{delivery.task_name || delivery.task_id}</a> : '–'} {delivery.sequence_id ? `#${delivery.sequence_id}` : ''}</dd>
         <dt>Created</dt><dd>{delivery.created_at}</dd>
         <dt>Delivered</dt><dd>{delivery.delivered_at || '–'}</dd>
       </dl>

@@ -1,0 +1,219 @@
+//! What a provider's descriptor says about a verified call beyond who sent
+//! it: the conversation the event belongs to, whether it is a set-up or
+//! liveness call (a handshake), and who caused it. All of it is data in
+//! the provider's one file ([`Descriptor::conversation`],
+//! [`Descriptor::handshakes`], [`Descriptor::bots`]); this module reads it.
+
+use super::provider::{Descriptor, Provider};
+use super::providers::PROVIDERS;
+use crate::domain::{Actor, CallSource, Template, TemplateInput};
+use actix_web::http::header::HeaderMap;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+/// A test of one call field, written as data: `field` names it as a
+/// template does (`header.x-github-event`, `body.event.type`); `is` is the
+/// text it must be, a final `*` making it a prefix (`*` alone: present).
+#[derive(Debug, Clone, Copy)]
+pub struct Match {
+    pub field: &'static str,
+    pub is: &'static str,
+}
+
+/// One way a provider's events name their conversation: when `when` holds
+/// (always when None), the conversation is `key` rendered (a template over
+/// `body.` and `header.` fields, alternatives allowed); a rule whose key
+/// cannot be rendered gives way to the next.
+#[derive(Debug, Clone, Copy)]
+pub struct ConversationRule {
+    pub when: Option<Match>,
+    pub key: &'static str,
+}
+
+impl Match {
+    pub const fn new(field: &'static str, is: &'static str) -> Self {
+        Self { field, is }
+    }
+
+    /// Whether the call's field has the text (absent and null never do).
+    pub fn holds(&self, headers: &HeaderMap, body: Option<&Value>) -> bool {
+        let Some(text) = field_text(self.field, headers, body) else {
+            return false;
+        };
+        match self.is.strip_suffix('*') {
+            Some(prefix) => text.starts_with(prefix),
+            None => text == self.is,
+        }
+    }
+
+    /// The literal a body must contain for the match to hold: a cheap look
+    /// at the raw bytes before the body is parsed.
+    fn needle(&self) -> &'static str {
+        self.is.trim_end_matches('*')
+    }
+}
+
+/// A `header.` or `body.` field's text (a JSON string as is, another value
+/// as JSON); None when absent or null.
+fn field_text<'a>(
+    field: &str,
+    headers: &'a HeaderMap,
+    body: Option<&'a Value>,
+) -> Option<Cow<'a, str>> {
+    if let Some(name) = field.strip_prefix("header.") {
+        return headers.get(name)?.to_str().ok().map(Cow::Borrowed);
+    }
+    let path = field.strip_prefix("body.")?;
+    let value = path.split('.').try_fold(body?, |v, segment| match v {
+        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+        other => other.get(segment),
+    })?;
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Null => None,
+        other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+/// A conversation rule with its key parsed.
+type ParsedRule = (Option<Match>, Template);
+
+/// Each provider's conversation rules with their keys parsed, in registry
+/// order; parsed once (a descriptor's key that does not parse is a bug the
+/// unit tests catch, and is skipped).
+static RULES: LazyLock<Vec<Vec<ParsedRule>>> = LazyLock::new(|| {
+    PROVIDERS
+        .iter()
+        .map(|p| {
+            let rules = p.descriptor().conversation.iter();
+            rules
+                .filter_map(|r| Some((r.when, Template::parse("conversation", r.key).ok()?)))
+                .collect()
+        })
+        .collect()
+});
+
+/// Whether the provider's events name a conversation at all.
+pub fn has_conversation(descriptor: &Descriptor) -> bool {
+    !descriptor.conversation.is_empty()
+}
+
+/// The conversation of a call the provider verified.
+fn conversation(provider: &dyn Provider, input: &TemplateInput<'_>) -> Option<String> {
+    let kind = provider.descriptor().kind;
+    let at = PROVIDERS.iter().position(|p| p.descriptor().kind == kind)?;
+    RULES[at].iter().find_map(|(when, key)| {
+        if when.is_some_and(|m| !m.holds(input.headers, input.body)) {
+            return None;
+        }
+        key.render(input).ok().filter(|k| !k.is_empty())
+    })
+}
+
+/// Whether the call is one of the provider's set-up or liveness calls,
+/// which hookgate answers itself on routes that store events. The body is
+/// parsed only when it holds a handshake's text.
+pub fn is_handshake(provider: &dyn Provider, headers: &HeaderMap, body: &[u8]) -> bool {
+    let handshakes = provider.descriptor().handshakes;
+    let mut parsed: Option<Option<Value>> = None;
+    handshakes.iter().any(|m| {
+        if !m.field.starts_with("body.") {
+            return m.holds(headers, None);
+        }
+        if !contains(body, m.needle().as_bytes()) {
+            return false;
+        }
+        let json = parsed.get_or_insert_with(|| serde_json::from_slice(body).ok());
+        m.holds(headers, json.as_ref())
+    })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The actor from the descriptor's data: the first actor field present
+/// is the id; a `bots` match makes it a bot.
+pub fn actor_from_descriptor(descriptor: &Descriptor, body: &Value) -> Option<Actor> {
+    let headers = HeaderMap::new();
+    let id = descriptor.actors.iter().find_map(|path| {
+        let value = path.iter().try_fold(body, |v, segment| match v {
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+            other => other.get(segment),
+        })?;
+        match value {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    })?;
+    let bot = descriptor
+        .bots
+        .iter()
+        .any(|m| m.holds(&headers, Some(body)));
+    Some(Actor {
+        id,
+        bot,
+        association: None,
+        fork: None,
+    })
+}
+
+/// A verifying provider as templates and conditions see it.
+pub struct Described(pub &'static dyn Provider);
+
+impl CallSource for Described {
+    fn provider_name(&self) -> &'static str {
+        self.0.descriptor().kind.as_str()
+    }
+
+    fn conversation(&self, input: &TemplateInput<'_>) -> Option<String> {
+        conversation(self.0, input)
+    }
+
+    fn actor(&self, body: &Value) -> Option<Actor> {
+        self.0.actor(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_descriptors_conversation_keys_parse() {
+        for (p, parsed) in PROVIDERS.iter().zip(RULES.iter()) {
+            let d = p.descriptor();
+            assert_eq!(parsed.len(), d.conversation.len(), "{}", d.kind.as_str());
+            for rule in d
+                .conversation
+                .iter()
+                .flat_map(|r| r.when)
+                .chain(d.handshakes.iter().copied())
+                .chain(d.bots.iter().copied())
+            {
+                assert!(
+                    rule.field.starts_with("body.") || rule.field.starts_with("header."),
+                    "{}: {}",
+                    d.kind.as_str(),
+                    rule.field
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn matches_compare_text_prefixes_and_presence() {
+        let body = serde_json::json!({"event": {"type": "pagey.ping", "n": 7, "none": null}});
+        let headers = crate::test_support::headers(&[("x-github-event", "ping")]);
+        let holds = |field, is| Match::new(field, is).holds(&headers, Some(&body));
+        assert!(holds("header.x-github-event", "ping"));
+        assert!(!holds("header.x-github-event", "pin"));
+        assert!(holds("body.event.type", "pagey.*"));
+        assert!(holds("body.event.n", "7"));
+        assert!(holds("body.event.n", "*"));
+        assert!(!holds("body.event.none", "*"));
+        assert!(!holds("body.event.missing", "*"));
+    }
+}
