@@ -6,7 +6,9 @@
 //! on `/api` must carry that key in `x-agent-api-key`. It answers
 //! `task/create` and `event/send` as the Agentex SDK does, and serves a
 //! custom route `/code_changes` that hookgate can forward to. It prints what
-//! it receives, with where each event came from (its provenance).
+//! it receives, with where each event came from and who caused it (its
+//! provenance). Its tasks are conversations: a route keyed
+//! `{conversation}` gives it one task per pull request or Slack thread.
 //!
 //! ```sh
 //! cargo run --example acp_agent
@@ -52,8 +54,15 @@ async fn api(
                 Some(events) => format!(" batch={}", events.len()),
                 None => String::new(),
             };
+            // Who caused it, as the provider tells: how far to trust its text.
+            let actor = &provenance["actor"];
+            let by = match (actor["id"].as_str(), actor["bot"].as_bool()) {
+                (Some(id), Some(true)) => format!(" by={id}(bot)"),
+                (Some(id), _) => format!(" by={id}"),
+                _ => String::new(),
+            };
             println!(
-                "event/send   task={} sequence={} from={}:{}{batch} content={data}",
+                "event/send   task={} sequence={} from={}:{}{by}{batch} content={data}",
                 params["task"]["name"],
                 event["sequence_id"],
                 provenance["provider"].as_str().unwrap_or("?"),

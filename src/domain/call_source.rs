@@ -47,7 +47,7 @@ pub enum ActorField {
 }
 
 impl ActorField {
-    pub const NAMES: &'static str = "actor.id, actor.bot, actor.association or actor.fork";
+    pub const NAMES: &'static str = "{actor.id}, {actor.bot}, {actor.association} or {actor.fork}";
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {

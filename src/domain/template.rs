@@ -138,7 +138,7 @@ impl Placeholder {
         let bad = || {
             ParseError(format!(
                 "Field '{field}' has an unknown placeholder {{{name}}}: use {{body.a.b}}, \
-                 {{header.name}}, {{path}}, {{conversation}}, {{provider}} or {}.",
+                 {{header.name}}, {{path}}, {{conversation}}, {{provider}}, {}.",
                 ActorField::NAMES
             ))
         };

@@ -65,11 +65,7 @@ fn field_text<'a>(
         return headers.get(name)?.to_str().ok().map(Cow::Borrowed);
     }
     let path = field.strip_prefix("body.")?;
-    let value = path.split('.').try_fold(body?, |v, segment| match v {
-        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
-        other => other.get(segment),
-    })?;
-    match value {
+    match value_at(body?, path.split('.'))? {
         Value::String(s) => Some(Cow::Borrowed(s)),
         Value::Null => None,
         other => Some(Cow::Owned(other.to_string())),
@@ -78,6 +74,17 @@ fn field_text<'a>(
 
 /// A conversation rule with its key parsed.
 type ParsedRule = (Option<Match>, Template);
+
+/// The value at a JSON path (numbers index arrays).
+pub fn value_at<'v, 'p>(
+    body: &'v Value,
+    path: impl IntoIterator<Item = &'p str>,
+) -> Option<&'v Value> {
+    path.into_iter().try_fold(body, |v, segment| match v {
+        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+        other => other.get(segment),
+    })
+}
 
 /// Each provider's conversation rules with their keys parsed, in registry
 /// order; parsed once (a descriptor's key that does not parse is a bug the
@@ -137,17 +144,15 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// is the id; a `bots` match makes it a bot.
 pub fn actor_from_descriptor(descriptor: &Descriptor, body: &Value) -> Option<Actor> {
     let headers = HeaderMap::new();
-    let id = descriptor.actors.iter().find_map(|path| {
-        let value = path.iter().try_fold(body, |v, segment| match v {
-            Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
-            other => other.get(segment),
-        })?;
-        match value {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    })?;
+    let id =
+        descriptor
+            .actors
+            .iter()
+            .find_map(|path| match value_at(body, path.iter().copied())? {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })?;
     let bot = descriptor
         .bots
         .iter()
@@ -201,6 +206,207 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The conversation `kind`'s descriptor reads from a call.
+    fn conversation_of(
+        kind: &str,
+        headers: &[(&'static str, &'static str)],
+        body: Value,
+    ) -> Option<String> {
+        let provider = crate::verify::providers::named(kind).expect(kind);
+        let headers = crate::test_support::headers(headers);
+        let source = Described(provider);
+        let input = TemplateInput {
+            body: Some(&body),
+            headers: &headers,
+            path: "",
+            source: Some(&source),
+        };
+        source.conversation(&input)
+    }
+
+    /// Each provider's conversation from payloads shaped as its
+    /// documentation shows them (the GitHub, Slack, Linear and GitLab ones
+    /// are driven end to end in tests/api/conversations.rs).
+    #[test]
+    fn each_provider_names_its_conversation() {
+        use serde_json::json;
+        type Case = (
+            &'static str,
+            Vec<(&'static str, &'static str)>,
+            Value,
+            Option<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "github",
+                vec![],
+                json!({"repository": {"full_name": "o/r"}, "discussion": {"number": 4},
+                "comment": {"id": 1}}),
+                Some("github:o/r/discussions/4"),
+            ),
+            (
+                "github",
+                vec![],
+                json!({"repository": {"full_name": "o/r"},
+                "workflow_run": {"pull_requests": [{"number": 9}]}}),
+                Some("github:o/r#9"),
+            ),
+            (
+                "github",
+                vec![],
+                json!({"repository": {"full_name": "o/r"},
+                "check_suite": {"pull_requests": []}}),
+                None,
+            ),
+            (
+                "jira",
+                vec![],
+                json!({"webhookEvent": "comment_created",
+                "issue": {"id": "10002", "key": "PROJ-12"}}),
+                Some("jira:PROJ-12"),
+            ),
+            (
+                "sentry",
+                vec![],
+                json!({"action": "created", "data": {"issue": {"id": "1170820242"}}}),
+                Some("sentry:1170820242"),
+            ),
+            (
+                "sentry",
+                vec![],
+                json!({"action": "created", "data": {"error": {"issue_id": "117"}}}),
+                Some("sentry:117"),
+            ),
+            (
+                "sentry",
+                vec![],
+                json!({"action": "created", "data": {"comment_id": "1", "issue_id": 100}}),
+                Some("sentry:100"),
+            ),
+            (
+                "pagerduty",
+                vec![],
+                json!({"event": {"event_type": "incident.triggered",
+                "data": {"id": "PGR0VU2", "type": "incident"}}}),
+                Some("pagerduty:PGR0VU2"),
+            ),
+            (
+                "pagerduty",
+                vec![],
+                json!({"event": {"event_type": "incident.annotated",
+                "data": {"incident": {"id": "PGR0VU2", "type": "incident_reference"},
+                         "type": "incident_note"}}}),
+                Some("pagerduty:PGR0VU2"),
+            ),
+            (
+                "pagerduty",
+                vec![],
+                json!({"event": {"event_type": "service.updated",
+                "data": {"id": "PSVC", "type": "service"}}}),
+                None,
+            ),
+            (
+                "zendesk",
+                vec![],
+                json!({"type": "zen:event-type:ticket.comment_added",
+                "account_id": 12514403, "detail": {"id": "35436"}, "subject": "zen:ticket:35436"}),
+                Some("zendesk:12514403/35436"),
+            ),
+            (
+                "zendesk",
+                vec![],
+                json!({"type": "zen:event-type:user.created",
+                "account_id": 1, "detail": {"id": "7"}}),
+                None,
+            ),
+            (
+                "intercom",
+                vec![],
+                json!({"type": "notification_event", "app_id": "a86dr8yl",
+                "topic": "conversation.user.replied",
+                "data": {"item": {"type": "conversation", "id": "147"}}}),
+                Some("intercom:a86dr8yl/147"),
+            ),
+            (
+                "discord",
+                vec![],
+                json!({"type": 2, "guild_id": "G1", "channel_id": "C1",
+                "member": {"user": {"id": "U1"}}}),
+                Some("discord:G1/C1"),
+            ),
+            (
+                "discord",
+                vec![],
+                json!({"type": 2, "channel_id": "C2", "user": {"id": "U1"}}),
+                Some("discord:@me/C2"),
+            ),
+            (
+                "twilio",
+                vec![],
+                json!({"AccountSid": "AC1", "From": "+15550001", "To": "+15550002",
+                "Body": "hi"}),
+                Some("twilio:AC1:+15550002:+15550001"),
+            ),
+            (
+                "notion",
+                vec![],
+                json!({"workspace_id": "W", "type": "comment.created",
+                "entity": {"id": "CM", "type": "comment"}, "data": {"page_id": "P"}}),
+                Some("notion:W/P"),
+            ),
+            (
+                "notion",
+                vec![],
+                json!({"workspace_id": "W", "type": "page.content_updated",
+                "entity": {"id": "P", "type": "page"}, "data": {"parent": {"id": "D"}}}),
+                Some("notion:W/P"),
+            ),
+            (
+                "stripe",
+                vec![],
+                json!({"id": "evt_1", "type": "payment_intent.succeeded",
+                "data": {"object": {"id": "pi_1", "object": "payment_intent"}}}),
+                Some("stripe:pi_1"),
+            ),
+            (
+                "shopify",
+                vec![("x-shopify-shop-domain", "shop.myshopify.com")],
+                json!({"id": 820982911946154508u64,
+                       "admin_graphql_api_id": "gid://shopify/Order/820982911946154508"}),
+                Some("shopify:shop.myshopify.com/gid://shopify/Order/820982911946154508"),
+            ),
+            (
+                "standard_webhooks",
+                vec![],
+                json!({"type": "x", "data": {"id": "1"}}),
+                None,
+            ),
+            ("external", vec![], json!({"id": "1"}), None),
+        ];
+        for (kind, headers, body, expected) in cases {
+            let got = conversation_of(kind, &headers, body.clone());
+            assert_eq!(got.as_deref(), expected, "{kind}: {body}");
+        }
+    }
+
+    #[test]
+    fn handshakes_are_recognised_without_parsing_other_bodies() {
+        let named = |kind| crate::verify::providers::named(kind).unwrap();
+        let none = HeaderMap::new();
+        let ping = br#"{"event":{"event_type":"pagey.ping","data":{"type":"ping"}}}"#;
+        assert!(is_handshake(named("pagerduty"), &none, ping));
+        let triggered = br#"{"event":{"event_type":"incident.triggered"}}"#;
+        assert!(!is_handshake(named("pagerduty"), &none, triggered));
+        assert!(is_handshake(
+            named("intercom"),
+            &none,
+            br#"{"topic":"ping"}"#
+        ));
+        let github = crate::test_support::headers(&[("x-github-event", "ping")]);
+        assert!(is_handshake(named("github"), &github, b"{}"));
+        assert!(!is_handshake(named("stripe"), &github, b"{}"));
     }
 
     #[test]

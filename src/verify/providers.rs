@@ -167,11 +167,7 @@ pub fn actors(provider: &dyn Provider, body: &Value) -> Vec<String> {
         .actors
         .iter()
         .filter_map(|path| {
-            let value = path.iter().try_fold(body, |v, segment| match v {
-                Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
-                other => other.get(segment),
-            })?;
-            let text = match value {
+            let text = match super::described::value_at(body, path.iter().copied())? {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 _ => return None,

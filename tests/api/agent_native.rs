@@ -167,7 +167,7 @@ async fn a_bad_condition_is_refused_naming_it(backend: Backend) {
         ),
         (
             json!({"ignore": [{"field": "query.x", "exists": true}]}),
-            "Field 'ignore[0].field' has an unknown placeholder {query.x}: use {body.a.b}, {header.name} or {path}.",
+            "Field 'ignore[0].field' has an unknown placeholder {query.x}: use {body.a.b}, {header.name}, {path}, {conversation}, {provider}, {actor.id}, {actor.bot}, {actor.association} or {actor.fork}.",
         ),
         (
             json!({"filter": [{"field": "path", "exists": true, "equals": "x"}]}),

@@ -11,6 +11,7 @@ use crate::acp_agent::AcpAgent;
 use crate::delivery::{queue_app, wait_for_status};
 use crate::helpers::*;
 use crate::payloads::{self, GithubDelivery};
+use crate::task_keys::task_names;
 use crate::vectors;
 use actix_web::http::Method;
 use serde_json::{json, Value};
@@ -21,7 +22,8 @@ db_tests!(
     a_linear_issue_and_its_comments_are_one_task,
     a_gitlab_merge_request_and_its_notes_are_one_task,
     actor_provenance_can_be_filtered_on,
-    conversation_keys_are_refused_where_no_provider_names_one
+    conversation_keys_are_refused_where_no_provider_names_one,
+    a_plain_forward_lets_the_agent_answer_a_ping
 );
 
 const SECRET: &str = "github-webhook-secret";
@@ -148,14 +150,7 @@ async fn a_pull_requests_real_deliveries_share_one_task(backend: Backend) {
     assert_eq!(agent.event_count(), 10);
 
     // Tasks carry their key, listed and searchable by it.
-    let tasks = app.get("/tasks?name=github%3ACodertocat").await.json();
-    let mut names: Vec<&str> = tasks
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    names.sort();
+    let names = task_names(&app, "name=github%3ACodertocat").await;
     assert_eq!(
         names,
         [
@@ -499,4 +494,21 @@ async fn conversation_keys_are_refused_where_no_provider_names_one(backend: Back
         3,
         "refusals stored nothing"
     );
+}
+
+async fn a_plain_forward_lets_the_agent_answer_a_ping(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    app.register("pr-agent", &upstream.url).await;
+    app.create_key("pr-agent", "Octocoders/Hello-World", "github", Some(SECRET))
+        .await;
+    let [ping] = &payloads::github(SECRET, &[("ping", 1)])[..] else {
+        unreachable!()
+    };
+    // No route: the synchronous forward, where the agent answers.
+    let reply = send_github(&app, ping, "p-1").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let got = upstream.single();
+    assert_eq!(got.header("x-github-event"), Some("ping"));
+    assert_eq!(got.body, ping.body.as_bytes());
 }

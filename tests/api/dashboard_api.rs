@@ -209,7 +209,7 @@ async fn a_route_preview_renders_against_a_stored_delivery(backend: Backend) {
         .await
         .assert_message(
             422,
-            "Field 'task_key' has an unknown placeholder {bogus}: use {body.a.b}, {header.name} or {path}.",
+            "Field 'task_key' has an unknown placeholder {bogus}: use {body.a.b}, {header.name}, {path}, {conversation}, {provider}, {actor.id}, {actor.bot}, {actor.association} or {actor.fork}.",
         );
     let other =
         preview(json!({"agent_name": "pr-agent", "delivery_id": "nope", "task_key": "x"})).await;

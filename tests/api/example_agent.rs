@@ -1,7 +1,7 @@
 //! `examples/acp_agent.rs` end to end, as the README walks through it: it
 //! registers itself, and two signed pull-request payloads arrive in one task.
 
-use crate::delivery::{github_route, pr_event, send_pr, wait_for_status, SECRET};
+use crate::delivery::{pr_event, send_pr, wait_for_status, SECRET};
 use crate::helpers::*;
 use crate::process::free_port;
 use actix_web::http::Method;
@@ -47,7 +47,18 @@ async fn example_agent_receives_both_events_in_one_task(backend: Backend) {
     }
     assert!(registered, "the example agent registered itself and serves");
 
-    github_route(&app).await;
+    // The README's route: one task per conversation, every event type on
+    // one URL (what names no conversation is ignored).
+    app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
+        .await;
+    let route = app
+        .post_json(
+            "/agent_routes",
+            json!({"agent_name": "pr-agent", "path": "code_changes", "mode": "acp_event",
+                   "task_key": "{conversation}", "missing_task_key": "ignore"}),
+        )
+        .await;
+    assert_eq!(route.status, 200, "{}", route.text());
     let first = send_pr(&app, &pr_event(7, "opened"), "d-1").await.json();
     let second = send_pr(&app, &pr_event(7, "synchronize"), "d-2")
         .await
@@ -56,6 +67,21 @@ async fn example_agent_receives_both_events_in_one_task(backend: Backend) {
     for accepted in [&first, &second] {
         wait_for_status(&app, accepted["event_id"].as_str().unwrap(), "delivered").await;
     }
+    // GitHub's first call to a new webhook is answered by hookgate.
+    let ping = json!({"zen": "Keep it logically awesome.", "hook_id": 1,
+                      "repository": {"full_name": "octo/hello"}})
+    .to_string();
+    let signature = github::sign(SECRET.as_bytes(), ping.as_bytes());
+    let headers = [
+        ("x-hub-signature-256", signature.as_str()),
+        ("x-github-event", "ping"),
+        ("content-type", "application/json"),
+    ];
+    let pinged = app
+        .forward(Method::POST, "pr-agent", "code_changes", &headers, ping)
+        .await;
+    assert_eq!(pinged.status, 200, "{}", pinged.text());
+    assert_eq!(pinged.json()["handshake"], true);
     // The agent declared its bot account: its own comment never comes back.
     let agent = app.get("/agents/name/pr-agent").await.json();
     assert_eq!(agent["identities"], json!(["github:pr-agent[bot]"]));

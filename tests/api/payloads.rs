@@ -4,9 +4,10 @@
 //! packages are installed in `tests/payloads/node_modules` with `npm ci`
 //! on first use (versions pinned by its package-lock.json).
 
+use crate::vectors::ask_json;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// One delivery as GitHub makes it.
@@ -50,31 +51,14 @@ fn installed() -> &'static Path {
 /// The examples named (event name, index in the collection), signed with
 /// `secret`.
 pub fn github(secret: &str, examples: &[(&str, usize)]) -> Vec<GithubDelivery> {
-    use std::io::Write;
     let dir = installed();
-    let mut child = Command::new("node")
-        .arg(dir.join("github.mjs"))
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
+    let mut node = Command::new("node");
+    node.arg(dir.join("github.mjs")).current_dir(dir);
     let request = json!({"secret": secret, "examples": examples});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "github.mjs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let made: Vec<Value> = serde_json::from_slice(&out.stdout).expect("github.mjs answers JSON");
-    made.iter()
+    let made = ask_json(node, "github.mjs", &request);
+    made.as_array()
+        .expect("a list")
+        .iter()
         .map(|d| GithubDelivery {
             event: d["event"].as_str().unwrap().to_owned(),
             body: d["body"].as_str().unwrap().to_owned(),

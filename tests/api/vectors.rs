@@ -84,14 +84,27 @@ pub fn sign_stale(
 }
 
 pub fn sign_with(request: Value) -> Vec<(String, String)> {
+    let mut sign = Command::new(python());
+    sign.arg(project_file("tests/vectors/sign.py"));
+    let answer = ask_json(sign, "sign.py", &request);
+    answer["headers"]
+        .as_object()
+        .expect("headers")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Runs `command` with `request` on its stdin and reads the JSON it
+/// prints; `what` names it when it fails.
+pub fn ask_json(mut command: Command, what: &str, request: &Value) -> Value {
     use std::io::Write;
-    let mut child = Command::new(python())
-        .arg(project_file("tests/vectors/sign.py"))
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run sign.py");
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
     child
         .stdin
         .take()
@@ -101,16 +114,10 @@ pub fn sign_with(request: Value) -> Vec<(String, String)> {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "sign.py: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let answer: Value = serde_json::from_slice(&out.stdout).expect("sign.py answers JSON");
-    answer["headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} answers JSON: {e}"))
 }
 
 /// A generic HMAC signature, computed by Python's `hmac` from `spec`
