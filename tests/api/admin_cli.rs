@@ -1,5 +1,5 @@
 //! The admin CLI (issue 13) against a real hookgate process and a real
-//! agent: agents, keys, routes, deliveries, send-test, tail, completions,
+//! agent: agents, keys, routes, deliveries, tasks, send-test, tail, completions,
 //! tables and `--json`, and the exit codes scripts rely on.
 
 use crate::acp_agent::AcpAgent;
@@ -238,6 +238,30 @@ async fn deliveries_list_show_and_retry_through_the_cli(backend: Backend) {
         table.starts_with("ID") && ids.iter().all(|id| table.contains(id.as_str())),
         "{table}"
     );
+    // Tasks go by their keys, in deliveries and on their own.
+    assert!(table.contains("github:octo/hello#2"), "{table}");
+    let tasks = ok(&cli_line(
+        port,
+        "tasks list --agent pr-agent --name github:octo/hello#",
+    )
+    .await);
+    let names: Vec<&str> = tasks
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names.len(),
+        3,
+        "one task per pull request, newest first: {tasks}"
+    );
+    assert!(names.contains(&"github:octo/hello#1"), "{tasks}");
+    let one = ok(&cli_line(
+        port,
+        "tasks list --agent pr-agent --name github:octo/hello#3",
+    )
+    .await);
+    assert_eq!(one.lines().count(), 2, "the header and one task: {one}");
     let shown = ok(&cli(port, &["deliveries", "show", &ids[0], "--payload"]).await);
     assert!(
         shown.contains("Attempts:") && shown.contains("failed"),
@@ -444,6 +468,7 @@ async fn completions_cover_every_command() {
         "keys",
         "routes",
         "deliveries",
+        "tasks",
         "send-test",
         "tail",
         "--bulk",
