@@ -19,6 +19,7 @@ mod identities;
 mod intake;
 mod metrics;
 mod openapi;
+mod providers;
 mod replays;
 pub mod request_id;
 mod route_preview;
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     route_routes(cfg);
     delivery_routes(cfg);
     task_routes(cfg);
+    cfg.route("/providers", web::get().to(providers::list));
     cfg.route("/replays", web::post().to(replays::create))
         .route("/replays/{id}", web::get().to(replays::get));
     ui::configure(cfg);

@@ -3,7 +3,8 @@
 
 use super::{
     accounts, agent_routes, agents, api_keys, deliveries, delivery_actions, forward, health,
-    identities, metrics, replays, route_preview, stats, tasks, test_call, webhook_trigger,
+    identities, metrics, providers, replays, route_preview, stats, tasks, test_call,
+    webhook_trigger,
 };
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -61,6 +62,7 @@ use utoipa::OpenApi;
         delivery_actions::pause,
         delivery_actions::resume,
         identities::set,
+        providers::list,
     )
 )]
 pub struct ApiDoc;

@@ -35,6 +35,9 @@ pub struct Descriptor {
     /// Prefixes of the provider's own headers that describe the event and
     /// go into ACP events, besides the `x-…` headers every provider's do.
     pub event_headers: &'static [&'static str],
+    /// Every other header the provider reads (a timestamp, a signed id, a
+    /// setting, the shop): with the ones above, all it looks at.
+    pub reads: &'static [&'static str],
     /// Where the secret comes from, for key creation and webhook-trigger.
     pub secret: SecretSource,
     /// Headers carrying the provider's delivery id, first present wins;

@@ -328,7 +328,8 @@ async fn send_test_reaches_a_real_agent_and_tail_shows_it(backend: Backend) {
 
     let lines = tail.until(" delivered ").await;
     let delivered = lines.last().unwrap();
-    let task = event["params"]["task"]["id"].as_str().unwrap();
+    // Tasks go by their names, the rendered keys.
+    let task = event["params"]["task"]["name"].as_str().unwrap();
     assert!(lines[0].starts_with("TIME"), "{lines:?}");
     assert!(
         delivered.contains(task) && delivered.contains("ms"),

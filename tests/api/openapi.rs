@@ -1,8 +1,12 @@
-//! `/openapi.json`, `/healthz`, `/readyz`.
+//! `/openapi.json`, `/providers`, `/healthz`, `/readyz`.
 
 use crate::helpers::*;
 
-db_tests!(openapi_documents_every_route, health_and_readiness_answer);
+db_tests!(
+    openapi_documents_every_route,
+    providers_list_the_registry,
+    health_and_readiness_answer
+);
 
 async fn openapi_documents_every_route(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -54,4 +58,39 @@ async fn health_and_readiness_answer(backend: Backend) {
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 200);
     assert_eq!(ready.json()["status"], "ready");
+}
+
+/// `GET /providers` is the registry itself: every key type a key may have
+/// (but hookgate's internal one), in matching order, with what each reads.
+async fn providers_list_the_registry(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let listed = app.get("/providers").await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let listed = listed.json();
+    let providers = listed.as_array().unwrap();
+    let kinds: Vec<&str> = providers
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = hookgate::verify::providers::PROVIDERS
+        .iter()
+        .map(|p| p.descriptor().kind.as_str())
+        .collect();
+    assert_eq!(kinds, expected);
+    let of = |kind: &str| providers.iter().find(|p| p["kind"] == kind).unwrap();
+    assert_eq!(of("github")["conversation"], true);
+    assert_eq!(of("github")["handshakes"], true);
+    assert_eq!(
+        of("github")["selected_by"],
+        serde_json::json!(["x-hub-signature-256"])
+    );
+    assert_eq!(of("standard_webhooks")["conversation"], false);
+    assert_eq!(
+        of("slack")["reads"],
+        serde_json::json!(["x-slack-request-timestamp"])
+    );
+    assert_eq!(of("discord")["secret"], "public_key");
+    assert_eq!(of("external")["secret"], "not_a_trigger");
+    let doc = app.get("/openapi.json").await.json();
+    assert!(doc["paths"]["/providers"]["get"].is_object());
 }

@@ -158,6 +158,9 @@ async function createGithubKey(page) {
   await page.selectOption('select[name=agent]', { label: 'pr-agent' });
   const form = page.getByRole('form', { name: 'Create a key' });
   await form.locator('select[name=source]').selectOption('github');
+  const sources = await form.locator('select[name=source] option').evaluateAll((os) => os.map((o) => o.value));
+  check(sources.includes('discord') && sources.includes('external') && !sources.includes('hmac'),
+    `the key form lists GET /providers' triggers (${sources})`);
   await form.locator('input[name=name]').fill('octo/browser');
   await form.locator('input[name=path]').fill('code_changes');
   await form.getByRole('button', { name: 'Create key' }).click();

@@ -16,11 +16,12 @@ pub enum KeysCommand {
         /// the app id, for Shopify the shop's domain).
         #[arg(long)]
         name: String,
-        /// Its type (`api_key_type`): external, github, slack, stripe, …
+        /// Its type (`api_key_type`), one of hookgate's providers.
         #[arg(
             long = "type",
             visible_alias = "api-key-type",
-            default_value = "external"
+            default_value = "external",
+            value_parser = super::output::key_types()
         )]
         kind: String,
         /// The value (the provider's secret); generated when omitted, where

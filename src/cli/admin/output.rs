@@ -90,3 +90,12 @@ pub fn details(object: &Value, keys: &[&str]) {
 pub fn items(value: &Value) -> &[Value] {
     value.as_array().map(Vec::as_slice).unwrap_or_default()
 }
+
+/// The key types a caller may name, from hookgate's registry (its own
+/// `internal` keys aside): clap lists them in `--help` and refuses others.
+pub fn key_types() -> clap::builder::PossibleValuesParser {
+    let kinds = hookgate::verify::providers::kinds()
+        .filter(|k| *k != hookgate::domain::KeyKind::INTERNAL)
+        .map(|k| k.as_str());
+    clap::builder::PossibleValuesParser::new(kinds)
+}

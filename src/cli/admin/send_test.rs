@@ -12,8 +12,8 @@ pub struct SendTestArgs {
     /// The agent's name or id.
     #[arg(long)]
     agent: String,
-    /// The provider (key type): github, slack, stripe, standard_webhooks, …
-    #[arg(long)]
+    /// The provider (key type).
+    #[arg(long, value_parser = super::output::key_types())]
     provider: String,
     /// Which of the agent's keys of that type (by name), when it has several.
     #[arg(long)]

@@ -17,6 +17,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[HEADER],
     signature_headers: &[],
     event_headers: &[],
+    reads: &["authorization"],
     secret: SecretSource::NotATrigger,
     redelivery_headers: &[],
     redelivery_prefix: "",

@@ -31,6 +31,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[TIMESTAMP_HEADER],
     secret: SecretSource::PublicKey {
         found_in: "the Discord application's General Information page (Public Key)",
     },

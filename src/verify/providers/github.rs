@@ -18,6 +18,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &["x-github-event"],
     secret: SecretSource::Generated,
     redelivery_headers: &["x-github-delivery"],
     redelivery_prefix: "github",

@@ -17,6 +17,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[TOKEN_HEADER],
     signature_headers: &[],
     event_headers: &[],
+    reads: &[],
     secret: SecretSource::Generated,
     redelivery_headers: &["x-gitlab-event-uuid"],
     redelivery_prefix: "gitlab",

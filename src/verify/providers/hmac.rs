@@ -23,6 +23,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[],
     event_headers: &[],
+    reads: &[],
     secret: SecretSource::NotATrigger,
     redelivery_headers: &[],
     redelivery_prefix: "",

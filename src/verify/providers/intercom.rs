@@ -27,6 +27,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[],
     secret: SecretSource::ProviderMade {
         found_in: "the Intercom app's Basic Information page (Client secret)",
     },

@@ -24,6 +24,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[],
     secret: SecretSource::Generated,
     redelivery_headers: &["x-atlassian-webhook-identifier"],
     redelivery_prefix: "jira",

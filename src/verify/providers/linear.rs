@@ -18,6 +18,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &["linear-"],
+    reads: &[],
     secret: SecretSource::ProviderMade {
         found_in: "Linear's webhook settings",
     },

@@ -24,6 +24,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[],
     secret: SecretSource::ProviderMade {
         found_in: "the verification_token Notion sends when the subscription is made",
     },

@@ -24,6 +24,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[],
     secret: SecretSource::ProviderMade {
         found_in: "the PagerDuty webhook subscription (its secret is shown once, when it is made)",
     },

@@ -23,6 +23,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &["sentry-hook-"],
+    reads: &[],
     secret: SecretSource::ProviderMade {
         found_in: "the Sentry integration's page (Client Secret)",
     },

@@ -18,6 +18,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[SHOP_HEADER],
     secret: SecretSource::ProviderMade {
         found_in: "the Shopify app's settings (client secret)",
     },

@@ -28,6 +28,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[TIMESTAMP_HEADER],
     secret: SecretSource::ProviderMade {
         found_in: "the Slack app's settings (signing secret)",
     },

@@ -24,6 +24,12 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &SIGNATURE_HEADERS,
     event_headers: &["webhook-", "svix-"],
+    reads: &[
+        "webhook-id",
+        "webhook-timestamp",
+        "svix-id",
+        "svix-timestamp",
+    ],
     secret: SecretSource::Generated,
     redelivery_headers: &["webhook-id", "svix-id"],
     redelivery_prefix: "webhook",

@@ -19,6 +19,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[],
     secret: SecretSource::ProviderMade {
         found_in: "Stripe's endpoint page (whsec_…)",
     },

@@ -29,6 +29,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &["i-twilio-"],
+    reads: &[SETTINGS_HEADER],
     secret: SecretSource::ProviderMade {
         found_in: "the Twilio Console (Account Info: Auth Token)",
     },

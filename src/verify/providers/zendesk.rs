@@ -25,6 +25,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     credential_headers: &[],
     signature_headers: &[SIGNATURE_HEADER],
     event_headers: &[],
+    reads: &[TIMESTAMP_HEADER],
     secret: SecretSource::ProviderMade {
         found_in: "Zendesk Admin Center, the webhook's details (Signing secret)",
     },

@@ -3,10 +3,16 @@ import { api, get, post, query } from '../api.js';
 import { SecretOnce } from '../components/SecretOnce.jsx';
 import { RouteForm } from './RouteForm.jsx';
 
-/** Providers whose key the webhook-trigger route makes (it knows which
- *  secrets it may generate and which come from the provider). */
-const PROVIDERS = ['github', 'slack', 'standard_webhooks', 'stripe', 'shopify', 'gitlab', 'linear', 'sentry',
-  'pagerduty', 'zendesk', 'notion', 'intercom', 'jira', 'twilio', 'discord'];
+/** The providers whose key the webhook-trigger route makes, as hookgate's
+ *  registry lists them (`GET /providers`): those that are a trigger. */
+function useTriggerProviders() {
+  const [providers, setProviders] = useState([]);
+  useEffect(() => {
+    get('/providers').then((all) => setProviders(all.filter((p) => p.secret !== 'not_a_trigger'))).catch(() => setProviders([]));
+  }, []);
+  return providers;
+}
+
 const NAME_HINT = { github: 'owner/repository', slack: 'Slack app id', shopify: 'shop.myshopify.com' };
 
 /** An agent's keys and routes: create (the secret shown once), rotate
@@ -104,6 +110,8 @@ function AgentKeys({ agent }) {
 function KeyForm({ agent, onCreated }) {
   const [form, setForm] = useState({ source: 'github', name: '', path: 'github', secret: '' });
   const [error, setError] = useState('');
+  const providers = useTriggerProviders();
+  const chosen = providers.find((p) => p.kind === form.source);
   const set = (key) => (e) => setForm({ ...form, [key]: e.target.value });
   const submit = async (e) => {
     e.preventDefault();
@@ -130,12 +138,13 @@ function KeyForm({ agent, onCreated }) {
       <h3>Create a key</h3>
       <label>Provider
         <select name="source" value={form.source} onChange={set('source')}>
-          {PROVIDERS.map((p) => <option value={p}>{p}</option>)}
+          {providers.map((p) => <option value={p.kind}>{p.kind}{p.conversation ? '' : ' (no conversations)'}</option>)}
           <option value="external">external (callers' x-agent-api-key)</option>
         </select>
       </label>
       <label>Name <input name="name" required value={form.name} onInput={set('name')} placeholder={NAME_HINT[form.source] || 'a name'} /></label>
       <label>Forward path <input name="path" value={form.path} onInput={set('path')} /></label>
+      {chosen?.secret_found_in && <p class="muted">Secret: {chosen.secret_found_in}</p>}
       <label>Secret (empty: generated, where the provider allows) <input name="secret" type="password" autocomplete="off" value={form.secret} onInput={set('secret')} /></label>
       {error && <p role="alert" class="error">{error}</p>}
       <button type="submit">Create key</button>
