@@ -23,7 +23,9 @@ pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};
 pub use identities::Identities;
 pub use key_kind::{AcpType, KeyKind, KeyLookup};
 pub use redaction::{RedactedCall, Redaction};
-pub use route::{task_id, ContentKind, MissingTaskKey, RouteMode, RoutePath, RouteRules};
+pub use route::{
+    task_id, ContentKind, MissingTaskKey, RouteMode, RoutePath, RouteRules, StoredRoute,
+};
 pub use secret::{
     digest_hex, generate_key, random_bytes, LiveKey, LiveUntil, Revealed, Secret, TimedSecret,
 };

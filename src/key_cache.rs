@@ -13,7 +13,7 @@
 
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{Identities, KeyKind, LiveKey, RouteRules, TimedSecret};
+use crate::domain::{Identities, KeyKind, LiveKey, RouteRules, StoredRoute, TimedSecret};
 use moka::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,24 +32,32 @@ pub struct CachedAgent {
 }
 
 impl CachedAgent {
-    pub fn new(agent: Agent, routes: Vec<Route>) -> Self {
+    /// The agent with its routes' rules parsed; a stored route that no
+    /// longer parses names itself in the error.
+    pub fn new(agent: Agent, routes: Vec<Route>) -> Result<Self, String> {
         let rules = routes
             .iter()
             .map(|r| {
-                RouteRules::from_stored(
-                    r.filter_conditions.as_deref(),
-                    r.ignore_conditions.as_deref(),
-                    r.redact_fields.as_deref(),
-                )
+                RouteRules::from_stored(&StoredRoute {
+                    mode: &r.mode,
+                    content: &r.content,
+                    task_key: r.task_key.as_deref(),
+                    text_template: r.text_template.as_deref(),
+                    missing_task_key: r.missing_task_key.as_deref(),
+                    filter: r.filter_conditions.as_deref(),
+                    ignore: r.ignore_conditions.as_deref(),
+                    redact: r.redact_fields.as_deref(),
+                })
+                .map_err(|e| format!("route {} is unreadable: {e}", r.id))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let identities = Identities::from_stored(agent.identities.as_deref());
-        Self {
+        Ok(Self {
             agent,
             routes,
             rules,
             identities,
-        }
+        })
     }
 }
 

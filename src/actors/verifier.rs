@@ -154,7 +154,12 @@ impl Lookup {
             })
             .await?
             .map_err(internal)?;
-        let entry = found.map(|(agent, routes)| Arc::new(CachedAgent::new(agent, routes)));
+        let entry = match found {
+            Some((agent, routes)) => Some(Arc::new(
+                CachedAgent::new(agent, routes).map_err(VerifyFailure::Internal)?,
+            )),
+            None => None,
+        };
         self.cache.put_agent(generation, name, entry.clone());
         Ok(entry)
     }

@@ -155,21 +155,51 @@ impl RoutePath {
 
 /// What a route's stored rules say, parsed once (when the route is read
 /// into the verifier's cache), not per call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteRules {
+    pub mode: RouteMode,
+    pub content: ContentKind,
+    /// Parsed `task_key` and `text_template` (acp_event routes).
+    pub task_key: Option<super::Template>,
+    pub text_template: Option<super::Template>,
+    pub missing_task_key: MissingTaskKey,
     pub filter: super::Conditions,
     pub ignore: super::Conditions,
     pub redaction: super::Redaction,
 }
 
+/// A route's columns as stored, for [`RouteRules::from_stored`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoredRoute<'a> {
+    pub mode: &'a str,
+    pub content: &'a str,
+    pub task_key: Option<&'a str>,
+    pub text_template: Option<&'a str>,
+    pub missing_task_key: Option<&'a str>,
+    pub filter: Option<&'a str>,
+    pub ignore: Option<&'a str>,
+    pub redact: Option<&'a str>,
+}
+
 impl RouteRules {
-    /// From the stored JSON lists (checked when the route was made).
-    pub fn from_stored(filter: Option<&str>, ignore: Option<&str>, redact: Option<&str>) -> Self {
-        Self {
-            filter: super::Conditions::from_stored(filter),
-            ignore: super::Conditions::from_stored(ignore),
-            redaction: super::Redaction::from_stored(redact),
-        }
+    /// From the stored columns (checked when the route was made): a mode,
+    /// content kind or template that no longer parses is an error, never
+    /// a silent default.
+    pub fn from_stored(stored: &StoredRoute<'_>) -> Result<Self, ParseError> {
+        let template = |field: &str, raw: Option<&str>| {
+            raw.map(|raw| super::Template::parse(field, raw))
+                .transpose()
+        };
+        Ok(Self {
+            mode: RouteMode::parse(stored.mode)?,
+            content: ContentKind::parse(stored.content)?,
+            task_key: template("task_key", stored.task_key)?,
+            text_template: template("text_template", stored.text_template)?,
+            missing_task_key: MissingTaskKey::from_stored(stored.missing_task_key),
+            filter: super::Conditions::from_stored(stored.filter),
+            ignore: super::Conditions::from_stored(stored.ignore),
+            redaction: super::Redaction::from_stored(stored.redact),
+        })
     }
 }
 
@@ -184,6 +214,35 @@ pub fn task_id(agent_id: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_rules_are_parsed_once_and_never_default_silently() {
+        let stored = StoredRoute {
+            mode: "acp_event",
+            content: "text",
+            task_key: Some("gh:{body.pull_request.number|body.issue.number}"),
+            text_template: Some("PR {body.pull_request.number}"),
+            missing_task_key: Some("ignore"),
+            ..StoredRoute::default()
+        };
+        let rules = RouteRules::from_stored(&stored).unwrap();
+        assert_eq!(rules.mode, RouteMode::AcpEvent);
+        assert_eq!(rules.content, ContentKind::Text);
+        assert_eq!(rules.missing_task_key, MissingTaskKey::Ignore);
+        assert!(rules.task_key.is_some() && rules.text_template.is_some());
+        // A mode no build of hookgate wrote once became a plain forward.
+        let unreadable = StoredRoute {
+            mode: "acp-event",
+            ..stored
+        };
+        let err = RouteRules::from_stored(&unreadable).unwrap_err();
+        assert!(err.0.contains("'mode'"), "{err}");
+        let bad_key = StoredRoute {
+            task_key: Some("{bogus}"),
+            ..stored
+        };
+        assert!(RouteRules::from_stored(&bad_key).is_err());
+    }
 
     #[test]
     fn exact_beats_prefix_and_longer_prefix_beats_shorter() {

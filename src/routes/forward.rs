@@ -293,7 +293,7 @@ async fn handle<'a>(
         method: req.method().as_str(),
         path_and_query: &path_and_query,
     };
-    let mode = route.map(|r| RouteMode::parse(&r.mode).unwrap_or(RouteMode::Forward));
+    let mode = rules.map(|r| r.mode);
     // A set-up or liveness call (GitHub's ping) is no event to store; only
     // a plain forward lets the agent answer it.
     let stores = mode.is_some_and(|m| m != RouteMode::Forward);
@@ -317,7 +317,7 @@ async fn handle<'a>(
         let inbound = Inbound {
             agent: verified.agent(),
             route,
-            redaction: &rules.redaction,
+            rules,
             mode,
             method: req.method().as_str(),
             sub_path,
@@ -447,8 +447,7 @@ async fn accept(
     let delivery = match intake::new_delivery(inbound) {
         Ok(delivery) => delivery,
         Err(IntakeError::MissingField(field, "task_key"))
-            if MissingTaskKey::from_stored(inbound.route.missing_task_key.as_deref())
-                == MissingTaskKey::Ignore =>
+            if inbound.rules.missing_task_key == MissingTaskKey::Ignore =>
         {
             let dropped = guard::Dropped {
                 kind: "no_task_key",

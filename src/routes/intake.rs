@@ -10,7 +10,7 @@ use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
 pub use crate::domain::task_id;
 use crate::domain::{
-    Actor, ContentKind, RedactedCall, Redaction, RouteMode, Template, TemplateInput,
+    Actor, ContentKind, RedactedCall, Redaction, RouteMode, RouteRules, Template, TemplateInput,
 };
 use crate::verify::described::Described;
 use crate::verify::Provider;
@@ -21,8 +21,8 @@ use serde_json::{json, Map, Value};
 pub struct Inbound<'a> {
     pub agent: &'a Agent,
     pub route: &'a Route,
-    /// The route's redaction, parsed when the route was cached.
-    pub redaction: &'a Redaction,
+    /// The route's rules and templates, parsed when the route was cached.
+    pub rules: &'a RouteRules,
     pub mode: RouteMode,
     pub method: &'a str,
     /// Sub-path after the agent name, without its leading `/`.
@@ -49,7 +49,7 @@ pub enum IntakeError {
 /// (templates render from what is kept, so a task key cannot leak one),
 /// and for `acp_event` the event content with its provenance.
 pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
-    let call = RedactedCall::new(inbound.redaction, inbound.headers, inbound.body);
+    let call = RedactedCall::new(&inbound.rules.redaction, inbound.headers, inbound.body);
     let body_json = call.json;
     let input = TemplateInput {
         body: body_json.as_ref(),
@@ -66,12 +66,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     };
     let (task, mut content) = match inbound.mode {
         RouteMode::AcpEvent => {
-            let key = render(
-                inbound.route,
-                "task_key",
-                inbound.route.task_key.as_deref(),
-                &input,
-            )?;
+            let key = render(inbound.route, "task_key", &inbound.rules.task_key, &input)?;
             let task_id = task_id(&inbound.agent.id, &key);
             let content = match text_content(inbound, &input)? {
                 Some(text) => text,
@@ -258,16 +253,16 @@ fn stored_headers(headers: &HeaderMap, replay: bool) -> String {
     serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into())
 }
 
+/// The route's parsed template `field` rendered from the call.
 fn render(
     route: &Route,
     field: &'static str,
-    template: Option<&str>,
+    template: &Option<Template>,
     input: &TemplateInput<'_>,
 ) -> Result<String, IntakeError> {
-    let raw =
-        template.ok_or_else(|| IntakeError::BadRoute(route.id.clone(), format!("no {field}")))?;
-    let template =
-        Template::parse(field, raw).map_err(|e| IntakeError::BadRoute(route.id.clone(), e.0))?;
+    let template = template
+        .as_ref()
+        .ok_or_else(|| IntakeError::BadRoute(route.id.clone(), format!("no {field}")))?;
     template
         .render(input)
         .map_err(|missing| IntakeError::MissingField(missing.0, field))
@@ -295,15 +290,11 @@ fn text_content(
     inbound: &Inbound<'_>,
     input: &TemplateInput<'_>,
 ) -> Result<Option<Value>, IntakeError> {
-    if ContentKind::parse(&inbound.route.content) != Ok(ContentKind::Text) {
+    if inbound.rules.content != ContentKind::Text {
         return Ok(None);
     }
-    let text = render(
-        inbound.route,
-        "text_template",
-        inbound.route.text_template.as_deref(),
-        input,
-    )?;
+    let rules = inbound.rules;
+    let text = render(inbound.route, "text_template", &rules.text_template, input)?;
     Ok(Some(
         json!({"type": "text", "author": "user", "content": text, "format": "plain", "style": "static"}),
     ))
