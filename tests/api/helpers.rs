@@ -219,13 +219,18 @@ pub fn test_master_key_value(db_url: &str) -> Option<String> {
 }
 
 pub fn client() -> awc::Client {
+    client_waiting(Duration::from_secs(60))
+}
+
+/// A client that waits up to `timeout` for each answer.
+pub fn client_waiting(timeout: Duration) -> awc::Client {
     // Idle connections are dropped before hookgate's 5 s keep-alive ends
     // them: a pooled connection the server has just closed would fail the
     // next request sent on it.
     let connector = awc::Connector::new().conn_keep_alive(Duration::from_secs(3));
     awc::Client::builder()
         .connector(connector)
-        .timeout(Duration::from_secs(60))
+        .timeout(timeout)
         .disable_redirects()
         .finish()
 }

@@ -113,7 +113,10 @@ async fn unverified_json_bodies_are_never_built(backend: Backend) {
     let db = TestDb::new(&backend);
     let process = Process::start(&db.url, free_port()).await;
     let pid = process.child.id();
-    let app = process.app(db);
+    let mut app = process.app(db);
+    // Ten 25 MiB uploads at once to a debug build, beside the whole suite,
+    // took over a minute in CI: this test measures memory, not time.
+    app.client = client_waiting(Duration::from_secs(300));
     let upstream = Upstream::start().await;
     app.register("agent-a", &upstream.url).await;
     app.create_key("agent-a", "octo/hello", "github", Some("a-github-secret"))
