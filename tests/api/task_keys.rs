@@ -135,7 +135,7 @@ async fn a_route_may_ignore_calls_without_a_task_key(backend: Backend) {
     let reply = send(&app, "pull_request", &opened, "d-pr").await;
     assert_eq!(reply.status, 202, "{}", reply.text());
     agent
-        .wait_for("the pull request", |calls| !calls.is_empty())
+        .wait_for("the pull request", |_| agent.event_count() >= 1)
         .await;
     assert_eq!(
         agent.event_count(),
