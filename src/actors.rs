@@ -2,13 +2,8 @@
 //! consulting [`KeyStoreActor`] (Diesel on the blocking pool), and the agent's
 //! [`ForwarderActor`], found through a [`ForwarderRegistry`], delivers it.
 
-pub mod circuit;
-pub mod delivery;
-pub mod dispatcher;
 pub mod forwarder;
-pub mod intake;
 pub mod key_store;
-pub mod retention;
 pub mod verifier;
 
 pub use forwarder::{ForwarderActor, ForwarderRegistry};

@@ -2,7 +2,6 @@
 //! environment variable, defaults, and validation into [`Settings`].
 
 use crate::domain::{KeyKind, Secret, SqliteSync};
-use crate::master_key::MasterKeySetting;
 use crate::verify::providers;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -426,4 +425,32 @@ fn shutdown_delay(secs: f64) -> Result<Duration, ConfigError> {
         )));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// How the master key is given.
+#[derive(Debug, Clone, Default)]
+pub enum MasterKeySetting {
+    /// Neither given: a key file beside a SQLite database; an error on PostgreSQL.
+    #[default]
+    Auto,
+    /// `HOOKGATE_MASTER_KEY`.
+    Value(Secret),
+    /// `HOOKGATE_MASTER_KEY_FILE`.
+    File(std::path::PathBuf),
+}
+
+impl MasterKeySetting {
+    pub fn from_args(
+        value: Option<Secret>,
+        file: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Self> {
+        match (value.filter(|v| !v.expose().is_empty()), file) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "HOOKGATE_MASTER_KEY and HOOKGATE_MASTER_KEY_FILE are both set; give the master key one way"
+            ),
+            (Some(v), None) => Ok(Self::Value(v)),
+            (None, Some(f)) => Ok(Self::File(f)),
+            (None, None) => Ok(Self::Auto),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! SQLite with neither, a key file beside the database that hookgate makes
 //! (mode 0600) on the first start.
 
+pub use crate::config::MasterKeySetting;
 use crate::crypto::{CryptoError, DataKey, MasterKey};
 use crate::db::keyring::{self, KeyringError};
 use crate::db::{Backend, DbConnection};
@@ -10,31 +11,6 @@ use crate::domain::Secret;
 use anyhow::{anyhow, bail, Context};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// How the master key is given.
-#[derive(Debug, Clone, Default)]
-pub enum MasterKeySetting {
-    /// Neither given: a key file beside a SQLite database; an error on PostgreSQL.
-    #[default]
-    Auto,
-    /// `HOOKGATE_MASTER_KEY`.
-    Value(Secret),
-    /// `HOOKGATE_MASTER_KEY_FILE`.
-    File(PathBuf),
-}
-
-impl MasterKeySetting {
-    pub fn from_args(value: Option<Secret>, file: Option<PathBuf>) -> anyhow::Result<Self> {
-        match (value.filter(|v| !v.expose().is_empty()), file) {
-            (Some(_), Some(_)) => bail!(
-                "HOOKGATE_MASTER_KEY and HOOKGATE_MASTER_KEY_FILE are both set; give the master key one way"
-            ),
-            (Some(v), None) => Ok(Self::Value(v)),
-            (None, Some(f)) => Ok(Self::File(f)),
-            (None, None) => Ok(Self::Auto),
-        }
-    }
-}
 
 const POSTGRES_NEEDS_KEY: &str = "PostgreSQL needs a master key that every hookgate instance shares: \
 set HOOKGATE_MASTER_KEY (32 bytes as base64 or hex; `openssl rand -base64 32` makes one) or HOOKGATE_MASTER_KEY_FILE";

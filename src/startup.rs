@@ -1,15 +1,15 @@
 //! Builds the actors and the HTTP server from [`Settings`] and binds it
 //! (port 0 in tests; [`Application::port`] reads the real one back).
 
-use crate::actors::delivery::RetryPolicy;
-use crate::actors::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
 use crate::actors::forwarder::ForwarderSettings;
-use crate::actors::intake::IntakeWriter;
-use crate::actors::retention::RetentionActor;
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
 use crate::db::{self, Backend, Commits};
 use crate::key_cache::KeyCache;
+use crate::queue::attempt::RetryPolicy;
+use crate::queue::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
+use crate::queue::intake::IntakeWriter;
+use crate::queue::retention::RetentionActor;
 use crate::readiness::Readiness;
 use crate::routes::{self, AdminAuth, AppState};
 use actix::Actor;

@@ -3,8 +3,9 @@
 //! [`ForwarderRegistry`] whose actors live on that worker's thread, each with
 //! a keep-alive connection pool to its agent.
 
+use crate::headers::strip_hop_by_hop;
 use actix::prelude::*;
-use actix_web::http::header::{HeaderMap, HeaderName, CONNECTION};
+use actix_web::http::header::HeaderMap;
 use actix_web::http::{Method, StatusCode};
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -16,13 +17,16 @@ use crate::db::agents::Agent;
 use crate::outbound::{OutboundPolicy, PolicyResolver};
 use actix_tls::connect::{Connector as TcpConnector, Resolver};
 
+/// Reaches one agent: the synchronous forward's [`Forward`] and the queue's
+/// attempts (`queue::attempt`, whose `Deliver` handler runs on this actor and
+/// reads these fields).
 pub struct ForwarderActor {
-    pub(super) client: awc::Client,
-    pub(super) base_url: String,
-    pub(super) max_body_bytes: usize,
+    pub(crate) client: awc::Client,
+    pub(crate) base_url: String,
+    pub(crate) max_body_bytes: usize,
     /// Set when the agent's URL names an address the outbound policy
     /// refuses: every call fails with it, nothing is sent.
-    pub(super) refused: Option<String>,
+    pub(crate) refused: Option<String>,
 }
 
 /// How every forwarder reaches its agent.
@@ -133,69 +137,6 @@ fn body_error(err: awc::error::PayloadError) -> ForwardError {
         }
         other => ForwardError::Unreachable(format!("reading the agent's answer failed: {other}")),
     }
-}
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) and those hookgate sets itself.
-pub fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-            | "content-length"
-            | "expect"
-    ) || name.as_str().starts_with("proxy-")
-}
-
-/// Removes hop-by-hop headers and those the `Connection` header names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|token| HeaderName::try_from(token.trim()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
-    }
-    headers.retain(|name, _| !is_hop_by_hop(name));
-}
-
-/// The caller's headers that go on to the agent: one copy, filtered.
-pub fn forwardable_headers(all: &HeaderMap) -> HeaderMap {
-    let mut kept = HeaderMap::with_capacity(all.len());
-    for (name, value) in all.iter() {
-        if !is_stripped_request_header(name, value, all) {
-            kept.append(name.clone(), value.clone());
-        }
-    }
-    kept
-}
-
-fn listed_in_connection(name: &HeaderName, headers: &HeaderMap) -> bool {
-    headers
-        .get_all(CONNECTION)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
-}
-
-/// What never leaves hookgate towards the agent: hop-by-hop headers and the
-/// caller's credentials (each provider's descriptor names its own).
-/// Signatures go on: they prove nothing without the secret, and agents may
-/// re-verify.
-pub fn is_stripped_request_header(
-    name: &HeaderName,
-    value: &actix_web::http::header::HeaderValue,
-    all: &HeaderMap,
-) -> bool {
-    is_hop_by_hop(name)
-        || listed_in_connection(name, all)
-        || crate::verify::providers::is_credential(name, value)
 }
 
 /// The forwarders of one HTTP worker, one per agent, made on first use and

@@ -9,12 +9,12 @@ use super::deliveries::{
 };
 use super::errors::{run_db, AdminError};
 use super::AppState;
-use crate::actors::dispatcher::{DispatcherActor, Wake};
 use crate::db::agents::{self, AgentResponse};
 use crate::db::deliveries::{
     self, admin::Cancelled, RetryFilter, Scope, CANCELLED, FAILED, PENDING,
 };
 use crate::db::now;
+use crate::queue::dispatcher::{DispatcherActor, Wake};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -5,15 +5,16 @@
 use super::client_info::TrustedProxies;
 use super::guard::{self, Checked};
 use super::intake::{self, Inbound, IntakeError};
-use crate::actors::dispatcher::{DispatcherActor, Wake};
-use crate::actors::forwarder::{forwardable_headers, Forward, ForwardError, Forwarded};
-use crate::actors::intake::{IntakeFailure, IntakeWriter};
+use crate::actors::forwarder::{Forward, ForwardError, Forwarded};
 use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
 use crate::domain::{
     AgentName, KeyKind, MissingTaskKey, RedactedCall, RouteMode, SubPath, SubPathError,
 };
+use crate::headers::forwardable_headers;
 use crate::log_limit::LogLimit;
+use crate::queue::dispatcher::{DispatcherActor, Wake};
+use crate::queue::intake::{IntakeFailure, IntakeWriter};
 use crate::verify::{described, providers, Call, Provider, Refusal, VerifyError};
 use actix::Addr;
 use actix_web::http::{header, Method, StatusCode};

@@ -2,7 +2,6 @@
 //! the delivery row that is committed before the 202.
 
 use super::guard::Checked;
-use crate::actors::forwarder::is_stripped_request_header;
 use crate::db::agents::Agent;
 use crate::db::deliveries::coalesce::Coalesce;
 use crate::db::deliveries::loop_breaker::LoopLimit;
@@ -12,10 +11,11 @@ pub use crate::domain::task_id;
 use crate::domain::{
     Actor, ContentKind, RedactedCall, Redaction, RouteMode, RouteRules, Template, TemplateInput,
 };
+use crate::headers::{event_headers, stored};
 use crate::verify::described::Described;
 use crate::verify::Provider;
 use actix_web::http::header::HeaderMap;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// The call as intake sees it.
 pub struct Inbound<'a> {
@@ -92,7 +92,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         dedup_key,
         method: inbound.method.to_owned(),
         path: inbound.path_and_query.to_owned(),
-        headers: stored_headers(&call.headers, replay),
+        headers: stored::write(&call.headers, replay),
         body: if replay {
             call.body.to_vec()
         } else {
@@ -223,7 +223,7 @@ pub fn ignored_delivery(dropped: &Checked<'_>, reason: &str) -> NewDelivery {
         dedup_key: None,
         method: dropped.method.to_owned(),
         path: dropped.path_and_query.to_owned(),
-        headers: stored_headers(&call.headers, true),
+        headers: stored::write(&call.headers, true),
         body: call.body.into_owned(),
         content: None,
         ignored: Some(reason.to_owned()),
@@ -232,25 +232,6 @@ pub fn ignored_delivery(dropped: &Checked<'_>, reason: &str) -> NewDelivery {
         loop_limit: None,
         coalesce: None,
     }
-}
-
-/// The request's headers as stored (JSON `[name, value]` pairs): all but
-/// credentials and hop-by-hop ones for a replay, else only the request id.
-/// Both keep the request id, which the delivery's calls carry; when
-/// tracing, the delivery's attempts continue this request's trace.
-fn stored_headers(headers: &HeaderMap, replay: bool) -> String {
-    let mut kept: Vec<(&str, &str)> = headers
-        .iter()
-        .filter(|(name, _)| replay || *name == super::request_id::REQUEST_ID)
-        .filter(|(name, _)| *name != crate::telemetry::TRACEPARENT)
-        .filter(|(name, value)| !is_stripped_request_header(name, value, headers))
-        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
-    let traceparent = crate::telemetry::traceparent();
-    if let Some(traceparent) = &traceparent {
-        kept.push(("traceparent", traceparent));
-    }
-    serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into())
 }
 
 /// The route's parsed template `field` rendered from the call.
@@ -323,37 +304,6 @@ fn data_content(
     })
 }
 
-/// The provider's event headers (`x-…` and those each provider's
-/// descriptor names): never credentials or signatures.
-fn event_headers(headers: &HeaderMap) -> Value {
-    const SECRET_HINTS: [&str; 7] = [
-        "signature",
-        "token",
-        "secret",
-        "authorization",
-        "cookie",
-        "api-key",
-        "hmac",
-    ];
-    let mut out = Map::new();
-    for (name, value) in headers {
-        let name = name.as_str();
-        let wanted = name.starts_with("x-")
-            || crate::verify::providers::is_event_header(name)
-            || name == "content-type"
-            || name == "user-agent";
-        let credential = crate::verify::providers::is_secret_header(name)
-            || SECRET_HINTS.iter().any(|hint| name.contains(hint));
-        if !wanted || credential {
-            continue;
-        }
-        if let Ok(value) = value.to_str() {
-            out.insert(name.to_owned(), Value::String(value.to_owned()));
-        }
-    }
-    Value::Object(out)
-}
-
 /// The provider's own delivery id, which marks redeliveries.
 fn dedup_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
     crate::verify::providers::redelivery_id(headers, body)
@@ -362,31 +312,6 @@ fn dedup_key(headers: &HeaderMap, body: Option<&Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::{HeaderName, HeaderValue};
-
-    /// Every provider's credential and signature headers stay out of ACP
-    /// events; its event headers and other `x-` headers go in.
-    #[test]
-    fn event_headers_keep_provider_headers_and_drop_credentials() {
-        let mut headers = HeaderMap::new();
-        let mut secret_headers = Vec::new();
-        for provider in crate::verify::providers::PROVIDERS {
-            let d = provider.descriptor();
-            for name in d.credential_headers.iter().chain(d.signature_headers) {
-                secret_headers.push(*name);
-                headers.insert(HeaderName::from_static(name), HeaderValue::from_static("s"));
-            }
-        }
-        assert!(secret_headers.len() > 5, "{secret_headers:?}");
-        for (n, v) in [
-            ("x-event-kind", "push"),
-            ("authorization", "Bearer x"),
-            ("accept", "*/*"),
-        ] {
-            headers.insert(HeaderName::from_static(n), HeaderValue::from_static(v));
-        }
-        assert_eq!(event_headers(&headers), json!({"x-event-kind": "push"}));
-    }
 
     #[test]
     fn task_ids_are_stable_per_agent() {

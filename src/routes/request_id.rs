@@ -8,11 +8,11 @@
 use super::client_info::TrustedProxies;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::headers::REQUEST_ID;
 
 /// The longest id kept as sent.
 const MAX_LEN: usize = 128;
@@ -56,20 +56,6 @@ fn is_sane(value: &HeaderValue) -> bool {
     !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// The request id among stored headers (`[[name, value], …]`), if any.
-pub fn stored(headers_json: &str) -> Option<String> {
-    stored_header(headers_json, REQUEST_ID.as_str())
-}
-
-/// A header among stored headers (`[[name, value], …]`), if any.
-pub fn stored_header(headers_json: &str, wanted: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_json::from_str(headers_json).ok()?;
-    pairs
-        .into_iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
-        .map(|(_, value)| value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,12 +67,5 @@ mod tests {
         assert!(!is_sane(&HeaderValue::from_static("two words")));
         let long = "x".repeat(MAX_LEN + 1);
         assert!(!is_sane(&HeaderValue::from_str(&long).unwrap()));
-    }
-
-    #[test]
-    fn the_stored_id_is_found_by_name() {
-        let stored_headers = r#"[["content-type","application/json"],["X-Request-Id","r-1"]]"#;
-        assert_eq!(stored(stored_headers).as_deref(), Some("r-1"));
-        assert_eq!(stored("[]"), None);
     }
 }

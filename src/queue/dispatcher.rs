@@ -10,9 +10,9 @@ mod jobs;
 mod rooms;
 mod slots;
 
+use super::attempt::{Deliver, RetryPolicy};
 use super::circuit::{Circuits, Gate};
-use super::delivery::{Deliver, RetryPolicy};
-use super::forwarder::{ForwarderRegistry, ForwarderSettings};
+use crate::actors::forwarder::{ForwarderRegistry, ForwarderSettings};
 use crate::crypto::DataKey;
 use crate::db::deliveries::{AttemptRecord, Claimed};
 use crate::db::{blocking, now, DbPool};
@@ -304,7 +304,7 @@ impl DispatcherActor {
         let acp_url = claimed.agent.acp_url.clone().unwrap_or_default();
         let forwarder = self.registry.forwarder_for(&claimed.agent, &acp_url);
         let policy = self.config.policy;
-        let fallback = super::delivery::unfinished(&claimed);
+        let fallback = super::attempt::unfinished(&claimed);
         let agent_name = claimed.agent.name.clone();
         let started = Instant::now();
         let work = forwarder.send(Deliver { claimed, policy });

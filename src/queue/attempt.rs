@@ -3,15 +3,15 @@
 //! a sync agent; the stored request for `forward_async`), judged by the
 //! contract's retry rules.
 
-use super::forwarder::ForwarderActor;
 use crate::acp::{self, EventRef, TaskRef};
+use crate::actors::forwarder::ForwarderActor;
 use crate::db::agents::AgentResponse;
 use crate::db::deliveries::{AttemptRecord, Claimed, Delivery, Outcome};
 use crate::db::now;
 use crate::domain::{AcpType, RouteMode};
-use crate::routes::request_id;
+use crate::headers::{stored, REQUEST_ID};
 use actix::prelude::*;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{HeaderMap, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
 use rand::Rng;
 use std::time::Duration;
@@ -165,7 +165,7 @@ impl Handler<Deliver> for ForwarderActor {
         let base_url = self.base_url.clone();
         let limit = self.max_body_bytes;
         let refused = self.refused.clone();
-        let request = request_id::stored(&msg.claimed.delivery.headers);
+        let request = stored::request_id(&msg.claimed.delivery.headers);
         let span = tracing::info_span!("delivery_attempt",
             delivery.id = %msg.claimed.delivery.id,
             agent.id = %msg.claimed.delivery.agent_id,
@@ -173,7 +173,7 @@ impl Handler<Deliver> for ForwarderActor {
             request.id = request.as_deref().unwrap_or_default());
         // The stored headers are parsed again only when traces are exported.
         if crate::telemetry::exporting() {
-            let traceparent = crate::routes::request_id::stored_header(
+            let traceparent = stored::find(
                 &msg.claimed.delivery.headers,
                 crate::telemetry::TRACEPARENT.as_str(),
             );
@@ -328,7 +328,7 @@ impl RpcTarget<'_> {
         let key = self.key.as_deref().unwrap_or_default();
         request = request.insert_header(("x-agent-api-key", key));
         if let Some(id) = &self.request_id {
-            request = request.insert_header((request_id::REQUEST_ID, id.as_str()));
+            request = request.insert_header((REQUEST_ID, id.as_str()));
         }
         crate::telemetry::inject(request.headers_mut());
         judge(request.send_json(body).await, self.limit, true).await
@@ -339,12 +339,7 @@ async fn replay(client: &awc::Client, base_url: &str, claimed: &Claimed, limit: 
     let d = &claimed.delivery;
     let method = Method::from_bytes(d.method.as_bytes()).unwrap_or(Method::POST);
     let mut request = client.request(method, format!("{base_url}{}", d.path));
-    let pairs: Vec<(String, String)> = serde_json::from_str(&d.headers).unwrap_or_default();
-    for (name, value) in pairs {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            request.headers_mut().append(name, value);
-        }
-    }
+    *request.headers_mut() = stored::read(&d.headers);
     // The stored traceparent is the request's; this attempt's replaces it.
     request.headers_mut().remove(crate::telemetry::TRACEPARENT);
     crate::telemetry::inject(request.headers_mut());
@@ -427,6 +422,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::HeaderValue;
 
     #[test]
     fn backoff_doubles_with_jitter_and_caps() {
