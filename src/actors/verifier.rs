@@ -51,6 +51,8 @@ impl Actor for VerifierActor {
 #[rtype(result = "Result<Verified, VerifyFailure>")]
 pub struct Verify {
     pub agent_name: String,
+    /// The call's canonical sub-path, for the agent's route.
+    pub sub_path: String,
     pub provider: &'static dyn Provider,
     pub reading: Result<Reading, VerifyError>,
     /// What generic HMAC read, for a provider whose header a generic key
@@ -62,10 +64,13 @@ pub struct Verify {
     pub parent: tracing::Span,
 }
 
-/// A call that passed: the agent it may reach and what hookgate must answer itself.
+/// A call that passed: the agent it may reach, its route, and what hookgate
+/// must answer itself.
 #[derive(Debug)]
 pub struct Verified {
     pub entry: AgentEntry,
+    /// The index of the agent's route for the call's path, if one matches.
+    route: Option<usize>,
     pub acp_url: String,
     /// What hookgate answers itself instead of forwarding (a provider's
     /// URL verification challenge, a ping), once the call verified.
@@ -80,9 +85,9 @@ impl Verified {
         &self.entry.agent
     }
 
-    /// The agent's route for `sub_path`, with its parsed rules.
-    pub fn route_for(&self, sub_path: &str) -> Option<(&Route, &RouteRules)> {
-        let i = crate::db::routes::best_match_index(&self.entry.routes, sub_path)?;
+    /// The agent's route for the call's path, with its parsed rules.
+    pub fn route(&self) -> Option<(&Route, &RouteRules)> {
+        let i = self.route?;
         Some((&self.entry.routes[i], &self.entry.rules[i]))
     }
 
@@ -256,6 +261,7 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
     msg.provider
         .after_match(reading, chrono::Utc::now().timestamp_millis())?;
     Ok(Verified {
+        route: crate::db::routes::best_match_index(&entry.routes, &msg.sub_path),
         entry: entry.clone(),
         acp_url,
         answer: msg.reading.ok().and_then(|r| r.answer),

@@ -1,39 +1,26 @@
 //! Turning a verified call on an `acp_event` or `forward_async` route into
 //! the delivery row that is committed before the 202.
 
-use super::guard::Checked;
-use crate::db::agents::Agent;
+use super::call::VerifiedCall;
 use crate::db::deliveries::coalesce::Coalesce;
 use crate::db::deliveries::loop_breaker::LoopLimit;
 use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
-pub use crate::domain::task_id;
+use crate::domain::task_id;
 use crate::domain::{
     Actor, ContentKind, RedactedCall, Redaction, RouteMode, RouteRules, Template, TemplateInput,
 };
 use crate::headers::{event_headers, stored};
 use crate::verify::described::Described;
-use crate::verify::Provider;
 use actix_web::http::header::HeaderMap;
 use serde_json::{json, Value};
 
-/// The call as intake sees it.
+/// A call on an `acp_event` or `forward_async` route, as intake sees it.
 pub struct Inbound<'a> {
-    pub agent: &'a Agent,
+    pub call: &'a VerifiedCall<'a>,
     pub route: &'a Route,
     /// The route's rules and templates, parsed when the route was cached.
     pub rules: &'a RouteRules,
-    pub mode: RouteMode,
-    pub method: &'a str,
-    /// Sub-path after the agent name, without its leading `/`.
-    pub sub_path: &'a str,
-    /// Path and query to replay against the agent (`forward_async`).
-    pub path_and_query: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    /// Who vouched for the call: its provider and the key's name.
-    pub provider: &'static dyn Provider,
-    pub key_name: &'a str,
 }
 
 /// A template field the request lacks, or a route that cannot be used.
@@ -49,25 +36,31 @@ pub enum IntakeError {
 /// (templates render from what is kept, so a task key cannot leak one),
 /// and for `acp_event` the event content with its provenance.
 pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
-    let call = RedactedCall::new(&inbound.rules.redaction, inbound.headers, inbound.body);
+    let call = RedactedCall::new(
+        &inbound.rules.redaction,
+        inbound.call.headers,
+        inbound.call.body,
+    );
     let body_json = call.json;
     let input = TemplateInput {
         body: body_json.as_ref(),
         headers: &call.headers,
-        path: inbound.sub_path,
-        source: Some(&Described(inbound.provider)),
+        path: inbound.call.sub_path,
+        source: Some(&Described(inbound.call.provider)),
     };
     let id = crate::db::time_ordered_id();
-    let dedup_key = dedup_key(inbound.headers, body_json.as_ref());
+    let dedup_key = dedup_key(inbound.call.headers, body_json.as_ref());
     let mut raw_body = None;
-    let actor = body_json.as_ref().and_then(|b| inbound.provider.actor(b));
+    let actor = body_json
+        .as_ref()
+        .and_then(|b| inbound.call.provider.actor(b));
     let stamp = |content: &mut Value, raw_body, id: &str| {
         with_provenance(content, raw_body, inbound, id, actor.as_ref())
     };
-    let (task, mut content) = match inbound.mode {
+    let (task, mut content) = match inbound.rules.mode {
         RouteMode::AcpEvent => {
             let key = render(inbound.route, "task_key", &inbound.rules.task_key, &input)?;
-            let task_id = task_id(&inbound.agent.id, &key);
+            let task_id = task_id(&inbound.call.agent.id, &key);
             let content = match text_content(inbound, &input)? {
                 Some(text) => text,
                 None => {
@@ -85,13 +78,13 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     let main = NewDelivery {
         content: content.as_mut().map(|c| stamp(c, raw_body, &id)),
         id,
-        agent_id: inbound.agent.id.clone(),
+        agent_id: inbound.call.agent.id.clone(),
         route_id: Some(inbound.route.id.clone()),
-        mode: inbound.mode.as_str().to_owned(),
+        mode: inbound.rules.mode.as_str().to_owned(),
         task,
         dedup_key,
-        method: inbound.method.to_owned(),
-        path: inbound.path_and_query.to_owned(),
+        method: inbound.call.method.as_str().to_owned(),
+        path: inbound.call.path_and_query.to_owned(),
         headers: stored::write(&call.headers, replay),
         body: if replay {
             call.body.to_vec()
@@ -118,12 +111,13 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
 fn loop_limit(inbound: &Inbound<'_>) -> Option<LoopLimit> {
     const DEFAULT_LIMIT: i64 = 30;
     const DEFAULT_WINDOW_SECS: i64 = 60;
-    if inbound.mode != RouteMode::AcpEvent {
+    if inbound.rules.mode != RouteMode::AcpEvent {
         return None;
     }
     let route = inbound.route;
     let set = route.loop_limit.is_some() || route.loop_window_secs.is_some();
     let guarded = inbound
+        .call
         .agent
         .identities
         .as_deref()
@@ -141,7 +135,7 @@ fn loop_limit(inbound: &Inbound<'_>) -> Option<LoopLimit> {
 fn coalescing(inbound: &Inbound<'_>) -> Option<Coalesce> {
     let route = inbound.route;
     let (window, max_wait) = route.coalesce_window_ms.zip(route.coalesce_max_wait_ms)?;
-    (inbound.mode == RouteMode::AcpEvent).then_some(Coalesce {
+    (inbound.rules.mode == RouteMode::AcpEvent).then_some(Coalesce {
         window_ms: i64::from(window),
         max_wait_ms: i64::from(max_wait),
     })
@@ -207,21 +201,18 @@ fn raw_json(body_is_json: bool, body: &[u8]) -> Option<&str> {
 
 /// A call a route or the loop guard dropped, kept as an `ignored` delivery
 /// with its request (never attempted).
-pub fn ignored_delivery(dropped: &Checked<'_>, reason: &str) -> NewDelivery {
+pub fn ignored_delivery(dropped: &VerifiedCall<'_>, reason: &str) -> NewDelivery {
     let none = Redaction::default();
-    let redaction = dropped.rules.map_or(&none, |r| &r.redaction);
+    let redaction = dropped.rules().map_or(&none, |r| &r.redaction);
     let call = RedactedCall::new(redaction, dropped.headers, dropped.body);
     NewDelivery {
         id: crate::db::time_ordered_id(),
         agent_id: dropped.agent.id.clone(),
-        route_id: dropped.route.map(|r| r.id.clone()),
-        mode: dropped
-            .route
-            .map_or("forward", |r| r.mode.as_str())
-            .to_owned(),
+        route_id: dropped.route.map(|(r, _)| r.id.clone()),
+        mode: dropped.mode().as_str().to_owned(),
         task: None,
         dedup_key: None,
-        method: dropped.method.to_owned(),
+        method: dropped.method.as_str().to_owned(),
         path: dropped.path_and_query.to_owned(),
         headers: stored::write(&call.headers, true),
         body: call.body.into_owned(),
@@ -254,8 +245,8 @@ fn render(
 fn provenance(inbound: &Inbound<'_>, delivery_id: &str, actor: Option<&Actor>) -> Value {
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut provenance = json!({
-        "provider": inbound.provider.descriptor().kind.as_str(),
-        "key_name": inbound.key_name,
+        "provider": inbound.call.provider.descriptor().kind.as_str(),
+        "key_name": inbound.call.key_name,
         "verified": true,
         "delivery_id": delivery_id,
         "received_at": received_at,
@@ -300,7 +291,7 @@ fn data_content(
         "type": "data",
         "author": "user",
         "style": "static",
-        "data": {"path": inbound.sub_path, "headers": event_headers(headers), "body": body},
+        "data": {"path": inbound.call.sub_path, "headers": event_headers(headers), "body": body},
     })
 }
 

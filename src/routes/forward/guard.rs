@@ -3,13 +3,12 @@
 //! (the event was caused by one of the agent's own identities). The body
 //! is parsed only when there is something to check.
 
-use crate::db::agents::Agent;
-use crate::db::routes::Route;
+use super::call::VerifiedCall;
 use crate::domain::payload::{body_as_json, is_form};
-use crate::domain::{Conditions, Identities, RouteRules, TemplateInput};
+use crate::domain::{Conditions, TemplateInput};
 use crate::verify::described::Described;
-use crate::verify::{providers, Provider};
-use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
+use crate::verify::providers;
+use actix_web::http::header::CONTENT_TYPE;
 
 /// Why a call was dropped: `kind` (`filter`, `ignore`, `loop`, and
 /// `no_task_key` from intake) is the
@@ -21,27 +20,11 @@ pub struct Dropped {
     pub reason: String,
 }
 
-/// The verified call, as the guard reads it.
-pub struct Checked<'a> {
-    pub agent: &'a Agent,
-    pub identities: &'a Identities,
-    pub provider: &'static dyn Provider,
-    pub route: Option<&'a Route>,
-    /// The route's rules, parsed when the route was cached.
-    pub rules: Option<&'a RouteRules>,
-    pub headers: &'a HeaderMap,
-    pub sub_path: &'a str,
-    pub body: &'a [u8],
-    /// What an `ignored` delivery keeps besides headers and body.
-    pub method: &'a str,
-    pub path_and_query: &'a str,
-}
-
 /// Why the call is dropped, or None when it goes on.
-pub fn check(call: &Checked<'_>) -> Option<Dropped> {
+pub fn check(call: &VerifiedCall<'_>) -> Option<Dropped> {
     let none = Conditions::default();
     let (filter, ignore) = call
-        .rules
+        .rules()
         .map_or((&none, &none), |r| (&r.filter, &r.ignore));
     let identities = match call.provider.descriptor().actors {
         [] => &[][..],
