@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod blocking;
 pub mod checkpointer;
 pub mod deliveries;
+mod dialect;
 pub mod keyring;
 pub mod notify;
 mod pool;
@@ -76,11 +77,7 @@ pub fn is_transient(err: &diesel::result::Error) -> bool {
 /// up front, waiting its turn under `busy_timeout`. PostgreSQL needs
 /// nothing.
 pub fn write_first(conn: &mut DbConnection) -> diesel::QueryResult<()> {
-    use diesel::RunQueryDsl;
-    if let DbConnection::Sqlite(_) = conn {
-        diesel::sql_query("UPDATE hookgate_keyring SET id = id WHERE 0").execute(conn)?;
-    }
-    Ok(())
+    dialect::write_first(conn)
 }
 
 /// True for a unique-constraint violation (a concurrent or repeated insert).

@@ -24,6 +24,7 @@ pub use claim::{
     claim, claim_next_heads, release_all_claims, release_claims, ClaimStamp, Claimed, InternalKeys,
     Room,
 };
+pub(in crate::db) use claim::{claimed_rows, ClaimedRow, HeadRow};
 pub use depth::queue_samples;
 pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
 pub use listing::{find, list, Cursor, ListFilter, Scope};
@@ -31,7 +32,7 @@ pub use record::{record_batch, AttemptRecord, Outcome};
 pub use retention::{purge, PURGE_BATCH};
 pub use tasks::{find_task, list_tasks, task_events, task_names, TaskFilter};
 
-use super::raw::{self, Param};
+use super::dialect::insert_chunked;
 use super::schema::{agent_tasks, deliveries, delivery_attempts, delivery_lanes};
 use super::{is_transient, DbConnection};
 use chrono::NaiveDateTime;
@@ -124,18 +125,13 @@ pub struct Task {
 /// may deadlock, and `retrying` runs the loser again). SQLite has one
 /// writer at a time and needs nothing.
 fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
-    if task_ids.is_empty() || matches!(conn, DbConnection::Sqlite(_)) {
+    if task_ids.is_empty() {
         return Ok(());
     }
     let mut sorted: Vec<&String> = task_ids.iter().collect();
     sorted.sort();
     sorted.dedup();
-    let sql = format!(
-        "SELECT id FROM agent_tasks WHERE id IN ({}) ORDER BY id FOR UPDATE",
-        raw::placeholders(sorted.len())
-    );
-    let params: Vec<Param> = sorted.into_iter().map(Param::from).collect();
-    raw::execute(conn, &sql, &params).map(drop)
+    super::dialect::lock_tasks(conn, &sorted)
 }
 
 /// The lane a delivery belongs to: its task, or itself.
@@ -153,112 +149,20 @@ fn advance_tasks(conn: &mut DbConnection, task_ids: &[String], lanes: NewLanes) 
     if task_ids.is_empty() {
         return Ok(());
     }
-    if let DbConnection::Postgres(_) = conn {
-        return advance_tasks_at_once(conn, task_ids, lanes);
-    }
-    let list = raw::placeholders(task_ids.len());
-    let params: Vec<Param> = task_ids.iter().map(Param::from).collect();
-    let recompute = format!(
-        "UPDATE agent_tasks SET head_sequence = COALESCE(\
-             (SELECT MIN(d.sequence_id) FROM deliveries d WHERE d.task_id = agent_tasks.id \
-                 AND d.status = 'pending' AND d.sequence_id > agent_tasks.head_sequence), \
-             (SELECT MIN(d.sequence_id) FROM deliveries d WHERE d.task_id = agent_tasks.id \
-                 AND d.status = 'pending')) \
-         WHERE id IN ({list}) AND (head_sequence IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries h \
-             WHERE h.task_id = agent_tasks.id AND h.sequence_id = agent_tasks.head_sequence \
-             AND h.status = 'pending'))"
-    );
-    raw::execute(conn, &recompute, &params)?;
-    // Each lane follows its task's head; a lane whose head changed is free.
-    let follow = format!(
-        "UPDATE delivery_lanes SET head_id = d.id, due_at = d.next_attempt_at, claim_token = NULL, \
-         claimed_by = NULL, claimed_until = NULL FROM agent_tasks t, deliveries d \
-         WHERE delivery_lanes.id IN ({list}) AND t.id = delivery_lanes.id AND d.task_id = t.id \
-         AND d.sequence_id = t.head_sequence AND d.status = 'pending' AND delivery_lanes.head_id <> d.id"
-    );
-    raw::execute(conn, &follow, &params)?;
-    if lanes == NewLanes::Open {
-        let open = format!(
-            "INSERT INTO delivery_lanes (id, agent_id, head_id, due_at) \
-             SELECT t.id, t.agent_id, d.id, d.next_attempt_at FROM agent_tasks t JOIN deliveries d \
-             ON d.task_id = t.id AND d.sequence_id = t.head_sequence AND d.status = 'pending' \
-             WHERE t.id IN ({list}) AND NOT EXISTS (SELECT 1 FROM delivery_lanes l WHERE l.id = t.id)"
-        );
-        raw::execute(conn, &open, &params)?;
-    }
-    let close = format!(
-        "DELETE FROM delivery_lanes WHERE id IN \
-         (SELECT id FROM agent_tasks WHERE id IN ({list}) AND head_sequence IS NULL)"
-    );
-    raw::execute(conn, &close, &params).map(drop)
-}
-
-/// `advance_tasks` as one PostgreSQL statement: the next heads are found
-/// once and the task rows and lanes follow them (one round trip and one
-/// plan instead of four). Every look-up is a lateral `LIMIT 1`: a
-/// `NOT EXISTS` under `OR` was planned as a hash of every pending delivery,
-/// a cost that grew with the backlog.
-fn advance_tasks_at_once(
-    conn: &mut DbConnection,
-    task_ids: &[String],
-    lanes: NewLanes,
-) -> QueryResult<()> {
-    let list = raw::placeholders(task_ids.len());
-    let open = match lanes {
-        NewLanes::Open => {
-            ", opened AS (INSERT INTO delivery_lanes (id, agent_id, head_id, due_at) \
-             SELECT n.task, n.agent_id, n.head, n.due FROM next n WHERE n.head IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM delivery_lanes l WHERE l.id = n.task))"
-        }
-        NewLanes::NeverNeeded => "",
-    };
-    let pending_head = |name: &str, cond: &str| {
-        format!(
-            "LEFT JOIN LATERAL (SELECT d.id, d.sequence_id, d.next_attempt_at FROM deliveries d \
-             WHERE {cond} d.task_id = t.id AND d.status = 'pending' ORDER BY d.sequence_id LIMIT 1) \
-             {name} ON true"
-        )
-    };
-    let sql = format!(
-        "WITH next AS (SELECT t.id AS task, t.agent_id, COALESCE(h1.id, h2.id) AS head, \
-             COALESCE(h1.sequence_id, h2.sequence_id) AS seq, \
-             COALESCE(h1.next_attempt_at, h2.next_attempt_at) AS due \
-             FROM agent_tasks t LEFT JOIN LATERAL (SELECT 1 AS pending FROM deliveries h \
-                 WHERE h.task_id = t.id AND h.sequence_id = t.head_sequence \
-                 AND h.status = 'pending' LIMIT 1) current ON true {} {} \
-             WHERE t.id IN ({list}) AND current.pending IS NULL), \
-         tasks AS (UPDATE agent_tasks SET head_sequence = n.seq FROM next n \
-             WHERE agent_tasks.id = n.task), \
-         followed AS (UPDATE delivery_lanes SET head_id = n.head, due_at = n.due, \
-             claim_token = NULL, claimed_by = NULL, claimed_until = NULL FROM next n \
-             WHERE delivery_lanes.id = n.task AND n.head IS NOT NULL \
-             AND delivery_lanes.head_id <> n.head){open} \
-         DELETE FROM delivery_lanes USING next n WHERE delivery_lanes.id = n.task AND n.head IS NULL",
-        pending_head("h1", "d.sequence_id > t.head_sequence AND"),
-        pending_head("h2", "h1.id IS NULL AND"),
-    );
-    let params: Vec<Param> = task_ids.iter().map(Param::from).collect();
-    raw::execute(conn, &sql, &params).map(drop)
+    super::dialect::advance_tasks(conn, task_ids, lanes)
 }
 
 /// Whether advancing may find a task with a head and no lane: a task an
 /// operator gave pending events again. A recorded head always has its lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NewLanes {
+pub(in crate::db) enum NewLanes {
     Open,
     NeverNeeded,
 }
 
-/// Adds lanes (one multi-row statement per chunk).
+/// Adds lanes.
 pub(super) fn insert_lanes(conn: &mut DbConnection, lanes: &[Lane]) -> QueryResult<()> {
-    for chunk in lanes.chunks(256) {
-        let insert = diesel::insert_into(delivery_lanes::table).values(chunk);
-        match conn {
-            DbConnection::Postgres(pg) => insert.execute(pg)?,
-            DbConnection::Sqlite(lite) => insert.execute(lite)?,
-        };
-    }
-    Ok(())
+    insert_chunked::<_, Lane>(conn, delivery_lanes::table, lanes, 256)
 }
 
 /// Deletes these lanes (tasks drained, forward_async deliveries finished).

@@ -63,15 +63,7 @@ pub fn open(conn: &mut DbConnection, master: &MasterKey) -> Result<(DataKey, usi
     if sealed > 0 {
         // The plaintext may linger on disk in freed pages (SQLite, and its
         // WAL) or dead row versions (PostgreSQL): rewrite what held it.
-        match conn {
-            DbConnection::Sqlite(_) => {
-                diesel::sql_query("VACUUM").execute(conn)?;
-                diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(conn)?;
-            }
-            DbConnection::Postgres(_) => {
-                diesel::sql_query("VACUUM FULL agent_key_versions").execute(conn)?;
-            }
-        }
+        super::dialect::rewrite_freed_pages(conn)?;
     }
     Ok((data_key, sealed))
 }

@@ -10,6 +10,7 @@ use super::deliveries::{self, Delivery, NewDelivery, IGNORED};
 use super::schema::{agent_tasks, deliveries as deliveries_table};
 use super::schema::{replay_items, replays};
 use super::{now, DbConnection};
+use crate::db::dialect::insert_chunked;
 use crate::domain::task_id;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -95,14 +96,7 @@ pub fn create(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Replay>
             .collect();
         conn.transaction(|conn| {
             deliveries::enqueue_batch(conn, &copies)?;
-            for rows in items.chunks(200) {
-                let insert = diesel::insert_into(replay_items::table).values(rows);
-                match conn {
-                    DbConnection::Postgres(pg) => insert.execute(pg)?,
-                    DbConnection::Sqlite(lite) => insert.execute(lite)?,
-                };
-            }
-            QueryResult::Ok(())
+            insert_chunked::<_, Item>(conn, replay_items::table, &items, 200)
         })?;
     }
     if replayed != replay.total {

@@ -12,7 +12,7 @@ use crate::crypto::DataKey;
 use crate::db::agents::Agent;
 use crate::db::raw::{self, Param};
 use crate::db::schema::delivery_lanes;
-use crate::db::{api_keys, now, DbConnection, DbResult};
+use crate::db::{api_keys, dialect, now, DbConnection, DbResult};
 use crate::domain::Secret;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -75,9 +75,9 @@ pub struct InternalKeys<'a> {
 const AGENTS_PER_STATEMENT: usize = 100;
 
 #[derive(QueryableByName)]
-struct HeadRow {
+pub(in crate::db) struct HeadRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    head_id: String,
+    pub head_id: String,
 }
 
 /// Claims due lanes, at most `slots` of each room's agent, stamping them.
@@ -143,45 +143,19 @@ fn claim_chunk(
     at: NaiveDateTime,
     rooms: &[&Room],
 ) -> QueryResult<Vec<ClaimedRow>> {
+    let rooms: Vec<(&str, usize)> = rooms
+        .iter()
+        .map(|r| (r.agent.id.as_str(), r.slots))
+        .collect();
     let mut params = Vec::with_capacity(rooms.len() * 3);
-    let lanes = match conn {
-        // One lateral look-up over the rooms: planned once however many
-        // agents (a subquery per agent cost a millisecond a claim at 50).
-        DbConnection::Postgres(_) => {
-            for room in rooms {
-                params.extend([Param::from(&room.agent.id), Param::Int(room.slots as i64)]);
-            }
-            params.push(at.into());
-            format!(
-                "id IN (SELECT l.id FROM (VALUES {}) AS r(agent, n) CROSS JOIN LATERAL \
-                 (SELECT id FROM delivery_lanes WHERE agent_id = r.agent AND due_at <= ? \
-                 ORDER BY due_at LIMIT r.n FOR UPDATE SKIP LOCKED) l)",
-                vec!["(?, ?)"; rooms.len()].join(", ")
-            )
-        }
-        DbConnection::Sqlite(_) => {
-            let mut lanes = Vec::with_capacity(rooms.len());
-            for (i, room) in rooms.iter().enumerate() {
-                lanes.push(format!(
-                    "SELECT id FROM (SELECT id FROM delivery_lanes WHERE agent_id = ? \
-                     AND due_at <= ? ORDER BY due_at LIMIT ?) l{i}"
-                ));
-                params.extend([
-                    Param::from(&room.agent.id),
-                    at.into(),
-                    Param::Int(room.slots as i64),
-                ]);
-            }
-            format!("id IN ({})", lanes.join(" UNION ALL "))
-        }
-    };
+    let lanes = dialect::due_lanes(conn, &rooms, at, &mut params);
     stamp_lanes(conn, stamp, &lanes, params)
 }
 
 /// A claimed lane's head delivery, with its task's name and whether the
 /// agent knows the task.
 #[derive(QueryableByName)]
-struct ClaimedRow {
+pub(in crate::db) struct ClaimedRow {
     #[diesel(embed)]
     delivery: Delivery,
     #[diesel(sql_type = Nullable<Text>)]
@@ -192,7 +166,7 @@ struct ClaimedRow {
 
 /// Selects claimed head deliveries `d` (from `heads`, narrowed by `filter`)
 /// with their task's columns.
-fn claimed_rows(heads: &str, filter: &str) -> String {
+pub(in crate::db) fn claimed_rows(heads: &str, filter: &str) -> String {
     format!(
         "SELECT d.*, t.name AS task_name, t.created_on_agent_at AS task_created_on_agent_at \
          {heads} LEFT JOIN agent_tasks t ON t.id = d.task_id {filter}"
@@ -202,7 +176,7 @@ fn claimed_rows(heads: &str, filter: &str) -> String {
 /// Stamps the lanes `lanes` (a condition over `delivery_lanes`, with its
 /// parameters) and returns their heads. A claimed lane is due again when its
 /// lease ends, so claims scanning due lanes never pass over held ones.
-/// PostgreSQL does both in one statement; SQLite, in process, in two.
+/// How the heads are read back differs by backend (`dialect::claimed_heads`).
 fn stamp_lanes(
     conn: &mut DbConnection,
     stamp: ClaimStamp<'_>,
@@ -220,20 +194,7 @@ fn stamp_lanes(
         stamp.lease_until.into(),
     ];
     params.extend(lane_params);
-    if let DbConnection::Postgres(_) = conn {
-        let rows = claimed_rows("FROM claimed c JOIN deliveries d ON d.id = c.head_id", "");
-        let sql = format!("WITH claimed AS ({update}) {rows}");
-        return raw::load(conn, &sql, &params);
-    }
-    let heads: Vec<HeadRow> = raw::load(conn, &update, &params)?;
-    let mut rows = Vec::with_capacity(heads.len());
-    for chunk in heads.chunks(500) {
-        let filter = format!("WHERE d.id IN ({})", raw::placeholders(chunk.len()));
-        let sql = claimed_rows("FROM deliveries d", &filter);
-        let params: Vec<Param> = chunk.iter().map(|h| Param::from(&h.head_id)).collect();
-        rows.extend(raw::load::<ClaimedRow>(conn, &sql, &params)?);
-    }
-    Ok(rows)
+    dialect::claimed_heads(conn, &update, &params)
 }
 
 /// The claimed deliveries with their agents and internal keys, oldest first.

@@ -7,6 +7,7 @@ use super::{
     advance_tasks, insert_lanes, lane_of, lock_tasks, Delivery, Lane, NewLanes, Task, HELD,
     IGNORED, PENDING,
 };
+use crate::db::dialect::insert_chunked;
 use crate::db::is_transient;
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
@@ -118,28 +119,6 @@ pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryRes
     conn.transaction(|conn| insert_all(conn, batch))
 }
 
-/// Inserts `rows` into `table`: on PostgreSQL one multi-row INSERT per
-/// `chunk` rows (one round trip each); on SQLite, in process, one row at a
-/// time with a statement prepared once per connection, which spares the
-/// parse of a statement with thousands of parameters and the undo journal
-/// a multi-row statement keeps.
-macro_rules! insert_chunked {
-    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {
-        match &mut *$conn {
-            DbConnection::Postgres(pg) => {
-                for chunk in $rows.chunks($chunk) {
-                    diesel::insert_into($table).values(chunk).execute(pg)?;
-                }
-            }
-            DbConnection::Sqlite(lite) => {
-                for row in $rows.iter() {
-                    diesel::insert_into($table).values(row).execute(lite)?;
-                }
-            }
-        }
-    };
-}
-
 /// The redelivery ids of the batch's calls that carry one.
 fn dedup_rows(batch: &[&NewDelivery], rows: &[Delivery]) -> Vec<DedupRow> {
     batch
@@ -159,7 +138,7 @@ fn dedup_rows(batch: &[&NewDelivery], rows: &[Delivery]) -> Vec<DedupRow> {
 
 /// The writes of one intake transaction: every task of the batch is locked
 /// (in id order, as `lock_tasks` takes them everywhere) and bumped in two
-/// statements, then the rows go in (see `insert_chunked`), so a batch holds
+/// statements, then the rows go in (see `dialect::insert_chunked`), so a batch holds
 /// its task rows for a handful of round trips whatever its size. The first
 /// statement on SQLite writes, so it takes its write lock at once.
 fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
@@ -204,7 +183,7 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         rows.push(row);
     }
     // One multi-row INSERT per chunk (SQLite allows 32766 bound values).
-    insert_chunked!(conn, delivery_dedup::table, dedup_rows(&all, &rows), 256);
+    insert_chunked::<_, DedupRow>(conn, delivery_dedup::table, &dedup_rows(&all, &rows), 256)?;
     let answered: Vec<Accepted> = rows
         .iter()
         .zip(&all)
@@ -223,7 +202,7 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
         .filter_map(|(row, new)| Some((row.task_id.clone()?, new.coalesce?)))
         .collect();
     gathering.dedup_by(|a, b| a.0 == b.0);
-    insert_chunked!(conn, deliveries::table, rows, 128);
+    insert_chunked::<_, Delivery>(conn, deliveries::table, &rows, 128)?;
     insert_lanes(conn, &lanes)?;
     advance_tasks(conn, &held_heads, NewLanes::NeverNeeded)?;
     coalesce::hold_heads(conn, &gathering, now())?;
@@ -282,7 +261,7 @@ fn take_sequences(
         sequences.insert(row.id, Sequences { next, head });
     }
     let created = new_tasks(&counts, &sequences);
-    insert_chunked!(conn, agent_tasks::table, created, 256);
+    insert_chunked::<_, Task>(conn, agent_tasks::table, &created, 256)?;
     sequences.extend(
         created
             .into_iter()

@@ -4,6 +4,7 @@
 
 use super::{advance_tasks, coalesce, drop_lanes, lock_tasks, retrying, Attempt, NewLanes};
 use super::{DELIVERED, FAILED, PENDING};
+use crate::db::dialect::insert_chunked;
 use crate::db::raw::{self, IdRow, Param};
 use crate::db::schema::delivery_attempts;
 use crate::db::{now, DbConnection};
@@ -110,13 +111,7 @@ fn record_pass(
         .collect();
     let mut attempts: Vec<Attempt> = held.iter().map(|r| attempt_row(r, instance, at)).collect();
     attempts.extend(followers_delivered(conn, &held, instance, at)?);
-    for chunk in attempts.chunks(256) {
-        let insert = diesel::insert_into(delivery_attempts::table).values(chunk);
-        match conn {
-            DbConnection::Postgres(pg) => insert.execute(pg)?,
-            DbConnection::Sqlite(lite) => insert.execute(lite)?,
-        };
-    }
+    insert_chunked::<_, Attempt>(conn, delivery_attempts::table, &attempts, 256)?;
     let finished: Vec<&&AttemptRecord> = held
         .iter()
         .filter(|r| !matches!(r.outcome, Outcome::Retry { .. }))

@@ -40,10 +40,7 @@ pub struct Retrying {
 /// The hour of a timestamp column as `YYYY-MM-DD HH`: SQLite stores
 /// timestamps as text that starts that way; PostgreSQL formats it.
 fn hour_of(conn: &DbConnection, column: &str) -> String {
-    match conn {
-        DbConnection::Sqlite(_) => format!("substr({column}, 1, 13)"),
-        DbConnection::Postgres(_) => format!("to_char({column}, 'YYYY-MM-DD HH24')"),
-    }
+    crate::db::dialect::hour_of(conn, column)
 }
 
 /// Counts since `since` per agent, hour and kind (`accepted` by creation,
