@@ -5,7 +5,7 @@
 
 use crate::acp::{self, EventRef, TaskRef};
 use crate::actors::forwarder::ForwarderActor;
-use crate::db::agents::AgentResponse;
+use crate::db::agents::Agent;
 use crate::db::deliveries::{AttemptRecord, Claimed, Delivery, Outcome};
 use crate::db::now;
 use crate::domain::{AcpType, RouteMode};
@@ -14,6 +14,7 @@ use actix::prelude::*;
 use actix_web::http::header::{HeaderMap, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
 use rand::Rng;
+use serde_json::value::RawValue;
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -230,8 +231,7 @@ async fn deliver_event(
     let Some(task) = &claimed.task else {
         return (Exchange::failed("the delivery's task is gone".into()), None);
     };
-    let agent =
-        serde_json::to_value(AgentResponse::from(claimed.agent.clone())).unwrap_or_default();
+    let agent = acp_agent(&claimed.agent);
     let task_ref = TaskRef {
         id: &task.id,
         name: &task.name,
@@ -250,15 +250,19 @@ async fn deliver_event(
     if task.created_on_agent_at.is_none() && !sync {
         let rpc_id = uuid::Uuid::new_v4().to_string();
         let exchange = target
-            .call(&acp::task_create(&rpc_id, &agent, &task_ref))
+            .call(&acp::task_create(&rpc_id, &agent, task_ref))
             .await;
         if !matches!(exchange.verdict, Verdict::Done) {
             return (exchange, None);
         }
         created = Some(task.id.clone());
     }
+    let coalesced;
     let content = match &claimed.followers {
-        Some(followers) => coalesced_content(&claimed.delivery, followers),
+        Some(followers) => {
+            coalesced = coalesced_content(&claimed.delivery, followers);
+            &*coalesced
+        }
         None => stored_content(&claimed.delivery),
     };
     let created_at = claimed
@@ -269,47 +273,83 @@ async fn deliver_event(
     let event = EventRef {
         id: &claimed.delivery.id,
         agent_id: &claimed.agent.id,
+        task_id: &task.id,
         sequence_id: claimed.delivery.sequence_id.unwrap_or(1),
-        content: &content,
+        content,
         created_at: &created_at,
     };
-    let body = match sync {
-        true => acp::message_send(&agent, &task_ref, &event),
-        false => acp::event_send(&agent, &task_ref, &event),
+    let exchange = match sync {
+        true => {
+            target
+                .call(&acp::message_send(&agent, task_ref, &event))
+                .await
+        }
+        false => {
+            target
+                .call(&acp::event_send(&agent, task_ref, &event))
+                .await
+        }
     };
-    (target.call(&body).await, created)
+    (exchange, created)
 }
 
-fn stored_content(delivery: &Delivery) -> serde_json::Value {
+/// The agent as ACP names it.
+fn acp_agent(a: &Agent) -> acp::Agent<'_> {
+    acp::Agent {
+        id: &a.id,
+        name: &a.name,
+        description: a.description.as_deref().unwrap_or_default(),
+        acp_url: a.acp_url.as_deref(),
+        acp_type: &a.acp_type,
+        status: &a.status,
+        status_reason: a.status_reason.as_deref(),
+        created_at: a.created_at.and_utc(),
+        updated_at: a.updated_at.and_utc(),
+        registered_at: a.registered_at.map(|t| t.and_utc()),
+        registration_metadata: a
+            .registration_metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok()),
+        agent_input_type: a.agent_input_type.as_deref(),
+    }
+}
+
+/// The content intake built, as stored: sent as the JSON it is, never
+/// parsed into a tree and written out again (null if unreadable).
+fn stored_content(delivery: &Delivery) -> &RawValue {
     delivery
         .content
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok())
-        .unwrap_or_default()
+        .unwrap_or(RawValue::NULL)
 }
 
 /// The content of a coalesced delivery: `{"events": [...]}` of each event's
 /// data (a text event's whole content), in sequence; the head's provenance
 /// naming every delivery it carries.
-fn coalesced_content(head: &Delivery, followers: &[Delivery]) -> serde_json::Value {
+fn coalesced_content(head: &Delivery, followers: &[Delivery]) -> Box<RawValue> {
+    let parsed = |d: &Delivery| -> serde_json::Value {
+        serde_json::from_str(stored_content(d).get()).unwrap_or_default()
+    };
     let all: Vec<&Delivery> = std::iter::once(head).chain(followers).collect();
     let events: Vec<serde_json::Value> = all
         .iter()
         .map(|d| {
-            let content = stored_content(d);
+            let content = parsed(d);
             content.get("data").cloned().unwrap_or(content)
         })
         .collect();
-    let mut provenance = stored_content(head)["provenance"].clone();
+    let mut provenance = parsed(head)["provenance"].clone();
     if provenance.is_object() {
         let ids: Vec<&str> = all.iter().map(|d| d.id.as_str()).collect();
         provenance["delivery_ids"] = serde_json::json!(ids);
     }
-    serde_json::json!({
+    let content = serde_json::json!({
         "type": "data", "author": "user", "style": "static",
         "data": {"events": events},
         "provenance": provenance,
-    })
+    });
+    serde_json::value::to_raw_value(&content).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// Where one attempt's JSON-RPC calls go, with the agent's internal key and
@@ -323,7 +363,7 @@ struct RpcTarget<'a> {
 }
 
 impl RpcTarget<'_> {
-    async fn call(&self, body: &serde_json::Value) -> Exchange {
+    async fn call(&self, body: &impl serde::Serialize) -> Exchange {
         let mut request = self.client.post(&self.url);
         let key = self.key.as_deref().unwrap_or_default();
         request = request.insert_header(("x-agent-api-key", key));

@@ -22,6 +22,18 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// A wrong delivery: its headers and body, and the status and detail it
+/// must be answered.
+type Wrong<'a> = (Vec<(&'a str, &'a str)>, &'a str, u16, &'a str);
+
+/// Each wrong delivery gets its own answer (none reaches the agent: the
+/// callers count what the agent received).
+async fn all_refused(app: &TestApp, wrongs: &[Wrong<'_>]) {
+    for (headers, body, status, detail) in wrongs {
+        refused(app, headers, body, *status, detail).await;
+    }
+}
+
 async fn standard_webhooks_and_svix_deliveries(backend: Backend) {
     vectors::ready(); // first, before any connection can sit idle meanwhile
     let app = spawn_app(backend).await;
@@ -92,50 +104,10 @@ async fn standard_webhooks_and_svix_deliveries(backend: Backend) {
         now(),
         "msg_2",
     );
-    refused(
-        &app,
-        &with(&wrong, &[]),
-        &body,
-        401,
-        "Invalid Standard Webhooks signature",
-    )
-    .await;
     let genuine = vectors::sign("standard_webhooks", secret, &body, now(), "msg_3");
-    refused(
-        &app,
-        &with(&genuine, &[]),
-        &body.replace("in_1", "in_2"),
-        401,
-        "Invalid Standard Webhooks signature",
-    )
-    .await;
     let stale = vectors::sign_stale("standard_webhooks", secret, &body, now() - 600, "msg_4");
-    refused(
-        &app,
-        &with(&stale, &[]),
-        &body,
-        400,
-        "Standard Webhooks request has bad timestamp.",
-    )
-    .await;
     let no_id = vectors::without(&genuine, "webhook-id");
-    refused(
-        &app,
-        &with(&no_id, &[]),
-        &body,
-        400,
-        "Missing webhook-id header.",
-    )
-    .await;
     let no_ts = vectors::without(&genuine, "webhook-timestamp");
-    refused(
-        &app,
-        &with(&no_ts, &[]),
-        &body,
-        400,
-        "Missing webhook-timestamp header.",
-    )
-    .await;
     let bad_ts: Vec<(String, String)> = genuine
         .iter()
         .map(|(k, v)| {
@@ -146,12 +118,33 @@ async fn standard_webhooks_and_svix_deliveries(backend: Backend) {
             }
         })
         .collect();
-    refused(
+    let altered = body.replace("in_1", "in_2");
+    let bad_signature = "Invalid Standard Webhooks signature";
+    all_refused(
         &app,
-        &with(&bad_ts, &[]),
-        &body,
-        400,
-        "Invalid webhook-timestamp header value.",
+        &[
+            (with(&wrong, &[]), &body, 401, bad_signature),
+            (with(&genuine, &[]), &altered, 401, bad_signature),
+            (
+                with(&stale, &[]),
+                &body,
+                400,
+                "Standard Webhooks request has bad timestamp.",
+            ),
+            (with(&no_id, &[]), &body, 400, "Missing webhook-id header."),
+            (
+                with(&no_ts, &[]),
+                &body,
+                400,
+                "Missing webhook-timestamp header.",
+            ),
+            (
+                with(&bad_ts, &[]),
+                &body,
+                400,
+                "Invalid webhook-timestamp header value.",
+            ),
+        ],
     )
     .await;
     assert_eq!(
@@ -208,37 +201,27 @@ async fn stripe_deliveries(backend: Backend) {
     );
 
     let wrong = vectors::sign("stripe", "whsec_someone_else", &body, now(), "");
-    refused(
-        &app,
-        &with(&wrong, &[]),
-        &body,
-        401,
-        "Invalid Stripe webhook signature",
-    )
-    .await;
-    refused(
-        &app,
-        &with(&signed, &[]),
-        &body.replace("evt_1", "evt_2"),
-        401,
-        "Invalid Stripe webhook signature",
-    )
-    .await;
     let stale = vectors::sign_stale("stripe", secret, &body, now() - 600, "");
-    refused(
+    let altered = body.replace("evt_1", "evt_2");
+    let bad_signature = "Invalid Stripe webhook signature";
+    all_refused(
         &app,
-        &with(&stale, &[]),
-        &body,
-        400,
-        "Stripe webhook request has bad timestamp.",
-    )
-    .await;
-    refused(
-        &app,
-        &[("stripe-signature", "v1=abc")],
-        &body,
-        400,
-        "Invalid Stripe-Signature header.",
+        &[
+            (with(&wrong, &[]), &body, 401, bad_signature),
+            (with(&signed, &[]), &altered, 401, bad_signature),
+            (
+                with(&stale, &[]),
+                &body,
+                400,
+                "Stripe webhook request has bad timestamp.",
+            ),
+            (
+                vec![("stripe-signature", "v1=abc")],
+                &body,
+                400,
+                "Invalid Stripe-Signature header.",
+            ),
+        ],
     )
     .await;
     assert_eq!(
@@ -329,28 +312,20 @@ async fn shopify_deliveries(backend: Backend) {
     );
 
     let wrong = vectors::sign("shopify", "shpss_other", &body, now(), "");
-    refused(
+    let altered = body.replace("jon", "eve");
+    let bad_signature = "Invalid Shopify webhook signature";
+    all_refused(
         &app,
-        &with(&wrong, &shop_header),
-        &body,
-        401,
-        "Invalid Shopify webhook signature",
-    )
-    .await;
-    refused(
-        &app,
-        &with(&signed, &shop_header),
-        &body.replace("jon", "eve"),
-        401,
-        "Invalid Shopify webhook signature",
-    )
-    .await;
-    refused(
-        &app,
-        &with(&signed, &[]),
-        &body,
-        400,
-        "Missing X-Shopify-Shop-Domain header.",
+        &[
+            (with(&wrong, &shop_header), &body, 401, bad_signature),
+            (with(&signed, &shop_header), &altered, 401, bad_signature),
+            (
+                with(&signed, &[]),
+                &body,
+                400,
+                "Missing X-Shopify-Shop-Domain header.",
+            ),
+        ],
     )
     .await;
     assert_eq!(
@@ -384,14 +359,8 @@ async fn gitlab_deliveries(backend: Backend) {
     );
 
     let invalid = format!("Invalid GitLab token for agent ID {agent_id}.");
-    refused(
-        &app,
-        &[("x-gitlab-token", "not-the-token")],
-        &body,
-        401,
-        &invalid,
-    )
-    .await;
+    let wrong_token = vec![("x-gitlab-token", "not-the-token")];
+    all_refused(&app, &[(wrong_token, &body, 401, &invalid)]).await;
     app.call(
         Method::DELETE,
         &format!("/agent_api_keys/{}", created["id"].as_str().unwrap()),
@@ -440,49 +409,36 @@ async fn linear_deliveries(backend: Backend) {
     assert_eq!(upstream.single().body, body.as_bytes());
 
     let wrong = vectors::sign("linear", "lin_wh_other", &body, now(), "");
-    refused(
-        &app,
-        &with(&wrong, &[]),
-        &body,
-        401,
-        "Invalid Linear webhook signature",
-    )
-    .await;
     let altered = body.replace("i1", "i2");
-    refused(
-        &app,
-        &with(&signed, &[]),
-        &altered,
-        401,
-        "Invalid Linear webhook signature",
-    )
-    .await;
     let stale_body = json!({"action": "create", "webhookTimestamp": now_ms - 120_000}).to_string();
     let stale = vectors::sign("linear", secret, &stale_body, now(), "");
-    refused(
-        &app,
-        &with(&stale, &[]),
-        &stale_body,
-        400,
-        "Linear webhook request has bad timestamp.",
-    )
-    .await;
     let no_ts_body = json!({"action": "create"}).to_string();
     let no_ts = vectors::sign("linear", secret, &no_ts_body, now(), "");
-    refused(
+    let bad_signature = "Invalid Linear webhook signature";
+    all_refused(
         &app,
-        &with(&no_ts, &[]),
-        &no_ts_body,
-        400,
-        "Linear webhook payload missing webhookTimestamp.",
-    )
-    .await;
-    refused(
-        &app,
-        &with(&signed, &[]),
-        "not json",
-        400,
-        "Failed to parse Linear webhook payload as JSON.",
+        &[
+            (with(&wrong, &[]), &body, 401, bad_signature),
+            (with(&signed, &[]), &altered, 401, bad_signature),
+            (
+                with(&stale, &[]),
+                &stale_body,
+                400,
+                "Linear webhook request has bad timestamp.",
+            ),
+            (
+                with(&no_ts, &[]),
+                &no_ts_body,
+                400,
+                "Linear webhook payload missing webhookTimestamp.",
+            ),
+            (
+                with(&signed, &[]),
+                "not json",
+                400,
+                "Failed to parse Linear webhook payload as JSON.",
+            ),
+        ],
     )
     .await;
     assert_eq!(
@@ -551,46 +507,34 @@ async fn generic_hmac_deliveries(backend: Backend) {
     assert_eq!(upstream.received().len(), 2);
 
     let wrong = vectors::sign_hmac(legacy_spec, "not-the-secret", &body, now());
-    refused(
-        &app,
-        &with(&wrong, &[]),
-        &body,
-        401,
-        "Invalid HMAC webhook signature",
-    )
-    .await;
-    refused(
-        &app,
-        &with(&signed_timed, &[]),
-        &body.replace('7', "8"),
-        401,
-        "Invalid HMAC webhook signature",
-    )
-    .await;
+    let altered = body.replace('7', "8");
     let stale = vectors::sign_hmac(timed_spec, &timed_secret, &body, now() - 120);
-    refused(
-        &app,
-        &with(&stale, &[]),
-        &body,
-        400,
-        "HMAC webhook request has bad timestamp.",
-    )
-    .await;
     let no_ts = vectors::without(&signed_timed, "x-webhook-timestamp");
-    refused(
+    let bad_signature = "Invalid HMAC webhook signature";
+    all_refused(
         &app,
-        &with(&no_ts, &[]),
-        &body,
-        400,
-        "Missing x-webhook-timestamp header.",
-    )
-    .await;
-    refused(
-        &app,
-        &[("x-other", "1")],
-        &body,
-        403,
-        "Missing authentication for forward request.",
+        &[
+            (with(&wrong, &[]), &body, 401, bad_signature),
+            (with(&signed_timed, &[]), &altered, 401, bad_signature),
+            (
+                with(&stale, &[]),
+                &body,
+                400,
+                "HMAC webhook request has bad timestamp.",
+            ),
+            (
+                with(&no_ts, &[]),
+                &body,
+                400,
+                "Missing x-webhook-timestamp header.",
+            ),
+            (
+                vec![("x-other", "1")],
+                &body,
+                403,
+                "Missing authentication for forward request.",
+            ),
+        ],
     )
     .await;
     assert_eq!(
