@@ -2,10 +2,8 @@
 //! hookgate towards an agent (hop-by-hop headers, the caller's
 //! credentials), what an ACP event shows of the call (its event headers),
 //! and the request id every call carries. The synchronous forward, intake
-//! and the queue's attempts all ask here; [`stored`] is how a delivery
-//! row keeps them.
-
-pub mod stored;
+//! and the queue's attempts all ask here; `row::headers` is how a
+//! delivery row keeps them.
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION};
 use serde_json::{Map, Value};

@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod queue;
 pub mod readiness;
 pub mod routes;
+pub mod row;
 pub mod startup;
 pub mod telemetry;
 #[cfg(test)]

@@ -8,12 +8,13 @@ use crate::db::deliveries::NewDelivery;
 use crate::db::routes::Route;
 use crate::domain::task_id;
 use crate::domain::{
-    Actor, ContentKind, RedactedCall, Redaction, RouteMode, RouteRules, Template, TemplateInput,
+    ContentKind, RedactedCall, Redaction, RouteMode, RouteRules, Template, TemplateInput,
 };
-use crate::headers::{event_headers, stored};
+use crate::row::content::{self, Body, Provenance};
+use crate::row::headers as stored;
 use crate::verify::described::Described;
 use actix_web::http::header::HeaderMap;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A call on an `acp_event` or `forward_async` route, as intake sees it.
 pub struct Inbound<'a> {
@@ -54,9 +55,12 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     let actor = body_json
         .as_ref()
         .and_then(|b| inbound.call.provider.actor(b));
-    let stamp = |content: &mut Value, raw_body, id: &str| {
-        with_provenance(content, raw_body, inbound, id, actor.as_ref())
+    let provenance = Provenance {
+        provider: inbound.call.provider.descriptor().kind.as_str(),
+        key_name: inbound.call.key_name,
+        actor: actor.as_ref(),
     };
+    let stamp = |c: &mut Value, raw_body, id: &str| content::stamp(c, &provenance, id, raw_body);
     let (task, mut content) = match inbound.rules.mode {
         RouteMode::AcpEvent => {
             let key = render(inbound.route, "task_key", &inbound.rules.task_key, &input)?;
@@ -64,8 +68,9 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
             let content = match text_content(inbound, &input)? {
                 Some(text) => text,
                 None => {
-                    raw_body = raw_json(call.body_is_json, &call.body);
-                    data_content(inbound, &call.headers, body_json, &call.body, raw_body)
+                    let body = Body::of(call.body_is_json, &call.body, body_json);
+                    raw_body = body.raw();
+                    content::data(inbound.call.sub_path, &call.headers, body)
                 }
             };
             (Some((task_id, key)), Some(content))
@@ -164,41 +169,6 @@ fn shadow_of(
     }
 }
 
-/// Stands for the body in a `data` content whose body goes in as the bytes
-/// that arrived. It holds NUL characters, which no header, path or key name
-/// can, and it is written out before the provenance: its first occurrence
-/// in the written content is the body's place.
-const BODY_SLOT: &str = "\0body\0";
-
-/// The content as stored: with its provenance, naming `delivery_id` (a
-/// shadow copy stamps the same value again with its own id) and the
-/// `actor` the provider named, and `raw_body`
-/// (a JSON body as it arrived) in the body's place. Writing the body out
-/// again from its parsed form, escaping every string, was a seventh of
-/// intake's HTTP time at 2 KiB.
-fn with_provenance(
-    content: &mut Value,
-    raw_body: Option<&str>,
-    inbound: &Inbound<'_>,
-    delivery_id: &str,
-    actor: Option<&Actor>,
-) -> String {
-    content["provenance"] = provenance(inbound, delivery_id, actor);
-    let written = content.to_string();
-    match raw_body {
-        Some(raw) => written.replacen(&Value::from(BODY_SLOT).to_string(), raw, 1),
-        None => written,
-    }
-}
-
-/// The call's body as JSON text to store as it is, when `body_is_json`:
-/// the body is the JSON its parsed form came from (valid, hence UTF-8).
-fn raw_json(body_is_json: bool, body: &[u8]) -> Option<&str> {
-    body_is_json
-        .then(|| std::str::from_utf8(body).ok())
-        .flatten()
-}
-
 /// A call a route or the loop guard dropped, kept as an `ignored` delivery
 /// with its request (never attempted).
 pub fn ignored_delivery(dropped: &VerifiedCall<'_>, reason: &str) -> NewDelivery {
@@ -240,23 +210,6 @@ fn render(
         .map_err(|missing| IntakeError::MissingField(missing.0, field))
 }
 
-/// Where an event came from, beside its content, so an agent can treat it
-/// as third-party input (the Agentex SDK's content models keep the field).
-fn provenance(inbound: &Inbound<'_>, delivery_id: &str, actor: Option<&Actor>) -> Value {
-    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let mut provenance = json!({
-        "provider": inbound.call.provider.descriptor().kind.as_str(),
-        "key_name": inbound.call.key_name,
-        "verified": true,
-        "delivery_id": delivery_id,
-        "received_at": received_at,
-    });
-    if let Some(actor) = actor {
-        provenance["actor"] = json!(actor);
-    }
-    provenance
-}
-
 /// A `text` route's content, rendered from its template; None for `data`.
 fn text_content(
     inbound: &Inbound<'_>,
@@ -267,32 +220,7 @@ fn text_content(
     }
     let rules = inbound.rules;
     let text = render(inbound.route, "text_template", &rules.text_template, input)?;
-    Ok(Some(
-        json!({"type": "text", "author": "user", "content": text, "format": "plain", "style": "static"}),
-    ))
-}
-
-/// A `data` route's content: the call's path, event headers and body (a
-/// slot for `raw_json` when there is one; else its parsed form, moved in
-/// rather than copied; else the body as text).
-fn data_content(
-    inbound: &Inbound<'_>,
-    headers: &HeaderMap,
-    body: Option<Value>,
-    raw_body: &[u8],
-    raw_json: Option<&str>,
-) -> Value {
-    let body = match (raw_json, body) {
-        (Some(_), _) => Value::from(BODY_SLOT),
-        (None, Some(parsed)) => parsed,
-        (None, None) => Value::String(String::from_utf8_lossy(raw_body).into_owned()),
-    };
-    json!({
-        "type": "data",
-        "author": "user",
-        "style": "static",
-        "data": {"path": inbound.call.sub_path, "headers": event_headers(headers), "body": body},
-    })
+    Ok(Some(content::text(text)))
 }
 
 /// The provider's own delivery id, which marks redeliveries.

@@ -2,7 +2,7 @@
 //! and read by the queue's attempts (the request id, the trace to continue,
 //! the request to replay).
 
-use super::{is_stripped_request_header, REQUEST_ID};
+use crate::headers::{is_stripped_request_header, REQUEST_ID};
 use crate::telemetry::TRACEPARENT;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
