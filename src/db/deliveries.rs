@@ -128,10 +128,7 @@ fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
     if task_ids.is_empty() {
         return Ok(());
     }
-    let mut sorted: Vec<&String> = task_ids.iter().collect();
-    sorted.sort();
-    sorted.dedup();
-    super::dialect::lock_tasks(conn, &sorted)
+    super::dialect::lock_tasks(conn, task_ids)
 }
 
 /// The lane a delivery belongs to: its task, or itself.

@@ -48,12 +48,12 @@ where
     Ok(())
 }
 
-/// Locks task rows in id order (PostgreSQL; SQLite has one writer at a
-/// time and needs nothing).
-pub fn lock_tasks(conn: &mut DbConnection, sorted_ids: &[&String]) -> QueryResult<()> {
+/// Locks these task rows, in id order (PostgreSQL; SQLite has one writer
+/// at a time and needs nothing).
+pub fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
     match conn {
-        DbConnection::Postgres(_) => postgres::lock_tasks(conn, sorted_ids),
-        DbConnection::Sqlite(_) => sqlite::lock_tasks(conn, sorted_ids),
+        DbConnection::Postgres(_) => postgres::lock_tasks(conn, task_ids),
+        DbConnection::Sqlite(_) => sqlite::lock_tasks(conn, task_ids),
     }
 }
 

@@ -8,14 +8,18 @@ use crate::db::DbConnection;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-/// Locks task rows in id order, so a head computed after the lock sees
-/// every event committed for the task.
-pub fn lock_tasks(conn: &mut DbConnection, sorted_ids: &[&String]) -> QueryResult<()> {
+/// Locks task rows in id order (the same order everywhere, so two
+/// writers never wait on each other in a cycle), so a head computed after
+/// the lock sees every event committed for the task.
+pub fn lock_tasks(conn: &mut DbConnection, task_ids: &[String]) -> QueryResult<()> {
+    let mut sorted: Vec<&String> = task_ids.iter().collect();
+    sorted.sort();
+    sorted.dedup();
     let sql = format!(
         "SELECT id FROM agent_tasks WHERE id IN ({}) ORDER BY id FOR UPDATE",
-        raw::placeholders(sorted_ids.len())
+        raw::placeholders(sorted.len())
     );
-    let params: Vec<Param> = sorted_ids.iter().map(|id| Param::from(*id)).collect();
+    let params: Vec<Param> = sorted.into_iter().map(Param::from).collect();
     raw::execute(conn, &sql, &params).map(drop)
 }
 

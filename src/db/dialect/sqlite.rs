@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 /// One writer at a time: nothing to lock.
-pub fn lock_tasks(_conn: &mut DbConnection, _sorted_ids: &[&String]) -> QueryResult<()> {
+pub fn lock_tasks(_conn: &mut DbConnection, _task_ids: &[String]) -> QueryResult<()> {
     Ok(())
 }
 
