@@ -1,6 +1,8 @@
 //! Builds the actors and the HTTP server from [`Settings`] and binds it
 //! (port 0 in tests; [`Application::port`] reads the real one back).
 
+mod database;
+
 use crate::actors::forwarder::ForwarderSettings;
 use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
 use crate::config::Settings;
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crate::routes::client_info::TrustedProxies;
 pub use crate::routes::forward::ForwardLimits;
+use database::Database;
 
 /// Key-store requests that may wait at once (cache misses being looked up).
 const KEY_STORE_REQUESTS: usize = 256;
@@ -51,18 +54,9 @@ impl Application {
     /// listener. Must be called inside a running actix `System`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
-        if settings.metrics {
-            // Installed before anything is recorded (once per process);
-            // without it every recording is a no-op.
-            crate::metrics::handle();
-            crate::metrics::agent_labels::set_max(settings.metrics_max_agents);
-        }
+        start_metrics(&settings);
         // Read before the database is touched: a bad CA file creates nothing.
-        let agent_tls = crate::tls::agent_client_config(settings.agent_ca_file.as_deref())?;
-        let outbound = Arc::new(crate::outbound::OutboundPolicy::new(
-            &settings.agent_deny_nets,
-            &settings.agent_allow_nets,
-        ));
+        let forwarding = forwarder_settings(&settings)?;
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let db = Database::open(&settings, threads)?;
         let key_store = KeyStoreActor::start(db.pool.clone(), db.data_key.clone());
@@ -73,12 +67,6 @@ impl Application {
         }
         let delivery = delivery_config(&settings, db.backend);
         let (intake_pool, queue_pool) = queue_pools(&settings, db.backend, &db.pool)?;
-        let forwarding = ForwarderSettings {
-            timeout: settings.forward_timeout,
-            max_body_bytes: settings.max_body_bytes,
-            tls: agent_tls,
-            outbound: outbound.clone(),
-        };
         let readiness = Arc::new(Readiness::default());
         let (dispatcher, in_flight) = DispatcherActor::start(
             queue_pool,
@@ -92,7 +80,13 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let shared = Shared {
-            state: app_state(&settings, &db, &cache, outbound, readiness.clone()),
+            state: app_state(
+                &settings,
+                &db,
+                &cache,
+                forwarding.outbound.clone(),
+                readiness.clone(),
+            ),
             auth: web::Data::new(AdminAuth::new(
                 settings.admin_token.clone(),
                 settings.open_registration,
@@ -179,62 +173,29 @@ impl Application {
 /// How long a provider's redelivery id is remembered.
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 
-/// Takes `<database>.lock` for a SQLite database, or says who has it: a
-/// second process would attempt the first one's claimed deliveries again.
-/// The database, opened: migrated, its pool, and the data key that seals
-/// secrets; a SQLite database also locked to this process, with the
-/// previous run's claims released.
-struct Database {
-    pool: db::DbPool,
-    backend: Backend,
-    data_key: Arc<crate::crypto::DataKey>,
-    sqlite_lock: Option<std::fs::File>,
-    checkpointing: Option<db::checkpointer::Checkpointing>,
+/// Installs the metrics recorder before anything is recorded (once per
+/// process); without it every recording is a no-op.
+fn start_metrics(settings: &Settings) {
+    if settings.metrics {
+        crate::metrics::handle();
+        crate::metrics::agent_labels::set_max(settings.metrics_max_agents);
+    }
 }
 
-impl Database {
-    fn open(settings: &Settings, threads: usize) -> anyhow::Result<Self> {
-        db::migrate(&settings.database_url)?;
-        let sqlite_lock = lock_sqlite(&settings.database_url)?;
-        let (pool, backend) = db::open_pool(
-            &settings.database_url,
-            threads as u32 * 2 + 2,
-            Commits::Durable(settings.sqlite_synchronous),
-        )?;
-        let mut conn = pool.get()?;
-        if backend == Backend::Sqlite {
-            // One process owns a SQLite queue: claims left by a crash are stale.
-            let released = db::deliveries::release_all_claims(&mut conn)?;
-            if released > 0 {
-                tracing::info!(
-                    released,
-                    "released delivery claims left by the previous run"
-                );
-            }
-        }
-        let data_key = Arc::new(crate::master_key::open_keyring(
-            &mut conn,
-            &settings.master_key,
-            &settings.database_url,
-            backend,
-        )?);
-        drop(conn);
-        let checkpointing = match backend {
-            Backend::Sqlite => {
-                let durable = Commits::Durable(settings.sqlite_synchronous);
-                let (own, _) = db::open_pool(&settings.database_url, 1, durable)?;
-                Some(db::checkpointer::start(own))
-            }
-            Backend::Postgres => None,
-        };
-        Ok(Self {
-            pool,
-            backend,
-            data_key,
-            sqlite_lock,
-            checkpointing,
-        })
-    }
+/// How forwarders reach agents: timeouts, body limit, TLS (the CA file is
+/// read here) and the outbound address policy.
+fn forwarder_settings(settings: &Settings) -> anyhow::Result<ForwarderSettings> {
+    let tls = crate::tls::agent_client_config(settings.agent_ca_file.as_deref())?;
+    let outbound = Arc::new(crate::outbound::OutboundPolicy::new(
+        &settings.agent_deny_nets,
+        &settings.agent_allow_nets,
+    ));
+    Ok(ForwarderSettings {
+        timeout: settings.forward_timeout,
+        max_body_bytes: settings.max_body_bytes,
+        tls,
+        outbound,
+    })
 }
 
 fn delivery_config(settings: &Settings, backend: Backend) -> DeliveryConfig {
@@ -363,29 +324,6 @@ fn serve(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
     // delivery attempts in flight on the dispatcher's arbiter can finish.
     .disable_signals()
     .run())
-}
-
-fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
-    let (Backend::Sqlite, path) = Backend::from_url(url) else {
-        return Ok(None);
-    };
-    let lock_path = format!("{path}.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| anyhow::anyhow!("cannot open the lock file {lock_path}: {e}"))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
-            "another hookgate is already serving the SQLite database {path} (it holds {lock_path}); \
-             stop it first, or use PostgreSQL to run several instances"
-        )),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(anyhow::anyhow!("cannot lock {lock_path}: {e}"))
-        }
-    }
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).

@@ -1,16 +1,18 @@
-//! `/agents`: registration (idempotent by name, returns the internal key),
-//! list, get and delete.
+//! `/agents`: registration (idempotent by name, returns the internal key;
+//! who may register what is `registrant.rs`), list, get and delete.
 
-use super::admin_auth::AdminAuth;
+mod registrant;
+
+use registrant::Registrant;
+
 use super::caller::Caller;
 use super::errors::{run_change, run_db, AdminError};
 use super::identities::parse_identities;
 use super::AppState;
-use crate::crypto::DataKey;
 use crate::db::agents::{self, Agent, AgentResponse, Registration};
-use crate::db::{api_keys, is_unique_violation, DbConnection};
-use crate::domain::{AcpType, AgentName, Revealed, Secret};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use crate::db::{is_unique_violation, DbConnection};
+use crate::domain::{AcpType, AgentName, Revealed};
+use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -177,115 +179,6 @@ fn refuse_taken_id(conn: &mut DbConnection, registration: &Registration) -> Resu
         "Field 'agent_id' {id:?} is not available: agent ids are unique across accounts. \
          Omit it to have one assigned."
     )))
-}
-
-/// Who is registering: the admin may create or change any agent; an
-/// account creates agents in itself and changes its own; anyone else (open
-/// registration) may create a new agent, or change an existing one by
-/// presenting its internal key in `x-agent-api-key`, as the Agentex SDK
-/// does when it registers again with `AGENT_API_KEY` set.
-enum Registrant {
-    Admin,
-    Account(String),
-    Other {
-        agent_key: Option<Secret>,
-        /// Open registration: new agents may be created.
-        may_create: bool,
-    },
-}
-
-impl Registrant {
-    fn of(req: &HttpRequest) -> Self {
-        match req.extensions().get::<Caller>() {
-            Some(Caller::Root) => return Self::Admin,
-            Some(Caller::Account(id)) => return Self::Account(id.clone()),
-            None => {}
-        }
-        let agent_key = req
-            .headers()
-            .get("x-agent-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| Secret::new(v.trim().to_owned()));
-        let may_create = req
-            .app_data::<web::Data<AdminAuth>>()
-            .is_some_and(|auth| auth.open_registration);
-        Self::Other {
-            agent_key,
-            may_create,
-        }
-    }
-
-    /// The account new agents of this registrant belong to.
-    fn account(&self) -> Option<&str> {
-        match self {
-            Self::Account(id) => Some(id),
-            _ => None,
-        }
-    }
-
-    /// Refuses a change to an existing agent the registrant cannot prove
-    /// is theirs; nothing is written and no key is returned.
-    fn may_register(
-        &self,
-        conn: &mut DbConnection,
-        data_key: &DataKey,
-        name: &AgentName,
-    ) -> Result<(), AdminError> {
-        let (agent_key, may_create) = match self {
-            Self::Admin => return Ok(()),
-            Self::Account(id) => return Self::account_may_register(conn, id, name),
-            Self::Other {
-                agent_key,
-                may_create,
-            } => (agent_key, may_create),
-        };
-        let Some(existing) = agents::find_by_name(conn, name.as_str())? else {
-            return match may_create {
-                true => Ok(()),
-                false => Err(AdminError::Unauthorized(format!(
-                    "Agent '{}' is not registered: creating an agent needs the admin token.",
-                    name.as_str()
-                ))),
-            };
-        };
-        let Some(presented) = agent_key else {
-            return Err(AdminError::Conflict(format!(
-                "Agent '{name}' is already registered. Registering it again needs the admin \
-                 token, or the agent's own key (returned when it was first registered) in \
-                 'x-agent-api-key'.",
-                name = name.as_str()
-            )));
-        };
-        let own = api_keys::find_internal_secret(conn, data_key, &existing.id)?;
-        if own.is_some_and(|own| own.matches(presented.expose())) {
-            return Ok(());
-        }
-        Err(AdminError::Unauthorized(format!(
-            "Invalid agent key for agent '{}': 'x-agent-api-key' must be the key returned \
-             when it was first registered.",
-            name.as_str()
-        )))
-    }
-}
-
-impl Registrant {
-    /// Agent names are global (the forward route names no account): an
-    /// account may take a free name or change its own agent, nothing else.
-    fn account_may_register(
-        conn: &mut DbConnection,
-        account: &str,
-        name: &AgentName,
-    ) -> Result<(), AdminError> {
-        match agents::find_by_name(conn, name.as_str())? {
-            Some(existing) if existing.account_id.as_deref() != Some(account) => {
-                Err(AdminError::Conflict(format!(
-                    "Agent name '{}' is already taken; agent names are unique across accounts.",
-                    name.as_str()
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,5 +1,12 @@
 //! `/agent_api_keys`: create (the only answer that shows a value), list, get
-//! and delete, by id or by name.
+//! and delete by id; by name in `by_name.rs`; rotation (which also shows
+//! the new value) in `rotation.rs`.
+
+mod by_name;
+mod rotation;
+
+pub use by_name::*;
+pub use rotation::*;
 
 use super::agents::{find, AgentRef, Page};
 use super::caller::Caller;
@@ -284,149 +291,4 @@ pub async fn delete(
     .await?;
     tracing::info!(key.id = %deleted_id, "key deleted");
     Ok(HttpResponse::Ok().json(format!("Agent API key with ID {deleted_id} deleted")))
-}
-
-/// `POST /agent_api_keys/{id}/rotate`: both fields optional, the body too.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotateKeyRequest {
-    /// The new value; generated in the type's format when omitted.
-    pub api_key: Option<Secret>,
-    /// How long the values in use until now keep verifying: default 86400
-    /// (24 h); 0 stops them at once.
-    pub expires_in_secs: Option<i64>,
-}
-
-/// The rotation answer: the new value, shown only here.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RotatedKeyResponse {
-    #[serde(flatten)]
-    pub key: KeyResponse,
-    pub api_key: Revealed,
-    /// When the values in use before this rotation stop verifying.
-    pub previous_expires_at: DateTime<Utc>,
-}
-
-/// The longest overlap a rotation may give the old values (a year).
-const MAX_OVERLAP_SECS: i64 = 365 * 24 * 3600;
-const DEFAULT_OVERLAP_SECS: i64 = 24 * 3600;
-
-#[utoipa::path(operation_id = "rotate_agent_api_key", post, path = "/agent_api_keys/{id}/rotate", tag = "agent_api_keys",
-    request_body(content = RotateKeyRequest, description = "Optional"),
-    responses((status = 200, body = RotatedKeyResponse),
-              (status = 404, description = "No such key"),
-              (status = 422, description = "A field out of range, or an internal key")))]
-pub async fn rotate(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    let id = id.into_inner();
-    let req: RotateKeyRequest = super::errors::optional_json(&body)?;
-    let overlap = req.expires_in_secs.unwrap_or(DEFAULT_OVERLAP_SECS);
-    if !(0..=MAX_OVERLAP_SECS).contains(&overlap) {
-        return Err(AdminError::Unprocessable(format!(
-            "Field 'expires_in_secs' must be 0 to {MAX_OVERLAP_SECS}; got {overlap}."
-        )));
-    }
-    let given = req.api_key;
-    let data_key = state.data_key.clone();
-    let (key, value, until) = run_change(&state, move |conn| {
-        conn.transaction(|conn| {
-            let found = api_keys::find_by_id(conn, &id)?;
-            let key = caller.only_own(conn, found, || no_such_id(&id))?;
-            let kind = providers::key_kind(&key.api_key_type)?;
-            if kind == KeyKind::INTERNAL {
-                return Err(AdminError::Unprocessable(
-                    "Internal keys are not rotated here: hookgate sends them to the agent, which would refuse a new one it has not been given.".into(),
-                ));
-            }
-            let value = key_value(kind, given.clone(), "api_key")?;
-            let until = crate::db::now() + chrono::Duration::seconds(overlap);
-            api_keys::rotate(conn, &data_key, &key, kind, &value, until)?;
-            Ok((key, value, until))
-        })
-    })
-    .await?;
-    tracing::info!(key.id = %key.id, key.kind = %key.api_key_type, previous_expires_in_secs = overlap, "key rotated");
-    Ok(HttpResponse::Ok().json(RotatedKeyResponse {
-        key: key.into(),
-        api_key: Revealed(value),
-        previous_expires_at: utc(until),
-    }))
-}
-
-/// Names one key: the agent, and the type (default `external`).
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct KeyTypeParam {
-    pub api_key_type: Option<String>,
-}
-
-async fn find_named(
-    state: &AppState,
-    caller: Caller,
-    name: String,
-    selector: AgentSelector,
-    kind: KeyTypeParam,
-    action: &str,
-) -> Result<KeyInfo, AdminError> {
-    let which = selector.resolve(action)?;
-    let kind = providers::key_kind(kind.api_key_type.as_deref().unwrap_or("external"))?;
-    run_db(&state.pool, move |conn| {
-        let agent = find(conn, &which, &caller)?;
-        api_keys::find_by_name(conn, &agent.id, &name, kind)?.ok_or_else(|| {
-            AdminError::NotFound(format!(
-                "Agent API key '{name}' of type '{}' not found for agent '{}'.",
-                kind.as_str(),
-                agent.name
-            ))
-        })
-    })
-    .await
-}
-
-#[utoipa::path(operation_id = "get_agent_api_key_by_name", get, path = "/agent_api_keys/name/{name}", tag = "agent_api_keys",
-    params(AgentSelector, KeyTypeParam),
-    responses((status = 200, body = KeyResponse), (status = 404, description = "No such key")))]
-pub async fn get_by_name(
-    state: web::Data<AppState>,
-    caller: Caller,
-    name: web::Path<String>,
-    selector: web::Query<AgentSelector>,
-    kind: web::Query<KeyTypeParam>,
-) -> Result<HttpResponse, AdminError> {
-    let (name, selector, kind) = (name.into_inner(), selector.into_inner(), kind.into_inner());
-    let key = find_named(&state, caller, name, selector, kind, "get an agent api_key").await?;
-    Ok(HttpResponse::Ok().json(KeyResponse::from(key)))
-}
-
-#[utoipa::path(operation_id = "delete_agent_api_key_by_name", delete, path = "/agent_api_keys/name/{name}", tag = "agent_api_keys",
-    params(AgentSelector, KeyTypeParam),
-    responses((status = 200, body = String), (status = 404, description = "No such key")))]
-pub async fn delete_by_name(
-    state: web::Data<AppState>,
-    caller: Caller,
-    name: web::Path<String>,
-    selector: web::Query<AgentSelector>,
-    kind: web::Query<KeyTypeParam>,
-) -> Result<HttpResponse, AdminError> {
-    let (name, selector, kind) = (name.into_inner(), selector.into_inner(), kind.into_inner());
-    let key = find_named(
-        &state,
-        caller,
-        name,
-        selector,
-        kind,
-        "delete an agent api_key",
-    )
-    .await?;
-    let id = key.id.clone();
-    run_change(&state, move |conn| {
-        api_keys::delete(conn, &id)?;
-        Ok(())
-    })
-    .await?;
-    tracing::info!(key.id = %key.id, "key deleted");
-    Ok(HttpResponse::Ok().json(format!("Agent api_key '{}' deleted", key.name)))
 }
