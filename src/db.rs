@@ -16,6 +16,7 @@ pub mod raw;
 pub mod replays;
 pub mod routes;
 pub mod schema;
+mod text_columns;
 
 pub use pool::{
     connect, migrate, open_pool, run_migrations, use_commits, Backend, Commits, DbConnection,

@@ -35,20 +35,11 @@ pub use tasks::{find_task, list_tasks, task_events, task_names, TaskFilter};
 use super::dialect::insert_chunked;
 use super::schema::{agent_tasks, deliveries, delivery_attempts, delivery_lanes};
 use super::{is_transient, DbConnection};
+use crate::domain::RouteMode;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-pub const PENDING: &str = "pending";
-pub const DELIVERED: &str = "delivered";
-pub const FAILED: &str = "failed";
-pub const CANCELLED: &str = "cancelled";
-/// Dropped by a route's conditions or the loop guard, kept for operators
-/// (`HOOKGATE_KEEP_IGNORED`); never attempted.
-pub const IGNORED: &str = "ignored";
-/// Held by the loop breaker until an operator releases its task.
-pub const HELD: &str = "held";
-/// Every status a delivery can have.
-pub const STATUSES: [&str; 6] = [PENDING, DELIVERED, FAILED, CANCELLED, IGNORED, HELD];
+pub use crate::row::status::DeliveryStatus;
 
 /// A stored delivery.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -57,7 +48,7 @@ pub struct Delivery {
     pub id: String,
     pub agent_id: String,
     pub route_id: Option<String>,
-    pub mode: String,
+    pub mode: RouteMode,
     pub task_id: Option<String>,
     pub sequence_id: Option<i64>,
     /// Kept in `delivery_dedup` since migration 000006; NULL here.
@@ -69,7 +60,7 @@ pub struct Delivery {
     pub body: Vec<u8>,
     /// The ACP event content (JSON) for `acp_event` deliveries.
     pub content: Option<String>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     /// When it is due.
     pub next_attempt_at: NaiveDateTime,

@@ -4,6 +4,7 @@
 //! placeholders and numbered for PostgreSQL here.
 
 use super::DbConnection;
+use crate::row::status::DeliveryStatus;
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::query_builder::BoxedSqlQuery;
@@ -31,6 +32,12 @@ impl From<&str> for Param {
 impl From<&String> for Param {
     fn from(s: &String) -> Self {
         Self::Text(s.clone())
+    }
+}
+
+impl From<DeliveryStatus> for Param {
+    fn from(s: DeliveryStatus) -> Self {
+        Self::Text(s.as_str().to_owned())
     }
 }
 

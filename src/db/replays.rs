@@ -6,7 +6,7 @@ mod report;
 
 pub use report::{counts, page, Counts, Outline};
 
-use super::deliveries::{self, Delivery, NewDelivery, IGNORED};
+use super::deliveries::{self, Delivery, DeliveryStatus, NewDelivery};
 use super::schema::{agent_tasks, deliveries as deliveries_table};
 use super::schema::{replay_items, replays};
 use super::{now, DbConnection};
@@ -117,7 +117,7 @@ fn original_ids(conn: &mut DbConnection, spec: &ReplaySpec) -> QueryResult<Vec<S
         .filter(deliveries_table::agent_id.eq(&spec.from_agent_id))
         .filter(deliveries_table::created_at.ge(spec.since))
         .filter(deliveries_table::created_at.lt(spec.until))
-        .filter(deliveries_table::status.ne(IGNORED))
+        .filter(deliveries_table::status.ne(DeliveryStatus::Ignored))
         .into_boxed();
     if let Some(route) = &spec.route_id {
         query = query.filter(deliveries_table::route_id.eq(route.clone()));
@@ -189,7 +189,7 @@ fn copy_for(original: &Delivery, agent_id: &str, names: &HashMap<String, String>
         id,
         agent_id: agent_id.to_owned(),
         route_id: original.route_id.clone(),
-        mode: original.mode.clone(),
+        mode: original.mode,
         task,
         dedup_key: None,
         method: original.method.clone(),

@@ -2,8 +2,10 @@
 
 use super::{ParseError, SubPath};
 
-/// What hookgate does with a verified call on a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What hookgate does with a verified call on a route (stored as text:
+/// `db::text_columns`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum RouteMode {
     /// Proxy synchronously (the default without a route).
     Forward,

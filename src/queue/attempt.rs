@@ -100,7 +100,7 @@ async fn exchange(
     limit: usize,
     request_id: Option<String>,
 ) -> (Exchange, Option<String>) {
-    if RouteMode::parse(&claimed.delivery.mode) == Ok(RouteMode::AcpEvent) {
+    if claimed.delivery.mode == RouteMode::AcpEvent {
         deliver_event(client, base_url, claimed, limit, request_id).await
     } else {
         (replay(client, base_url, claimed, limit).await, None)

@@ -7,9 +7,7 @@ use super::caller::Caller;
 use super::errors::{limit_param, run_db, AdminError};
 use super::AppState;
 use crate::db::agents::utc;
-use crate::db::deliveries::{
-    self, Attempt, Cursor, Delivery, ListFilter, Scope, PENDING, STATUSES,
-};
+use crate::db::deliveries::{self, Attempt, Cursor, Delivery, DeliveryStatus, ListFilter, Scope};
 use crate::db::DbConnection;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -64,17 +62,17 @@ pub struct DeliveryWithAttempts {
 impl From<Delivery> for DeliveryResponse {
     fn from(d: Delivery) -> Self {
         Self {
-            next_attempt_at: (d.status == PENDING).then(|| utc(d.next_attempt_at)),
+            next_attempt_at: (d.status == DeliveryStatus::Pending).then(|| utc(d.next_attempt_at)),
             id: d.id,
             agent_id: d.agent_id,
             route_id: d.route_id,
-            mode: d.mode,
+            mode: d.mode.as_str().to_owned(),
             task_id: d.task_id,
             task_name: None,
             sequence_id: d.sequence_id,
             method: d.method,
             path: d.path,
-            status: d.status,
+            status: d.status.as_str().to_owned(),
             attempts: d.attempts,
             last_error: d.last_error,
             created_at: utc(d.created_at),
@@ -118,13 +116,12 @@ pub struct ListQuery {
 }
 
 /// Checks a `status` parameter against the statuses a delivery can have.
-pub fn parse_status(status: &str) -> Result<String, AdminError> {
-    if STATUSES.contains(&status) {
-        return Ok(status.to_owned());
-    }
-    Err(AdminError::Unprocessable(format!(
-        "Parameter 'status' must be pending, delivered, failed, cancelled or ignored; got {status:?}."
-    )))
+pub fn parse_status(status: &str) -> Result<DeliveryStatus, AdminError> {
+    DeliveryStatus::parse(status).ok_or_else(|| {
+        AdminError::Unprocessable(format!(
+            "Parameter 'status' must be pending, delivered, failed, cancelled or ignored; got {status:?}."
+        ))
+    })
 }
 
 /// Parses an RFC 3339 time parameter named `name`.
@@ -317,7 +314,7 @@ pub async fn payload(
             .as_deref()
             .and_then(|c| serde_json::from_str(c).ok()),
         delivery_id: d.id,
-        mode: d.mode,
+        mode: d.mode.as_str().to_owned(),
         method: d.method,
         path: d.path,
     }))

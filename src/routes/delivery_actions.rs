@@ -10,9 +10,7 @@ use super::deliveries::{
 use super::errors::{run_db, AdminError};
 use super::AppState;
 use crate::db::agents::{self, AgentResponse};
-use crate::db::deliveries::{
-    self, admin::Cancelled, RetryFilter, Scope, CANCELLED, FAILED, PENDING,
-};
+use crate::db::deliveries::{self, admin::Cancelled, DeliveryStatus, RetryFilter, Scope};
 use crate::db::now;
 use crate::queue::dispatcher::{DispatcherActor, Wake};
 use actix_web::{web, HttpResponse};
@@ -84,8 +82,13 @@ pub async fn retry_many(
     dispatcher: Dispatcher,
 ) -> Result<HttpResponse, AdminError> {
     let body = body.map(web::Json::into_inner).unwrap_or_default();
-    let status = parse_status(body.status.as_deref().unwrap_or(FAILED))?;
-    if status != FAILED && status != CANCELLED && status != PENDING {
+    let status = parse_status(body.status.as_deref().unwrap_or("failed"))?;
+    let retriable = [
+        DeliveryStatus::Failed,
+        DeliveryStatus::Cancelled,
+        DeliveryStatus::Pending,
+    ];
+    if !retriable.contains(&status) {
         return Err(AdminError::Unprocessable(format!(
             "Field 'status' must be failed, cancelled or pending; {status} deliveries cannot be retried."
         )));

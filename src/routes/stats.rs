@@ -7,7 +7,7 @@ use super::deliveries::agent_filter;
 use super::errors::{run_db, AdminError};
 use super::AppState;
 use crate::db::agents::{self, utc, Agent};
-use crate::db::deliveries::{self, stats, DELIVERED, FAILED};
+use crate::db::deliveries::{self, stats, DeliveryStatus};
 use crate::db::DbConnection;
 use crate::metrics::QueueSample;
 use actix_web::{web, HttpResponse};
@@ -164,9 +164,9 @@ fn agent_stats(
 }
 
 fn add(counts: &mut Counts, kind: &str, n: i64) {
-    match kind {
-        DELIVERED => counts.delivered += n,
-        FAILED => counts.failed += n,
+    match DeliveryStatus::parse(kind) {
+        Some(DeliveryStatus::Delivered) => counts.delivered += n,
+        Some(DeliveryStatus::Failed) => counts.failed += n,
         _ => counts.accepted += n,
     }
 }

@@ -5,8 +5,8 @@
 
 use super::listing::Scope;
 use super::{
-    advance_tasks, drop_lanes, insert_lanes, lane_of, lock_tasks, retrying, Delivery, Lane,
-    NewLanes, CANCELLED, FAILED, PENDING,
+    advance_tasks, drop_lanes, insert_lanes, lane_of, lock_tasks, retrying, Delivery,
+    DeliveryStatus, Lane, NewLanes,
 };
 use crate::db::schema::{deliveries, delivery_lanes};
 use crate::db::{now, DbConnection};
@@ -18,7 +18,7 @@ use diesel::prelude::*;
 #[derive(Debug, Clone, Default)]
 pub struct RetryFilter {
     pub scope: Scope,
-    pub statuses: Vec<String>,
+    pub statuses: Vec<DeliveryStatus>,
 }
 
 /// Rows of one bulk operation per transaction, so intake never waits long.
@@ -31,7 +31,7 @@ pub fn retry_one(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Delive
         let Some(current) = find_row(conn, id)? else {
             return Ok(None);
         };
-        if current.status != FAILED && current.status != CANCELLED {
+        if current.status != DeliveryStatus::Failed && current.status != DeliveryStatus::Cancelled {
             return Ok(None);
         }
         requeue(conn, std::slice::from_ref(&current), now())?;
@@ -84,13 +84,13 @@ fn requeue(conn: &mut DbConnection, rows: &[Delivery], at: NaiveDateTime) -> Que
     lock_tasks(conn, &task_ids)?;
     let mut own_lanes = Vec::new();
     for row in rows {
-        if row.status == PENDING && lane_is_claimed(conn, &row.id, at)? {
+        if row.status == DeliveryStatus::Pending && lane_is_claimed(conn, &row.id, at)? {
             continue;
         }
         diesel::update(deliveries::table.find(&row.id))
             .filter(deliveries::status.eq(&row.status))
             .set((
-                deliveries::status.eq(PENDING),
+                deliveries::status.eq(DeliveryStatus::Pending),
                 deliveries::next_attempt_at.eq(at),
                 deliveries::budget_base.eq(deliveries::attempts),
                 deliveries::updated_at.eq(at),
@@ -99,7 +99,7 @@ fn requeue(conn: &mut DbConnection, rows: &[Delivery], at: NaiveDateTime) -> Que
         diesel::update(delivery_lanes::table.filter(delivery_lanes::head_id.eq(&row.id)))
             .set(delivery_lanes::due_at.eq(at))
             .execute(conn)?;
-        if row.task_id.is_none() && row.status != PENDING {
+        if row.task_id.is_none() && row.status != DeliveryStatus::Pending {
             own_lanes.push(Lane::new(&row.id, &row.agent_id, &row.id, at));
         }
     }
@@ -125,7 +125,7 @@ fn lane_is_claimed(
 #[derive(Debug)]
 pub enum Cancelled {
     Done(Box<Delivery>),
-    NotPending(String),
+    NotPending(DeliveryStatus),
     Missing,
 }
 
@@ -136,16 +136,16 @@ pub fn cancel(conn: &mut DbConnection, id: &str) -> QueryResult<Cancelled> {
         let Some(current) = find_row(conn, id)? else {
             return Ok(Cancelled::Missing);
         };
-        if current.status != PENDING {
+        if current.status != DeliveryStatus::Pending {
             return Ok(Cancelled::NotPending(current.status));
         }
         let tasks: Vec<String> = current.task_id.iter().cloned().collect();
         lock_tasks(conn, &tasks)?;
         let at = now();
         diesel::update(deliveries::table.find(id))
-            .filter(deliveries::status.eq(PENDING))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending))
             .set((
-                deliveries::status.eq(CANCELLED),
+                deliveries::status.eq(DeliveryStatus::Cancelled),
                 deliveries::last_error.eq(Some("cancelled by an operator")),
                 deliveries::updated_at.eq(at),
             ))

@@ -6,7 +6,7 @@
 //! events behind it (its followers) go out with it in one call and are
 //! recorded delivered with it.
 
-use super::{Delivery, PENDING};
+use super::{Delivery, DeliveryStatus};
 use crate::db::schema::{agent_routes, agent_tasks, deliveries, delivery_lanes};
 use crate::db::DbConnection;
 use chrono::{Duration, NaiveDateTime};
@@ -39,7 +39,7 @@ pub fn hold_heads(
                     .and(deliveries::sequence_id.eq(agent_tasks::head_sequence))),
             )
             .filter(agent_tasks::id.eq(task_id))
-            .filter(deliveries::status.eq(PENDING))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending))
             .filter(deliveries::attempts.eq(0))
             .select((deliveries::id, deliveries::created_at))
             .first(conn)
@@ -94,7 +94,7 @@ pub fn followers(
         }
         let rows = deliveries::table
             .filter(deliveries::task_id.eq(task))
-            .filter(deliveries::status.eq(PENDING))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending))
             .filter(deliveries::sequence_id.gt(sequence))
             .filter(deliveries::route_id.eq(route))
             .order(deliveries::sequence_id.asc())
@@ -119,13 +119,13 @@ pub fn deliver_followers(
     }
     let still: Vec<(String, i32)> = deliveries::table
         .filter(deliveries::id.eq_any(followers))
-        .filter(deliveries::status.eq(PENDING))
+        .filter(deliveries::status.eq(DeliveryStatus::Pending))
         .select((deliveries::id, deliveries::attempts))
         .load(conn)?;
     let ids: Vec<&String> = still.iter().map(|(id, _)| id).collect();
     diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
         .set((
-            deliveries::status.eq(super::DELIVERED),
+            deliveries::status.eq(DeliveryStatus::Delivered),
             deliveries::attempts.eq(deliveries::attempts + 1),
             deliveries::delivered_at.eq(Some(at)),
             deliveries::updated_at.eq(at),

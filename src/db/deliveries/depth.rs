@@ -1,7 +1,7 @@
 //! How deep each agent's queue is, sampled when metrics are read: pending
 //! and failed deliveries per agent and the age of the oldest pending one.
 
-use super::{FAILED, PENDING};
+use super::DeliveryStatus;
 use crate::db::schema::{agents, deliveries};
 use crate::db::DbConnection;
 use crate::metrics::QueueSample;
@@ -28,8 +28,8 @@ pub fn queue_samples(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult
             (id, empty)
         })
         .collect();
-    let rows: Vec<(String, String, i64, Option<NaiveDateTime>)> = deliveries::table
-        .filter(deliveries::status.eq_any([PENDING, FAILED]))
+    let rows: Vec<(String, DeliveryStatus, i64, Option<NaiveDateTime>)> = deliveries::table
+        .filter(deliveries::status.eq_any([DeliveryStatus::Pending, DeliveryStatus::Failed]))
         .group_by((deliveries::agent_id, deliveries::status))
         .select((
             deliveries::agent_id,
@@ -42,7 +42,7 @@ pub fn queue_samples(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult
         let Some(sample) = samples.get_mut(&agent_id) else {
             continue;
         };
-        if status == PENDING {
+        if status == DeliveryStatus::Pending {
             sample.pending = n;
             let age = oldest.map_or(0, |t| (now - t).num_milliseconds().max(0));
             sample.oldest_pending_secs = age as f64 / 1000.0;

@@ -4,14 +4,15 @@
 use super::coalesce::{self, Coalesce};
 use super::loop_breaker::{self, LoopLimit};
 use super::{
-    advance_tasks, insert_lanes, lane_of, lock_tasks, Delivery, Lane, NewLanes, Task, HELD,
-    IGNORED, PENDING,
+    advance_tasks, insert_lanes, lane_of, lock_tasks, Delivery, DeliveryStatus, Lane, NewLanes,
+    Task,
 };
 use crate::db::dialect::insert_chunked;
 use crate::db::is_transient;
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
 use crate::db::{is_unique_violation, now, DbConnection, DbResult};
+use crate::domain::RouteMode;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -25,7 +26,7 @@ pub struct NewDelivery {
     /// The route that matched; None for a call the loop guard dropped
     /// before any route.
     pub route_id: Option<String>,
-    pub mode: String,
+    pub mode: RouteMode,
     /// `(task id, task name)` for `acp_event`.
     pub task: Option<(String, String)>,
     pub dedup_key: Option<String>,
@@ -163,9 +164,9 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
             None => (None, new.ignored.is_none()),
         };
         let status = match (&new.ignored, held) {
-            (Some(_), _) => IGNORED,
-            (None, true) => HELD,
-            (None, false) => PENDING,
+            (Some(_), _) => DeliveryStatus::Ignored,
+            (None, true) => DeliveryStatus::Held,
+            (None, false) => DeliveryStatus::Pending,
         };
         let row = delivery_row(new, sequence_id, status);
         // A held event never heads its task; its task's head is found again.
@@ -192,13 +193,13 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
             event_id: row.id.clone(),
             task_id: row.task_id.clone(),
             duplicate: false,
-            held: row.status == HELD,
+            held: row.status == DeliveryStatus::Held,
         })
         .collect();
     let mut gathering: Vec<(String, Coalesce)> = rows
         .iter()
         .zip(&all)
-        .filter(|(row, _)| row.status == PENDING)
+        .filter(|(row, _)| row.status == DeliveryStatus::Pending)
         .filter_map(|(row, new)| Some((row.task_id.clone()?, new.coalesce?)))
         .collect();
     gathering.dedup_by(|a, b| a.0 == b.0);
@@ -300,13 +301,13 @@ fn task_of(new: &NewDelivery) -> Option<&str> {
 }
 
 /// The row for `new`, pending from now (or ignored).
-fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>, status: &str) -> Delivery {
+fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>, status: DeliveryStatus) -> Delivery {
     let at = now();
     Delivery {
         id: new.id.clone(),
         agent_id: new.agent_id.clone(),
         route_id: new.route_id.clone(),
-        mode: new.mode.clone(),
+        mode: new.mode,
         task_id: new.task.as_ref().map(|(id, _)| id.clone()),
         sequence_id,
         dedup_key: None,
@@ -315,7 +316,7 @@ fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>, status: &str) -> De
         headers: new.headers.clone(),
         body: new.body.clone(),
         content: new.content.clone(),
-        status: status.to_owned(),
+        status,
         attempts: 0,
         next_attempt_at: at,
         claimed_by: None,

@@ -2,7 +2,7 @@
 //! a cursor that stays put while new rows arrive; one delivery with its
 //! attempts.
 
-use super::{Attempt, Delivery};
+use super::{Attempt, Delivery, DeliveryStatus};
 use crate::db::schema::{agents, deliveries, delivery_attempts};
 use crate::db::DbConnection;
 use chrono::NaiveDateTime;
@@ -89,7 +89,7 @@ impl Scope {
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub scope: Scope,
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
     pub route_id: Option<String>,
     pub after: Option<Cursor>,
 }
@@ -103,7 +103,7 @@ pub fn list(
 ) -> QueryResult<(Vec<Delivery>, Option<Cursor>)> {
     let mut query = filter.scope.query();
     if let Some(status) = &filter.status {
-        query = query.filter(deliveries::status.eq(status.clone()));
+        query = query.filter(deliveries::status.eq(*status));
     }
     if let Some(route) = &filter.route_id {
         query = query.filter(deliveries::route_id.eq(route.clone()));

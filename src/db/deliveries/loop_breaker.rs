@@ -4,7 +4,7 @@
 //! until an operator releases it. Decided inside intake's transaction,
 //! with the task rows locked, so concurrent batches count each event once.
 
-use super::{advance_tasks, lock_tasks, retrying, NewLanes, HELD, PENDING};
+use super::{advance_tasks, lock_tasks, retrying, DeliveryStatus, NewLanes};
 use crate::db::raw::{self, Param};
 use crate::db::schema::{agent_tasks, deliveries};
 use crate::db::{now, DbConnection};
@@ -112,10 +112,10 @@ pub fn release(conn: &mut DbConnection, task_id: &str) -> QueryResult<usize> {
         let moved = diesel::update(
             deliveries::table
                 .filter(deliveries::task_id.eq(task_id))
-                .filter(deliveries::status.eq(HELD)),
+                .filter(deliveries::status.eq(DeliveryStatus::Held)),
         )
         .set((
-            deliveries::status.eq(PENDING),
+            deliveries::status.eq(DeliveryStatus::Pending),
             deliveries::next_attempt_at.eq(at),
             deliveries::updated_at.eq(at),
         ))

@@ -2,8 +2,8 @@
 //! claim's token still holds the row (a lost claim's late result is dropped),
 //! and a task whose head finished gets its next head in the same transaction.
 
+use super::DeliveryStatus;
 use super::{advance_tasks, coalesce, drop_lanes, lock_tasks, retrying, Attempt, NewLanes};
-use super::{DELIVERED, FAILED, PENDING};
 use crate::db::dialect::insert_chunked;
 use crate::db::raw::{self, IdRow, Param};
 use crate::db::schema::delivery_attempts;
@@ -227,9 +227,9 @@ fn move_deliveries(
     let mut params: Vec<Param> = Vec::with_capacity(records.len() * 5 + 2);
     for rec in records {
         let status = match rec.outcome {
-            Outcome::Delivered => DELIVERED,
-            Outcome::Retry { .. } => PENDING,
-            Outcome::Failed => FAILED,
+            Outcome::Delivered => DeliveryStatus::Delivered,
+            Outcome::Retry { .. } => DeliveryStatus::Pending,
+            Outcome::Failed => DeliveryStatus::Failed,
         };
         params.extend([
             Param::from(&rec.delivery_id),

@@ -2,7 +2,7 @@
 //! deliveries were accepted, delivered and failed, counted in the database
 //! (one grouped query) so the cost does not grow with what is read back.
 
-use super::{DELIVERED, FAILED, IGNORED, PENDING};
+use super::DeliveryStatus;
 use crate::db::raw::{self, Param};
 use crate::db::DbConnection;
 use chrono::NaiveDateTime;
@@ -71,14 +71,21 @@ pub fn hourly_counts(
         part(
             "accepted",
             "created_at",
-            &format!("AND status <> '{IGNORED}' "),
+            &format!("AND status <> '{}' ", DeliveryStatus::Ignored),
         ),
         part(
-            DELIVERED,
+            DeliveryStatus::Delivered.as_str(),
             "delivered_at",
-            &format!("AND status = '{DELIVERED}' AND updated_at >= ? "),
+            &format!(
+                "AND status = '{}' AND updated_at >= ? ",
+                DeliveryStatus::Delivered
+            ),
         ),
-        part(FAILED, "updated_at", &format!("AND status = '{FAILED}' ")),
+        part(
+            DeliveryStatus::Failed.as_str(),
+            "updated_at",
+            &format!("AND status = '{}' ", DeliveryStatus::Failed),
+        ),
     ]
     .join(" UNION ALL ");
     let mut params = Vec::new();
@@ -101,7 +108,8 @@ pub fn retrying(
     let (scope, params) = scope_sql(account_id, agent_id);
     let sql = format!(
         "SELECT agent_id, COUNT(*) AS n FROM deliveries \
-         WHERE status = '{PENDING}' AND last_error IS NOT NULL {scope}GROUP BY agent_id"
+         WHERE status = '{}' AND last_error IS NOT NULL {scope}GROUP BY agent_id",
+        DeliveryStatus::Pending
     );
     raw::load(conn, &sql, &params)
 }
