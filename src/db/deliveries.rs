@@ -39,7 +39,7 @@ use crate::domain::RouteMode;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-pub use crate::row::status::DeliveryStatus;
+pub use crate::row::status::{AttemptOutcome, DeliveryStatus};
 
 /// A stored delivery.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -84,7 +84,7 @@ pub struct Attempt {
     pub attempt: i32,
     pub started_at: NaiveDateTime,
     pub finished_at: NaiveDateTime,
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     pub status_code: Option<i32>,
     pub error: Option<String>,
     /// The process that made it (its claim owner id).

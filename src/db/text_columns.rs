@@ -5,7 +5,7 @@
 
 use super::pool::MultiBackend;
 use crate::domain::RouteMode;
-use crate::row::status::DeliveryStatus;
+use crate::row::status::{AttemptOutcome, DeliveryStatus};
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
 use diesel::pg::Pg;
@@ -71,5 +71,6 @@ macro_rules! text_column {
 }
 
 text_column!(DeliveryStatus, "delivery status", DeliveryStatus::parse);
+text_column!(AttemptOutcome, "attempt outcome", AttemptOutcome::parse);
 text_column!(RouteMode, "route mode", |raw: &str| RouteMode::parse(raw)
     .ok());

@@ -88,7 +88,7 @@ impl From<Attempt> for AttemptResponse {
             attempt: a.attempt,
             started_at: utc(a.started_at),
             finished_at: utc(a.finished_at),
-            outcome: a.outcome,
+            outcome: a.outcome.as_str().to_owned(),
             status_code: a.status_code,
             error: a.error,
             response: a.response,

@@ -55,6 +55,32 @@ impl DeliveryStatus {
     }
 }
 
+/// How an attempt ended, as its row keeps it (the queue's `Outcome` adds
+/// when a retry is due).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum AttemptOutcome {
+    Delivered,
+    Retry,
+    Failed,
+}
+
+impl AttemptOutcome {
+    pub const ALL: [Self; 3] = [Self::Delivered, Self::Retry, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry => "retry",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == raw)
+    }
+}
+
 /// A status equals its stored text.
 impl PartialEq<&str> for DeliveryStatus {
     fn eq(&self, other: &&str) -> bool {
@@ -93,5 +119,8 @@ mod tests {
             assert_eq!(status, status.as_str());
         }
         assert_eq!(DeliveryStatus::parse("Pending"), None);
+        for outcome in AttemptOutcome::ALL {
+            assert_eq!(AttemptOutcome::parse(outcome.as_str()), Some(outcome));
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! claim's token still holds the row (a lost claim's late result is dropped),
 //! and a task whose head finished gets its next head in the same transaction.
 
-use super::DeliveryStatus;
 use super::{advance_tasks, coalesce, drop_lanes, lock_tasks, retrying, Attempt, NewLanes};
+use super::{AttemptOutcome, DeliveryStatus};
 use crate::db::dialect::insert_chunked;
 use crate::db::raw::{self, IdRow, Param};
 use crate::db::schema::delivery_attempts;
@@ -21,13 +21,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome as its row keeps it.
+    pub fn kind(&self) -> AttemptOutcome {
+        match self {
+            Self::Delivered => AttemptOutcome::Delivered,
+            Self::Retry { .. } => AttemptOutcome::Retry,
+            Self::Failed => AttemptOutcome::Failed,
+        }
+    }
+
     /// The outcome as metrics name it.
     pub fn label(&self) -> &'static str {
-        match self {
-            Self::Delivered => "delivered",
-            Self::Retry { .. } => "retry",
-            Self::Failed => "failed",
-        }
+        self.kind().as_str()
     }
 }
 
@@ -255,18 +260,13 @@ fn move_deliveries(
 }
 
 fn attempt_row(rec: &AttemptRecord, instance: &str, at: NaiveDateTime) -> Attempt {
-    let outcome = match rec.outcome {
-        Outcome::Delivered => "delivered",
-        Outcome::Retry { .. } => "retry",
-        Outcome::Failed => "failed",
-    };
     Attempt {
         id: crate::db::time_ordered_id(),
         delivery_id: rec.delivery_id.clone(),
         attempt: rec.attempt,
         started_at: rec.started_at,
         finished_at: at,
-        outcome: outcome.to_owned(),
+        outcome: rec.outcome.kind(),
         status_code: rec.status_code,
         error: rec.error.clone(),
         instance: Some(instance.to_owned()),
