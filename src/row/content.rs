@@ -119,8 +119,11 @@ pub fn stored(content: Option<&str>) -> &RawValue {
 /// provenance naming every delivery it carries. `all` holds each
 /// delivery's id and stored content, the head first.
 pub fn coalesced(all: &[(&str, Option<&str>)]) -> Box<RawValue> {
+    // Each member is parsed once (a batch takes parts of it); unreadable is null.
     let parsed = |content: Option<&str>| -> Value {
-        serde_json::from_str(stored(content).get()).unwrap_or_default()
+        content
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default()
     };
     let events: Vec<Value> = all
         .iter()
