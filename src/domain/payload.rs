@@ -3,6 +3,7 @@
 //! (as interactive chat apps send it) stands for the whole body.
 
 use serde_json::Value;
+use std::cell::Cell;
 
 /// `None` when the body is neither a JSON value nor (if `is_form`) a form.
 pub fn body_as_json(body: &[u8], is_form: bool) -> Option<Value> {
@@ -23,6 +24,49 @@ pub fn body_as_json(body: &[u8], is_form: bool) -> Option<Value> {
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
     Some(Value::Object(object))
+}
+
+/// A call's body as JSON, parsed at most once however many steps read it
+/// (handshake, filter and loop guard, then redaction and content).
+pub struct LazyJson<'a> {
+    body: &'a [u8],
+    is_form: bool,
+    /// None until parsed; then the parse, taken out while a reader holds it.
+    parsed: Cell<Option<Option<Value>>>,
+}
+
+impl<'a> LazyJson<'a> {
+    pub fn new(body: &'a [u8], is_form: bool) -> Self {
+        Self {
+            body,
+            is_form,
+            parsed: Cell::new(None),
+        }
+    }
+
+    pub fn is_form(&self) -> bool {
+        self.is_form
+    }
+
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// `read` given the body as JSON, parsed now if no step did before.
+    pub fn with<R>(&self, read: impl FnOnce(Option<&Value>) -> R) -> R {
+        let json = self.take();
+        let result = read(json.as_ref());
+        self.parsed.set(Some(json));
+        result
+    }
+
+    /// The parsed body, to change (redaction) rather than read; a later
+    /// reader parses it again.
+    pub fn take(&self) -> Option<Value> {
+        self.parsed
+            .take()
+            .unwrap_or_else(|| body_as_json(self.body, self.is_form))
+    }
 }
 
 /// The body again after its JSON form was changed (fields redacted): JSON
@@ -86,5 +130,17 @@ mod tests {
             "application/x-www-form-urlencoded; charset=utf-8"
         )));
         assert!(!is_form(Some("application/json")) && !is_form(None));
+    }
+
+    #[test]
+    fn a_lazy_body_is_read_then_handed_over_whole() {
+        let body = br#"{"a":{"b":1}}"#;
+        let lazy = LazyJson::new(body, false);
+        let b = lazy.with(|json| json.and_then(|j| j.pointer("/a/b")).cloned());
+        assert_eq!(b, Some(json!(1)));
+        assert_eq!(lazy.take(), Some(json!({"a": {"b": 1}})));
+        let form = LazyJson::new(b"payload=%7B%22x%22%3A2%7D", true);
+        assert_eq!(form.with(|json| json.cloned()), Some(json!({"x": 2})));
+        assert!(LazyJson::new(b"not json", false).with(|json| json.is_none()));
     }
 }

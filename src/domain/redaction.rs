@@ -3,6 +3,7 @@
 //! stored or delivered.
 
 use super::template::Placeholder;
+use super::payload::{body_from_json, LazyJson};
 use super::ParseError;
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -106,20 +107,15 @@ pub struct RedactedCall<'a> {
 
 impl<'a> RedactedCall<'a> {
     /// The call with `redaction` applied (borrowed as it is when there is
-    /// nothing to remove).
-    pub fn new(redaction: &Redaction, headers: &'a HeaderMap, body: &'a [u8]) -> Self {
-        use super::payload::{body_as_json, body_from_json, is_form};
+    /// nothing to remove); its body's JSON taken from `parsed`.
+    pub fn new(redaction: &Redaction, headers: &'a HeaderMap, parsed: &LazyJson<'a>) -> Self {
         use std::borrow::Cow;
         let headers = match redaction.headers.is_empty() {
             true => Cow::Borrowed(headers),
             false => Cow::Owned(redaction.apply_to_headers(headers)),
         };
-        let form = is_form(
-            headers
-                .get(actix_web::http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let mut json = body_as_json(body, form);
+        let (body, form) = (parsed.body(), parsed.is_form());
+        let mut json = parsed.take();
         let mut bytes = Cow::Borrowed(body);
         if let Some(value) = json.as_mut().filter(|_| redaction.touches_body()) {
             if redaction.apply_to_body(value) {

@@ -18,6 +18,7 @@ use super::client_info::TrustedProxies;
 use crate::actors::forwarder::Forward;
 use crate::actors::verifier::{Verified, Verify, VerifyFailure};
 use crate::actors::{ForwarderRegistry, VerifierActor};
+use crate::domain::payload::LazyJson;
 use crate::domain::{KeyKind, RedactedCall, Redaction};
 use crate::headers::forwardable_headers;
 use crate::log_limit::LogLimit;
@@ -183,7 +184,7 @@ async fn handle<'a>(
         sub_path: read.path.relative(),
         path_and_query: &read.path_and_query,
         headers: req.headers(),
-        body: &verified.body,
+        json: LazyJson::new(&verified.body, read.is_form),
     };
     let keep_ignored = limits.keep_ignored;
     match plan::plan(&call, answer) {
@@ -218,7 +219,7 @@ fn outgoing(call: &VerifiedCall<'_>, redaction: Option<&Redaction>, body: &Bytes
     let (mut headers, body) = match redaction {
         None => (forwardable_headers(call.headers), body.clone()),
         Some(redaction) => {
-            let redacted = RedactedCall::new(redaction, call.headers, body);
+            let redacted = RedactedCall::new(redaction, call.headers, &call.json);
             let body = Bytes::from(redacted.body.into_owned());
             (forwardable_headers(&redacted.headers), body)
         }

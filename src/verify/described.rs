@@ -6,6 +6,7 @@
 
 use super::provider::{Descriptor, Provider};
 use super::providers::PROVIDERS;
+use crate::domain::payload::LazyJson;
 use crate::domain::{Actor, CallSource, Template, TemplateInput};
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -121,18 +122,15 @@ fn conversation(provider: &dyn Provider, input: &TemplateInput<'_>) -> Option<St
 /// Whether the call is one of the provider's set-up or liveness calls,
 /// which hookgate answers itself on routes that store events. The body is
 /// parsed only when it holds a handshake's text.
-pub fn is_handshake(provider: &dyn Provider, headers: &HeaderMap, body: &[u8]) -> bool {
+pub fn is_handshake(provider: &dyn Provider, headers: &HeaderMap, body: &LazyJson<'_>) -> bool {
     let handshakes = provider.descriptor().handshakes;
-    let mut parsed: Option<Option<Value>> = None;
     handshakes.iter().any(|m| {
         if !m.field.starts_with("body.") {
             return m.holds(headers, None);
         }
-        if !contains(body, m.needle().as_bytes()) {
-            return false;
-        }
-        let json = parsed.get_or_insert_with(|| serde_json::from_slice(body).ok());
-        m.holds(headers, json.as_ref())
+        // Most calls are no handshake: the body is parsed only when it
+        // holds the value looked for.
+        contains(body.body(), m.needle().as_bytes()) && body.with(|json| m.holds(headers, json))
     })
 }
 
@@ -395,6 +393,7 @@ mod tests {
     fn handshakes_are_recognised_without_parsing_other_bodies() {
         let named = |kind| crate::verify::providers::named(kind).unwrap();
         let none = HeaderMap::new();
+        let is_handshake = |p, h, b: &[u8]| is_handshake(p, h, &LazyJson::new(b, false));
         let ping = br#"{"event":{"event_type":"pagey.ping","data":{"type":"ping"}}}"#;
         assert!(is_handshake(named("pagerduty"), &none, ping));
         let triggered = br#"{"event":{"event_type":"incident.triggered"}}"#;

@@ -3,6 +3,7 @@
 
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
+use crate::domain::payload::LazyJson;
 use crate::domain::{Identities, RouteMode, RouteRules};
 use crate::verify::Provider;
 use actix_web::http::header::HeaderMap;
@@ -24,7 +25,8 @@ pub struct VerifiedCall<'a> {
     /// Path and query to forward or replay against the agent.
     pub path_and_query: &'a str,
     pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
+    /// The body, and as JSON once the first step that reads it parsed it.
+    pub json: LazyJson<'a>,
 }
 
 impl VerifiedCall<'_> {

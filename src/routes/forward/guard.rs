@@ -4,11 +4,10 @@
 //! is parsed only when there is something to check.
 
 use super::call::VerifiedCall;
-use crate::domain::payload::{body_as_json, is_form};
 use crate::domain::{Conditions, TemplateInput};
 use crate::verify::described::Described;
 use crate::verify::providers;
-use actix_web::http::header::CONTENT_TYPE;
+use serde_json::Value;
 
 /// Why a call was dropped: `kind` (`filter`, `ignore`, `loop`, and
 /// `no_task_key` from intake) is the
@@ -33,9 +32,17 @@ pub fn check(call: &VerifiedCall<'_>) -> Option<Dropped> {
     if filter.is_empty() && ignore.is_empty() && identities.is_empty() {
         return None;
     }
-    let content_type = call.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let body = body_as_json(call.body, is_form(content_type));
-    if let Some(body) = &body {
+    call.json.with(|body| judge(call, body, identities, filter, ignore))
+}
+
+fn judge(
+    call: &VerifiedCall<'_>,
+    body: Option<&Value>,
+    identities: &[String],
+    filter: &Conditions,
+    ignore: &Conditions,
+) -> Option<Dropped> {
+    if let Some(body) = body {
         let actors = providers::actors(call.provider, body);
         if let Some(own) = actors.iter().find(|a| identities.contains(a)) {
             return Some(Dropped {
@@ -47,7 +54,7 @@ pub fn check(call: &VerifiedCall<'_>) -> Option<Dropped> {
         }
     }
     let input = TemplateInput {
-        body: body.as_ref(),
+        body,
         headers: call.headers,
         path: call.sub_path,
         source: Some(&Described(call.provider)),

@@ -40,7 +40,7 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
     let call = RedactedCall::new(
         &inbound.rules.redaction,
         inbound.call.headers,
-        inbound.call.body,
+        &inbound.call.json,
     );
     let body_json = call.json;
     let input = TemplateInput {
@@ -174,7 +174,7 @@ fn shadow_of(
 pub fn ignored_delivery(dropped: &VerifiedCall<'_>, reason: &str) -> NewDelivery {
     let none = Redaction::default();
     let redaction = dropped.rules().map_or(&none, |r| &r.redaction);
-    let call = RedactedCall::new(redaction, dropped.headers, dropped.body);
+    let call = RedactedCall::new(redaction, dropped.headers, &dropped.json);
     NewDelivery {
         id: crate::db::time_ordered_id(),
         agent_id: dropped.agent.id.clone(),
