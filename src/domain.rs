@@ -37,3 +37,17 @@ pub use template::{MissingField, Placeholder, Template, TemplateInput};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ParseError(pub String);
+
+/// A stored JSON column named `field`: None when unset, an error naming
+/// the field when it is no longer JSON (a rule is never silently dropped).
+pub fn stored_json(
+    field: &str,
+    stored: Option<&str>,
+) -> Result<Option<serde_json::Value>, ParseError> {
+    stored
+        .map(|raw| {
+            serde_json::from_str(raw)
+                .map_err(|e| ParseError(format!("Stored field '{field}' is not JSON: {e}.")))
+        })
+        .transpose()
+}

@@ -17,6 +17,7 @@ mod health;
 mod identities;
 mod metrics;
 mod openapi;
+mod params;
 mod providers;
 mod replays;
 pub mod request_id;

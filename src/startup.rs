@@ -2,9 +2,10 @@
 //! (port 0 in tests; [`Application::port`] reads the real one back).
 
 mod database;
+mod server;
 
 use crate::actors::forwarder::ForwarderSettings;
-use crate::actors::{ForwarderRegistry, KeyStoreActor, VerifierActor};
+use crate::actors::KeyStoreActor;
 use crate::config::Settings;
 use crate::db::{self, Backend, Commits};
 use crate::key_cache::KeyCache;
@@ -13,10 +14,10 @@ use crate::queue::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
 use crate::queue::intake::IntakeWriter;
 use crate::queue::retention::RetentionActor;
 use crate::readiness::Readiness;
-use crate::routes::{self, AdminAuth, AppState};
+use crate::routes::{AdminAuth, AppState};
 use actix::Actor;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::web;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use crate::routes::client_info::TrustedProxies;
 pub use crate::routes::forward::ForwardLimits;
 use database::Database;
+use server::{serve, Shared};
 
 /// Key-store requests that may wait at once (cache misses being looked up).
 const KEY_STORE_REQUESTS: usize = 256;
@@ -60,11 +62,7 @@ impl Application {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let db = Database::open(&settings, threads)?;
         let key_store = KeyStoreActor::start(db.pool.clone(), db.data_key.clone());
-        let cache = Arc::new(KeyCache::new(KEY_CACHE_BYTES));
-        if db.backend == Backend::Postgres {
-            // Other instances may change keys: cache only while we hear them.
-            db::notify::spawn_listener(settings.database_url.clone(), &cache);
-        }
+        let cache = key_cache(&settings, db.backend);
         let delivery = delivery_config(&settings, db.backend);
         let (intake_pool, queue_pool) = queue_pools(&settings, db.backend, &db.pool)?;
         let readiness = Arc::new(Readiness::default());
@@ -76,9 +74,7 @@ impl Application {
             readiness.clone(),
         );
         RetentionActor::new(db.pool.clone(), settings.retention, DEDUP_WINDOW).start();
-        let listener = TcpListener::bind(settings.bind)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
-        let port = listener.local_addr()?.port();
+        let (listener, port) = listen(settings.bind)?;
         let shared = Shared {
             state: app_state(
                 &settings,
@@ -175,6 +171,23 @@ pub const DEDUP_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 
 /// Installs the metrics recorder before anything is recorded (once per
 /// process); without it every recording is a no-op.
+/// The key cache; on PostgreSQL, other instances may change keys, so it
+/// caches only while their notifications are heard.
+fn key_cache(settings: &Settings, backend: Backend) -> Arc<KeyCache> {
+    let cache = Arc::new(KeyCache::new(KEY_CACHE_BYTES));
+    if backend == Backend::Postgres {
+        db::notify::spawn_listener(settings.database_url.clone(), &cache);
+    }
+    cache
+}
+
+fn listen(bind: std::net::SocketAddr) -> anyhow::Result<(TcpListener, u16)> {
+    let listener =
+        TcpListener::bind(bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}
+
 fn start_metrics(settings: &Settings) {
     if settings.metrics {
         crate::metrics::handle();
@@ -279,51 +292,6 @@ fn intake_writer(
         chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
         readiness.intake_running(),
     )
-}
-
-/// What every HTTP worker's app is made from.
-#[derive(Clone)]
-struct Shared {
-    state: web::Data<AppState>,
-    auth: web::Data<AdminAuth>,
-    limits: web::Data<ForwardLimits>,
-    intake: web::Data<IntakeWriter>,
-    dispatcher: web::Data<actix::Addr<DispatcherActor>>,
-    key_store: actix::Addr<KeyStoreActor>,
-    permits: crate::actors::verifier::KeyStorePermits,
-    cache: Arc<KeyCache>,
-    forwarding: ForwarderSettings,
-}
-
-fn serve(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
-    Ok(HttpServer::new(move || {
-        // Built on each worker's thread: the verifier and forwarders (and
-        // their awc clients) live beside the requests they serve.
-        let s = &shared;
-        let verifier =
-            VerifierActor::new(s.key_store.clone(), s.permits.clone(), s.cache.clone()).start();
-        App::new()
-            .app_data(routes::json_config())
-            .app_data(routes::query_config())
-            .app_data(s.state.clone())
-            .app_data(s.auth.clone())
-            .app_data(s.limits.clone())
-            .app_data(web::Data::new(s.limits.trusted_proxies.clone()))
-            .app_data(s.intake.clone())
-            .app_data(s.dispatcher.clone())
-            .app_data(web::Data::new(verifier))
-            .app_data(web::Data::new(ForwarderRegistry::new(s.forwarding.clone())))
-            .wrap(middleware::from_fn(routes::admin_auth))
-            .wrap(middleware::from_fn(routes::browser_guard))
-            .wrap(middleware::from_fn(routes::request_id))
-            .configure(routes::configure)
-    })
-    .listen(listener)?
-    .shutdown_timeout(30)
-    // Our own handler stops intake without stopping the System, so
-    // delivery attempts in flight on the dispatcher's arbiter can finish.
-    .disable_signals()
-    .run())
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).

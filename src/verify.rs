@@ -6,6 +6,7 @@ pub mod described;
 mod hmac_sha256;
 pub mod provider;
 pub mod providers;
+mod reading;
 pub mod sample;
 
 pub use provider::{

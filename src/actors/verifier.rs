@@ -3,14 +3,17 @@
 //! It reads through the shared [`KeyCache`] and asks the `KeyStoreActor`
 //! only on a miss.
 
-use super::key_store::{CheckKeyDigest, FindSecrets, KeyStoreActor, LookupAgent};
+mod lookup;
+
+use super::key_store::KeyStoreActor;
 use crate::db::agents::Agent;
 use crate::db::routes::Route;
-use crate::domain::{digest_hex, Identities, KeyKind, KeyLookup, LiveKey, RouteRules, TimedSecret};
-use crate::key_cache::{AgentEntry, CachedAgent, KeyCache, Secrets};
+use crate::domain::{Identities, KeyLookup, RouteRules, TimedSecret};
+use crate::key_cache::{AgentEntry, KeyCache};
 use crate::verify::{providers, Answer, Provider, Reading, Refusal, VerifyError};
 use actix::prelude::*;
 use bytes::Bytes;
+use lookup::Lookup;
 use std::sync::Arc;
 
 pub struct VerifierActor {
@@ -121,122 +124,6 @@ impl Handler<Verify> for VerifierActor {
             std::task::Poll::Ready(result) => Response::reply(result),
             std::task::Poll::Pending => Response::fut(verifying),
         }
-    }
-}
-
-/// The cache in front of the key store.
-#[derive(Clone)]
-struct Lookup {
-    key_store: Addr<KeyStoreActor>,
-    permits: KeyStorePermits,
-    cache: Arc<KeyCache>,
-}
-
-impl Lookup {
-    async fn ask<M>(&self, msg: M) -> Result<M::Result, VerifyFailure>
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        KeyStoreActor: Handler<M>,
-    {
-        let Ok(_permit) = self.permits.try_acquire() else {
-            return Err(VerifyFailure::Busy);
-        };
-        self.key_store
-            .send(msg)
-            .await
-            .map_err(|e| VerifyFailure::Internal(e.to_string()))
-    }
-
-    async fn agent(&self, name: &str) -> Result<Option<AgentEntry>, VerifyFailure> {
-        if let Some(hit) = self.cache.agent(name) {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let found = self
-            .ask(LookupAgent {
-                name: name.to_owned(),
-            })
-            .await?
-            .map_err(internal)?;
-        let entry = match found {
-            Some((agent, routes)) => Some(Arc::new(
-                CachedAgent::new(agent, routes).map_err(VerifyFailure::Internal)?,
-            )),
-            None => None,
-        };
-        self.cache.put_agent(generation, name, entry.clone());
-        Ok(entry)
-    }
-
-    /// The live key whose value was presented, for a digest-only `kind`.
-    async fn live_digest_key(
-        &self,
-        agent_id: &str,
-        kind: KeyKind,
-        presented: &str,
-    ) -> Result<Option<LiveKey>, VerifyFailure> {
-        let digest = digest_hex(presented);
-        let found = match self.cache.digest(agent_id, kind, &digest) {
-            Some(hit) => hit,
-            None => {
-                let generation = self.cache.generation();
-                let check = CheckKeyDigest {
-                    agent_id: agent_id.to_owned(),
-                    kind,
-                    digest: digest.clone(),
-                };
-                let found = self.ask(check).await?.map_err(internal)?;
-                self.cache
-                    .put_digest(generation, agent_id, kind, &digest, found.clone());
-                found
-            }
-        };
-        let now = chrono::Utc::now().naive_utc();
-        Ok(found.filter(|key| key.until.is_live(now)))
-    }
-
-    /// The secret versions of the agent's `kind` keys (of the key `name`,
-    /// when the payload names one), newest first, judged live at the moment
-    /// of the call: a cached version stops the moment it expires.
-    async fn secrets(
-        &self,
-        agent_id: &str,
-        kind: KeyKind,
-        name: Option<&str>,
-    ) -> Result<LiveSecrets, VerifyFailure> {
-        let versions = match self.cache.secrets(agent_id, kind, name) {
-            Some(hit) => hit,
-            None => {
-                let generation = self.cache.generation();
-                let msg = FindSecrets {
-                    agent_id: agent_id.to_owned(),
-                    kind,
-                    name: name.map(str::to_owned),
-                };
-                let found: Secrets = self.ask(msg).await?.map_err(internal)?.into();
-                self.cache
-                    .put_secrets(generation, agent_id, kind, name, found.clone());
-                found
-            }
-        };
-        Ok(LiveSecrets {
-            versions,
-            at: chrono::Utc::now().naive_utc(),
-        })
-    }
-}
-
-/// The versions read for one call (shared with the cache, not copied) and
-/// the moment they are judged live at.
-struct LiveSecrets {
-    versions: Secrets,
-    at: chrono::NaiveDateTime,
-}
-
-impl LiveSecrets {
-    fn iter(&self) -> impl Iterator<Item = &TimedSecret> {
-        self.versions.iter().filter(|v| v.until.is_live(self.at))
     }
 }
 

@@ -58,35 +58,8 @@ pub fn register(
     reg: Registration,
 ) -> DbResult<(Agent, Secret)> {
     conn.transaction(|conn| {
-        let now = now();
         let existing = find_by_name(conn, reg.name.as_str())?;
-        let agent = Agent {
-            id: match &existing {
-                Some(e) => e.id.clone(),
-                None => reg
-                    .requested_id
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            },
-            name: reg.name.as_str().to_owned(),
-            description: reg.description,
-            acp_url: reg.acp_url,
-            acp_type: reg.acp_type.as_str().to_owned(),
-            status: "Ready".to_owned(),
-            status_reason: None,
-            registration_metadata: reg.registration_metadata,
-            agent_input_type: reg.agent_input_type,
-            created_at: existing.as_ref().map_or(now, |e| e.created_at),
-            updated_at: now,
-            registered_at: Some(now),
-            deliveries_paused_at: existing.as_ref().and_then(|e| e.deliveries_paused_at),
-            account_id: match &existing {
-                Some(e) => e.account_id.clone(),
-                None => reg.account_id,
-            },
-            identities: reg
-                .identities
-                .or_else(|| existing.as_ref().and_then(|e| e.identities.clone())),
-        };
+        let agent = agent_row(reg, existing.as_ref());
         if existing.is_some() {
             diesel::update(agents::table.find(&agent.id))
                 .set(&agent)
@@ -96,24 +69,54 @@ pub fn register(
                 .values(&agent)
                 .execute(conn)?;
         }
-        let key = match api_keys::find_internal_secret(conn, data_key, &agent.id)? {
-            Some(key) => key,
-            None => {
-                let key = generate_key();
-                api_keys::insert(
-                    conn,
-                    data_key,
-                    &agent.id,
-                    &agent.name,
-                    KeyKind::INTERNAL,
-                    &key,
-                    None,
-                )?;
-                key
-            }
-        };
+        let key = internal_key(conn, data_key, &agent)?;
         Ok((agent, key))
     })
+}
+
+/// The agent as `reg` describes it; what a registration does not set (id,
+/// creation time, pause, account, identities when not given) is kept from
+/// the `existing` agent of that name.
+fn agent_row(reg: Registration, existing: Option<&Agent>) -> Agent {
+    let now = now();
+    Agent {
+        id: match existing {
+            Some(e) => e.id.clone(),
+            None => reg
+                .requested_id
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        },
+        name: reg.name.as_str().to_owned(),
+        description: reg.description,
+        acp_url: reg.acp_url,
+        acp_type: reg.acp_type.as_str().to_owned(),
+        status: "Ready".to_owned(),
+        status_reason: None,
+        registration_metadata: reg.registration_metadata,
+        agent_input_type: reg.agent_input_type,
+        created_at: existing.map_or(now, |e| e.created_at),
+        updated_at: now,
+        registered_at: Some(now),
+        deliveries_paused_at: existing.and_then(|e| e.deliveries_paused_at),
+        account_id: match existing {
+            Some(e) => e.account_id.clone(),
+            None => reg.account_id,
+        },
+        identities: reg
+            .identities
+            .or_else(|| existing.and_then(|e| e.identities.clone())),
+    }
+}
+
+/// The agent's internal key, created the first time.
+fn internal_key(conn: &mut DbConnection, data_key: &DataKey, agent: &Agent) -> DbResult<Secret> {
+    if let Some(key) = api_keys::find_internal_secret(conn, data_key, &agent.id)? {
+        return Ok(key);
+    }
+    let key = generate_key();
+    let kind = KeyKind::INTERNAL;
+    api_keys::insert(conn, data_key, &agent.id, &agent.name, kind, &key, None)?;
+    Ok(key)
 }
 
 pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<Agent>> {

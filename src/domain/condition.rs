@@ -59,12 +59,13 @@ impl Conditions {
         self.0.is_empty()
     }
 
-    /// A stored list (checked when the route was made); empty when none.
-    pub fn from_stored(stored: Option<&str>) -> Self {
-        stored
-            .and_then(|j| serde_json::from_str(j).ok())
-            .and_then(|v| Self::parse("stored", &v).ok())
-            .unwrap_or_default()
+    /// A stored list `field` (checked when the route was made); empty when
+    /// none, an error when it no longer parses.
+    pub fn from_stored(field: &str, stored: Option<&str>) -> Result<Self, ParseError> {
+        match super::stored_json(field, stored)? {
+            Some(value) => Self::parse(field, &value),
+            None => Ok(Self::default()),
+        }
     }
 
     /// The list as stored and shown.

@@ -2,8 +2,8 @@
 //! and headers (`header.x-customer-email`) removed from a call before it is
 //! stored or delivered.
 
-use super::template::Placeholder;
 use super::payload::{body_from_json, LazyJson};
+use super::template::Placeholder;
 use super::ParseError;
 use actix_web::http::header::HeaderMap;
 use serde_json::Value;
@@ -67,12 +67,14 @@ impl Redaction {
         Value::Array(body.chain(headers).map(Value::String).collect())
     }
 
-    /// A stored list (checked when the route was made); empty when none.
-    pub fn from_stored(stored: Option<&str>) -> Self {
-        stored
-            .and_then(|s| serde_json::from_str(s).ok())
-            .and_then(|v| Self::parse(&v).ok())
-            .unwrap_or_default()
+    /// A stored list (checked when the route was made); empty when none,
+    /// an error when it no longer parses: a route never runs with its
+    /// redaction silently dropped.
+    pub fn from_stored(stored: Option<&str>) -> Result<Self, ParseError> {
+        match super::stored_json("redact", stored)? {
+            Some(value) => Self::parse(&value),
+            None => Ok(Self::default()),
+        }
     }
 
     /// Removes the listed fields from a JSON body; true when one was there.

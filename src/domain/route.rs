@@ -59,11 +59,8 @@ impl MissingTaskKey {
     }
 
     /// The stored value (None: the default).
-    pub fn from_stored(stored: Option<&str>) -> Self {
-        match stored {
-            Some("ignore") => Self::Ignore,
-            _ => Self::Reject,
-        }
+    pub fn from_stored(stored: Option<&str>) -> Result<Self, ParseError> {
+        stored.map_or(Ok(Self::Reject), Self::parse)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -197,10 +194,10 @@ impl RouteRules {
             content: ContentKind::parse(stored.content)?,
             task_key: template("task_key", stored.task_key)?,
             text_template: template("text_template", stored.text_template)?,
-            missing_task_key: MissingTaskKey::from_stored(stored.missing_task_key),
-            filter: super::Conditions::from_stored(stored.filter),
-            ignore: super::Conditions::from_stored(stored.ignore),
-            redaction: super::Redaction::from_stored(stored.redact),
+            missing_task_key: MissingTaskKey::from_stored(stored.missing_task_key)?,
+            filter: super::Conditions::from_stored("filter", stored.filter)?,
+            ignore: super::Conditions::from_stored("ignore", stored.ignore)?,
+            redaction: super::Redaction::from_stored(stored.redact)?,
         })
     }
 }
@@ -244,6 +241,27 @@ mod tests {
             ..stored
         };
         assert!(RouteRules::from_stored(&bad_key).is_err());
+        // Nor is a filter or a redaction that no longer parses dropped.
+        for broken in [
+            StoredRoute {
+                filter: Some("[{\"field\": 1}]"),
+                ..stored
+            },
+            StoredRoute {
+                ignore: Some("not json"),
+                ..stored
+            },
+            StoredRoute {
+                redact: Some("[\"nowhere.x\"]"),
+                ..stored
+            },
+            StoredRoute {
+                missing_task_key: Some("drop"),
+                ..stored
+            },
+        ] {
+            assert!(RouteRules::from_stored(&broken).is_err(), "{broken:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! `ForwarderActor` the moment a slot is free; each job runs again as soon
 //! as it has work, so a backlog drains at the speed the agents answer.
 
+mod claiming;
 mod jobs;
+mod recording;
 mod rooms;
 mod slots;
 
@@ -15,13 +17,12 @@ use super::circuit::{Circuits, Gate};
 use crate::actors::forwarder::{ForwarderRegistry, ForwarderSettings};
 use crate::crypto::DataKey;
 use crate::db::deliveries::{AttemptRecord, Claimed};
-use crate::db::{blocking, now, DbPool};
+use crate::db::DbPool;
 use crate::readiness::{Readiness, RunningGuard};
 use actix::prelude::*;
-use jobs::{ClaimJob, KeyCache, Stamp, Writes, Written};
-use rooms::RoomPlan;
+use jobs::{KeyCache, Writes};
 use slots::{Next, Slots};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,11 +71,6 @@ pub struct DispatcherActor {
     readiness: Arc<Readiness>,
 }
 
-/// Claims closer together than this are one claim: under load every
-/// accepted event and every finished attempt asks for one, and a claim
-/// costs a few statements however few heads it takes.
-const MIN_CLAIM_GAP: Duration = Duration::from_millis(3);
-
 impl DispatcherActor {
     /// Starts the dispatcher on an arbiter of its own; the counter tells how
     /// many claimed deliveries are not yet recorded (for draining at shutdown).
@@ -109,160 +105,6 @@ impl DispatcherActor {
             readiness,
         });
         (addr, in_flight)
-    }
-
-    /// Claims now, or soon if the last claim was very recent (the waiting
-    /// claims in each agent's slots cover the gap).
-    fn wake(&mut self, ctx: &mut Context<Self>) {
-        let since = self.last_claim.elapsed();
-        if since >= MIN_CLAIM_GAP {
-            return self.claim(ctx);
-        }
-        if !self.claim_scheduled {
-            self.claim_scheduled = true;
-            ctx.run_later(MIN_CLAIM_GAP - since, |act, ctx| {
-                act.claim_scheduled = false;
-                act.claim(ctx);
-            });
-        }
-    }
-
-    /// Writes back finished attempts and released claims, unless a write
-    /// is running (it runs again when done).
-    fn write(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.writes.is_empty() {
-            return;
-        }
-        self.writing = true;
-        let writes = std::mem::take(&mut self.writes);
-        let chain = self.config.chain_heads && !self.draining;
-        let (pool, stamp) = (self.pool.clone(), self.stamp());
-        let run = blocking::run(move || {
-            let written = jobs::write(&pool, &stamp, chain, &writes);
-            (writes, written)
-        });
-        ctx.spawn(run.into_actor(self).map(|joined, act, ctx| {
-            act.writing = false;
-            let mut failed = true;
-            match joined {
-                Ok((writes, mut written)) => {
-                    failed = written.recorded.is_err();
-                    let chained = std::mem::replace(&mut written.chained, Ok(Vec::new()));
-                    act.after_write(writes, written);
-                    match chained {
-                        Ok(claimed) => act.take_claimed(claimed, ctx),
-                        Err(e) => tracing::warn!(error = %e, "claiming the next heads failed"),
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "writing delivery outcomes did not finish"),
-            }
-            // After a failure the next write waits for the poll interval
-            // rather than spinning on a database that refuses it.
-            if !failed {
-                act.write(ctx);
-            }
-            // Heads that finished made their tasks' next events due.
-            act.wake(ctx);
-        }));
-    }
-
-    fn after_write(&mut self, writes: Writes, written: Written) {
-        match written.recorded {
-            Ok(held) => {
-                for (record, held) in writes.records.iter().zip(held) {
-                    if !held {
-                        tracing::warn!(delivery.id = %record.delivery_id, attempt = record.attempt,
-                            "outcome dropped: the attempt's claim no longer holds the delivery \
-                             (its lease ran out or an operator changed it)");
-                    }
-                }
-                self.in_flight
-                    .fetch_sub(writes.records.len(), Ordering::SeqCst);
-            }
-            Err(e) => {
-                // Kept for the next write: an attempt is never forgotten.
-                tracing::warn!(error = %e, pending = writes.records.len(), "recording attempts failed; trying again");
-                self.writes.records.extend(writes.records);
-            }
-        }
-        if let Err(e) = written.released {
-            // Unreleased claims end with their lease; nothing is lost.
-            tracing::warn!(error = %e, "giving back claims failed; their leases will end");
-        }
-        self.in_flight
-            .fetch_sub(writes.releases.len(), Ordering::SeqCst);
-    }
-
-    /// Claims the heads there is room for, unless a claim is running (it
-    /// runs again when done).
-    fn claim(&mut self, ctx: &mut Context<Self>) {
-        if self.claiming {
-            self.claim_again = true;
-            return;
-        }
-        if self.draining {
-            return;
-        }
-        let plan = self.room_plan();
-        if plan.is_empty() {
-            return;
-        }
-        self.claiming = true;
-        self.last_claim = Instant::now();
-        let job = ClaimJob {
-            pool: self.pool.clone(),
-            stamp: self.stamp(),
-            plan,
-        };
-        let run = blocking::run(move || job.run());
-        ctx.spawn(run.into_actor(self).map(|joined, act, ctx| {
-            act.claiming = false;
-            match joined {
-                Ok(Ok((claimed, wanted))) => {
-                    // A full claim may have left more due heads behind.
-                    act.claim_again |= claimed.len() >= wanted && wanted > 0;
-                    act.take_claimed(claimed, ctx);
-                }
-                Ok(Err(e)) => tracing::warn!(error = %e, "claiming deliveries failed"),
-                Err(e) => tracing::error!(error = %e, "claim task did not finish"),
-            }
-            if std::mem::take(&mut act.claim_again) {
-                act.wake(ctx);
-            }
-        }));
-    }
-
-    /// A fresh claim token, leased from now.
-    fn stamp(&self) -> Stamp {
-        Stamp {
-            data_key: self.data_key.clone(),
-            keys: self.keys.clone(),
-            token: uuid::Uuid::new_v4().to_string(),
-            owner: self.owner.clone(),
-            lease_until: now() + chrono::Duration::from_std(self.config.lease).unwrap_or_default(),
-        }
-    }
-
-    fn take_claimed(&mut self, claimed: Vec<Claimed>, ctx: &mut Context<Self>) {
-        self.in_flight.fetch_add(claimed.len(), Ordering::SeqCst);
-        let mut agents: Vec<String> = claimed.iter().map(|c| c.agent.id.clone()).collect();
-        agents.sort();
-        agents.dedup();
-        claimed.into_iter().for_each(|c| self.slots.push(c));
-        agents.iter().for_each(|agent| self.pump(agent, ctx));
-        // Claims given back while pumping are written at once.
-        self.write(ctx);
-    }
-
-    fn room_plan(&mut self) -> RoomPlan {
-        self.rotation = self.rotation.wrapping_add(1);
-        RoomPlan {
-            total: (self.config.total * rooms::PREFETCH).saturating_sub(self.slots.held_total()),
-            per_agent: self.config.per_agent,
-            held: self.slots.held_by_agent(),
-            gates: self.circuits.gates(Instant::now()),
-            rotation: self.rotation,
-        }
     }
 
     /// Sends the agent's waiting claims while it has free slots; gives them

@@ -57,9 +57,9 @@ pub struct RouteResponse {
 impl From<Route> for RouteResponse {
     fn from(r: Route) -> Self {
         let missing_task_key = (r.mode == "acp_event").then(|| {
-            MissingTaskKey::from_stored(r.missing_task_key.as_deref())
-                .as_str()
-                .to_owned()
+            r.missing_task_key
+                .clone()
+                .unwrap_or_else(|| MissingTaskKey::default().as_str().to_owned())
         });
         Self {
             id: r.id,
@@ -124,7 +124,10 @@ fn conversation_sources(
     }) else {
         return Ok(());
     };
-    let kept = Conditions::from_stored(route.filter_conditions.as_deref()).providers_kept();
+    let filter = Conditions::from_stored("filter", route.filter_conditions.as_deref());
+    let kept = filter
+        .map_err(|e| AdminError::Unprocessable(e.0))?
+        .providers_kept();
     let mut lacking: Vec<String> = crate::db::api_keys::kinds_of(conn, agent_id)?
         .into_iter()
         .filter(|kind| kept.as_ref().is_none_or(|kept| kept.contains(kind)))

@@ -192,7 +192,7 @@ pub struct Page {
 impl Page {
     /// `(limit, offset)`, or a 422 naming the bad parameter.
     pub fn bounds(&self) -> Result<(i64, i64), AdminError> {
-        let limit = super::errors::limit_param(self.limit, 50, 1000)?;
+        let limit = super::params::limit_param(self.limit, 50, 1000)?;
         let page = self.page_number.unwrap_or(1);
         if page < 1 {
             return Err(AdminError::Unprocessable(format!(

@@ -2,15 +2,15 @@
 //! with filters and a stable cursor, one delivery with its attempts, and the
 //! stored request it carries.
 
-use super::agents::{find as find_agent, AgentRef};
 use super::caller::Caller;
-use super::errors::{limit_param, run_db, AdminError};
+use super::errors::{run_db, AdminError};
+use super::params::{agent_filter, limit_param, parse_status, parse_time};
 use super::AppState;
 use crate::db::agents::utc;
 use crate::db::deliveries::{self, Attempt, Cursor, Delivery, DeliveryStatus, ListFilter, Scope};
 use crate::db::DbConnection;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -113,51 +113,6 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     /// The `X-Next-Cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// Checks a `status` parameter against the statuses a delivery can have.
-pub fn parse_status(status: &str) -> Result<DeliveryStatus, AdminError> {
-    DeliveryStatus::parse(status).ok_or_else(|| {
-        AdminError::Unprocessable(format!(
-            "Parameter 'status' must be pending, delivered, failed, cancelled or ignored; got {status:?}."
-        ))
-    })
-}
-
-/// Parses an RFC 3339 time parameter named `name`.
-pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<NaiveDateTime>, AdminError> {
-    value
-        .map(|v| {
-            DateTime::parse_from_rfc3339(v)
-                .map(|t| t.naive_utc())
-                .map_err(|_| {
-                    AdminError::Unprocessable(format!(
-                        "Parameter '{name}' must be an RFC 3339 time such as 2026-11-29T12:00:00Z; got {v:?}."
-                    ))
-                })
-        })
-        .transpose()
-}
-
-/// The agent id an `agent_id` / `agent_name` pair names (either, not both);
-/// None when neither is given.
-pub fn agent_filter(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    agent_id: Option<String>,
-    agent_name: Option<String>,
-) -> Result<Option<String>, AdminError> {
-    let which = match (agent_id, agent_name) {
-        (Some(_), Some(_)) => {
-            return Err(AdminError::BadRequest(
-                "Only one of 'agent_id' or 'agent_name' should be provided.".into(),
-            ))
-        }
-        (Some(id), None) => AgentRef::Id(id),
-        (None, Some(name)) => AgentRef::Name(name),
-        (None, None) => return Ok(None),
-    };
-    Ok(Some(find_agent(conn, &which, caller)?.id))
 }
 
 fn list_filter(query: &ListQuery, caller: &Caller) -> Result<ListFilter, AdminError> {

@@ -4,10 +4,9 @@
 
 use super::agents::{find as find_agent, AgentRef};
 use super::caller::Caller;
-use super::deliveries::{
-    agent_filter, no_such_delivery, parse_status, parse_time, DeliveryResponse,
-};
+use super::deliveries::{no_such_delivery, DeliveryResponse};
 use super::errors::{run_db, AdminError};
+use super::params::{agent_filter, parse_status, parse_time};
 use super::AppState;
 use crate::db::agents::{self, AgentResponse};
 use crate::db::deliveries::{self, admin::Cancelled, DeliveryStatus, RetryFilter, Scope};

@@ -153,15 +153,3 @@ pub fn query_config() -> web::QueryConfig {
         actix_web::error::InternalError::from_response(err, response).into()
     })
 }
-
-/// A `limit` parameter (`default` when absent), or a 422 unless it is
-/// between 1 and `max`.
-pub fn limit_param(limit: Option<i64>, default: i64, max: i64) -> Result<i64, AdminError> {
-    let limit = limit.unwrap_or(default);
-    if (1..=max).contains(&limit) {
-        return Ok(limit);
-    }
-    Err(AdminError::Unprocessable(format!(
-        "Parameter 'limit' must be between 1 and {max}, got {limit}."
-    )))
-}

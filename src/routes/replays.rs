@@ -4,9 +4,9 @@
 
 use super::agents::{find, AgentRef};
 use super::caller::Caller;
-use super::deliveries::parse_time;
 use super::delivery_actions::Dispatcher;
-use super::errors::{limit_param, run_db, AdminError};
+use super::errors::{run_db, AdminError};
+use super::params::{limit_param, parse_time};
 use super::AppState;
 use crate::db::agents::utc;
 use crate::db::replays::{self, Outline, Replay, ReplaySpec};

@@ -3,8 +3,8 @@
 //! depth and its oldest pending age, and whether deliveries are failing.
 
 use super::caller::Caller;
-use super::deliveries::agent_filter;
 use super::errors::{run_db, AdminError};
+use super::params::agent_filter;
 use super::AppState;
 use crate::db::agents::{self, utc, Agent};
 use crate::db::deliveries::{self, stats, DeliveryStatus};

@@ -3,9 +3,10 @@
 //! how a conversation reached the agent.
 
 use super::caller::Caller;
-use super::deliveries::{agent_filter, DeliveryResponse};
+use super::deliveries::DeliveryResponse;
 use super::delivery_actions::Dispatcher;
-use super::errors::{limit_param, run_db, AdminError};
+use super::errors::{run_db, AdminError};
+use super::params::{agent_filter, limit_param};
 use super::AppState;
 use crate::db::agents::utc;
 use crate::db::deliveries::{self, loop_breaker, Delivery, Task};

@@ -71,16 +71,7 @@ pub async fn run(api: &Api, command: KeysCommand, as_json: bool) -> Result<(), C
                 Some(path) => Some(read_value(&path)?),
                 None => value,
             };
-            let mut body = Map::new();
-            let (by, id) = agent_query(&agent);
-            body.insert(by.into(), id.into());
-            body.insert("name".into(), name.into());
-            body.insert("api_key_type".into(), kind.into());
-            if let Some(value) = value {
-                body.insert("api_key".into(), value.into());
-            }
-            let created = api.post("/agent_api_keys", &Value::Object(body)).await?;
-            print_created(&created, as_json, "Created")?;
+            create(api, &agent, name, kind, value, as_json).await
         }
         KeysCommand::List { agent } => {
             let (by, value) = agent_query(&agent);
@@ -93,33 +84,62 @@ pub async fn run(api: &Api, command: KeysCommand, as_json: bool) -> Result<(), C
                 return output::json(&keys);
             }
             print(output::items(&keys));
+            Ok(())
         }
         KeysCommand::Rotate {
             key_id,
             value,
             grace_secs,
-        } => {
-            let mut body = Map::new();
-            if let Some(value) = value {
-                body.insert("api_key".into(), value.into());
-            }
-            if let Some(secs) = grace_secs {
-                body.insert("expires_in_secs".into(), json!(secs));
-            }
-            let path = format!("/agent_api_keys/{}/rotate", super::client::encode(&key_id));
-            let rotated = api.post(&path, &Value::Object(body)).await?;
-            print_created(&rotated, as_json, "Rotated")?;
-            if !as_json {
-                println!(
-                    "Earlier values verify until {}.",
-                    output::field(&rotated, "previous_expires_at")
-                );
-            }
-        }
+        } => rotate(api, &key_id, value, grace_secs, as_json).await,
         KeysCommand::Delete { key_id } => {
             let path = format!("/agent_api_keys/{}", super::client::encode(&key_id));
-            return output::said(&api.delete(&path).await?, as_json);
+            output::said(&api.delete(&path).await?, as_json)
         }
+    }
+}
+
+async fn create(
+    api: &Api,
+    agent: &str,
+    name: String,
+    kind: String,
+    value: Option<String>,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let mut body = Map::new();
+    let (by, id) = agent_query(agent);
+    body.insert(by.into(), id.into());
+    body.insert("name".into(), name.into());
+    body.insert("api_key_type".into(), kind.into());
+    if let Some(value) = value {
+        body.insert("api_key".into(), value.into());
+    }
+    let created = api.post("/agent_api_keys", &Value::Object(body)).await?;
+    print_created(&created, as_json, "Created")
+}
+
+async fn rotate(
+    api: &Api,
+    key_id: &str,
+    value: Option<String>,
+    grace_secs: Option<i64>,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let mut body = Map::new();
+    if let Some(value) = value {
+        body.insert("api_key".into(), value.into());
+    }
+    if let Some(secs) = grace_secs {
+        body.insert("expires_in_secs".into(), json!(secs));
+    }
+    let path = format!("/agent_api_keys/{}/rotate", super::client::encode(key_id));
+    let rotated = api.post(&path, &Value::Object(body)).await?;
+    print_created(&rotated, as_json, "Rotated")?;
+    if !as_json {
+        println!(
+            "Earlier values verify until {}.",
+            output::field(&rotated, "previous_expires_at")
+        );
     }
     Ok(())
 }

@@ -1,21 +1,20 @@
 //! Intake's writes: a delivery row, its task's next sequence number (and
 //! whether it is the task's head), and its provider redelivery id.
 
+mod sequences;
+
 use super::coalesce::{self, Coalesce};
 use super::loop_breaker::{self, LoopLimit};
-use super::{
-    advance_tasks, insert_lanes, lane_of, lock_tasks, Delivery, DeliveryStatus, Lane, NewLanes,
-    Task,
-};
+use super::{advance_tasks, insert_lanes, lane_of, Delivery, DeliveryStatus, Lane, NewLanes};
 use crate::db::dialect::insert_chunked;
 use crate::db::is_transient;
-use crate::db::raw::{self, Param};
-use crate::db::schema::{agent_tasks, deliveries, delivery_dedup};
+use crate::db::schema::{deliveries, delivery_dedup};
 use crate::db::{is_unique_violation, now, DbConnection, DbResult};
 use crate::domain::RouteMode;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use sequences::{take_sequences, Sequences};
+use std::collections::HashMap;
 
 /// What intake stores; ids, sequence and times are made here.
 #[derive(Debug, Clone)]
@@ -151,43 +150,72 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
     let mut sequences = take_sequences(conn, &all)?;
     let guarded: Vec<_> = all.iter().map(|n| task_of(n).zip(n.loop_limit)).collect();
     let held = loop_breaker::decide(conn, &guarded)?;
-    let mut held_heads = Vec::new();
-    let mut lanes = Vec::new();
-    let mut rows = Vec::with_capacity(all.len());
-    for (new, held) in all.iter().zip(held) {
-        let (sequence_id, is_head) = match task_of(new) {
-            Some(task) => {
-                let seq = sequences.get_mut(task).expect("every task was bumped");
-                seq.next += 1;
-                (Some(seq.next - 1), seq.next - 1 == seq.head)
-            }
-            None => (None, new.ignored.is_none()),
+    let rows = Rows::of(&all, &mut sequences, held);
+    // One multi-row INSERT per chunk (SQLite allows 32766 bound values).
+    let dedup = dedup_rows(&all, &rows.rows);
+    insert_chunked::<_, DedupRow>(conn, delivery_dedup::table, &dedup, 256)?;
+    insert_chunked::<_, Delivery>(conn, deliveries::table, &rows.rows, 128)?;
+    insert_lanes(conn, &rows.lanes)?;
+    advance_tasks(conn, &rows.held_heads, NewLanes::NeverNeeded)?;
+    coalesce::hold_heads(conn, &gathering(&all, &rows.rows), now())?;
+    Ok(answers(&all, &rows.rows))
+}
+
+/// The batch's rows, numbered, and what their tasks need: a lane for each
+/// row that heads its task, and the tasks whose head was held.
+struct Rows {
+    rows: Vec<Delivery>,
+    lanes: Vec<Lane>,
+    held_heads: Vec<String>,
+}
+
+impl Rows {
+    fn of(
+        all: &[&NewDelivery],
+        sequences: &mut HashMap<String, Sequences>,
+        held: Vec<bool>,
+    ) -> Self {
+        let mut out = Self {
+            rows: Vec::with_capacity(all.len()),
+            lanes: Vec::new(),
+            held_heads: Vec::new(),
         };
-        let status = match (&new.ignored, held) {
-            (Some(_), _) => DeliveryStatus::Ignored,
-            (None, true) => DeliveryStatus::Held,
-            (None, false) => DeliveryStatus::Pending,
-        };
-        let row = delivery_row(new, sequence_id, status);
+        for (new, held) in all.iter().zip(held) {
+            let (sequence_id, is_head) = match task_of(new) {
+                Some(task) => {
+                    let seq = sequences.get_mut(task).expect("every task was bumped");
+                    seq.next += 1;
+                    (Some(seq.next - 1), seq.next - 1 == seq.head)
+                }
+                None => (None, new.ignored.is_none()),
+            };
+            let status = match (&new.ignored, held) {
+                (Some(_), _) => DeliveryStatus::Ignored,
+                (None, true) => DeliveryStatus::Held,
+                (None, false) => DeliveryStatus::Pending,
+            };
+            out.push(delivery_row(new, sequence_id, status), is_head);
+        }
+        out
+    }
+
+    fn push(&mut self, row: Delivery, is_head: bool) {
         // A held event never heads its task; its task's head is found again.
-        if is_head && held {
-            held_heads.extend(row.task_id.clone());
+        if is_head && row.status == DeliveryStatus::Held {
+            self.held_heads.extend(row.task_id.clone());
         } else if is_head {
             let lane = lane_of(row.task_id.as_deref(), &row.id);
-            lanes.push(Lane::new(
-                &lane,
-                &row.agent_id,
-                &row.id,
-                row.next_attempt_at,
-            ));
+            let lane = Lane::new(&lane, &row.agent_id, &row.id, row.next_attempt_at);
+            self.lanes.push(lane);
         }
-        rows.push(row);
+        self.rows.push(row);
     }
-    // One multi-row INSERT per chunk (SQLite allows 32766 bound values).
-    insert_chunked::<_, DedupRow>(conn, delivery_dedup::table, &dedup_rows(&all, &rows), 256)?;
-    let answered: Vec<Accepted> = rows
-        .iter()
-        .zip(&all)
+}
+
+/// The answers to the batch's calls (not their shadow copies).
+fn answers(all: &[&NewDelivery], rows: &[Delivery]) -> Vec<Accepted> {
+    rows.iter()
+        .zip(all)
         .filter(|(_, new)| !new.is_shadow)
         .map(|(row, _)| Accepted {
             event_id: row.id.clone(),
@@ -195,105 +223,19 @@ fn insert_all(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec
             duplicate: false,
             held: row.status == DeliveryStatus::Held,
         })
-        .collect();
+        .collect()
+}
+
+/// The tasks of pending rows whose route coalesces, each once.
+fn gathering(all: &[&NewDelivery], rows: &[Delivery]) -> Vec<(String, Coalesce)> {
     let mut gathering: Vec<(String, Coalesce)> = rows
         .iter()
-        .zip(&all)
+        .zip(all)
         .filter(|(row, _)| row.status == DeliveryStatus::Pending)
         .filter_map(|(row, new)| Some((row.task_id.clone()?, new.coalesce?)))
         .collect();
     gathering.dedup_by(|a, b| a.0 == b.0);
-    insert_chunked::<_, Delivery>(conn, deliveries::table, &rows, 128)?;
-    insert_lanes(conn, &lanes)?;
-    advance_tasks(conn, &held_heads, NewLanes::NeverNeeded)?;
-    coalesce::hold_heads(conn, &gathering, now())?;
-    Ok(answered)
-}
-
-/// A task's sequence numbers for this batch: the next one to hand out and
-/// its head's.
-struct Sequences {
-    next: i64,
-    head: i64,
-}
-
-#[derive(QueryableByName)]
-struct Bumped {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    last_sequence: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    head_sequence: i64,
-}
-
-/// Takes as many sequence numbers from each task as the batch has events
-/// for it, creating the tasks that do not exist yet.
-fn take_sequences(
-    conn: &mut DbConnection,
-    batch: &[&NewDelivery],
-) -> QueryResult<HashMap<String, Sequences>> {
-    let mut counts: BTreeMap<&str, (i64, &NewDelivery)> = BTreeMap::new();
-    for new in batch.iter().copied() {
-        if let Some(task) = task_of(new) {
-            counts.entry(task).or_insert((0, new)).0 += 1;
-        }
-    }
-    let mut sequences = HashMap::with_capacity(counts.len());
-    if counts.is_empty() {
-        return Ok(sequences);
-    }
-    let ids: Vec<String> = counts.keys().map(|id| id.to_string()).collect();
-    lock_tasks(conn, &ids)?;
-    let mut params = Vec::with_capacity(counts.len() * 2);
-    for (id, (n, _)) in &counts {
-        params.extend([Param::from(*id), Param::Int(*n)]);
-    }
-    let bump = format!(
-        "{} UPDATE agent_tasks SET last_sequence = last_sequence + v.n, \
-         head_sequence = COALESCE(head_sequence, last_sequence + 1) FROM v \
-         WHERE agent_tasks.id = v.id RETURNING agent_tasks.id, last_sequence, head_sequence",
-        raw::values_table("v", &["id", "n"], counts.len())
-    );
-    for row in raw::load::<Bumped>(conn, &bump, &params)? {
-        let n = counts.get(row.id.as_str()).map_or(0, |(n, _)| *n);
-        let next = row.last_sequence - n + 1;
-        let head = row.head_sequence;
-        sequences.insert(row.id, Sequences { next, head });
-    }
-    let created = new_tasks(&counts, &sequences);
-    insert_chunked::<_, Task>(conn, agent_tasks::table, &created, 256)?;
-    sequences.extend(
-        created
-            .into_iter()
-            .map(|task| (task.id, Sequences { next: 1, head: 1 })),
-    );
-    Ok(sequences)
-}
-
-/// The batch's tasks that do not exist yet, numbered from 1.
-fn new_tasks(
-    counts: &BTreeMap<&str, (i64, &NewDelivery)>,
-    existing: &HashMap<String, Sequences>,
-) -> Vec<Task> {
-    counts
-        .iter()
-        .filter(|(id, _)| !existing.contains_key(**id))
-        .map(|(id, (n, new))| Task {
-            id: id.to_string(),
-            agent_id: new.agent_id.clone(),
-            name: new
-                .task
-                .as_ref()
-                .map(|(_, name)| name.clone())
-                .unwrap_or_default(),
-            last_sequence: *n,
-            created_on_agent_at: None,
-            created_at: now(),
-            head_sequence: Some(1),
-            held_since: None,
-        })
-        .collect()
+    gathering
 }
 
 fn task_of(new: &NewDelivery) -> Option<&str> {

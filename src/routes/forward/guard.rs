@@ -32,7 +32,8 @@ pub fn check(call: &VerifiedCall<'_>) -> Option<Dropped> {
     if filter.is_empty() && ignore.is_empty() && identities.is_empty() {
         return None;
     }
-    call.json.with(|body| judge(call, body, identities, filter, ignore))
+    call.json
+        .with(|body| judge(call, body, identities, filter, ignore))
 }
 
 fn judge(

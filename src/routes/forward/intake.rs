@@ -42,72 +42,97 @@ pub fn new_delivery(inbound: &Inbound<'_>) -> Result<NewDelivery, IntakeError> {
         inbound.call.headers,
         &inbound.call.json,
     );
-    let body_json = call.json;
-    let input = TemplateInput {
-        body: body_json.as_ref(),
-        headers: &call.headers,
-        path: inbound.call.sub_path,
-        source: Some(&Described(inbound.call.provider)),
-    };
-    let id = crate::db::time_ordered_id();
-    let dedup_key = dedup_key(inbound.call.headers, body_json.as_ref());
-    let mut raw_body = None;
-    let actor = body_json
-        .as_ref()
-        .and_then(|b| inbound.call.provider.actor(b));
+    let RedactedCall {
+        headers,
+        json,
+        body,
+        body_is_json,
+    } = call;
+    let dedup_key = dedup_key(inbound.call.headers, json.as_ref());
+    let actor = json.as_ref().and_then(|b| inbound.call.provider.actor(b));
     let provenance = Provenance {
         provider: inbound.call.provider.descriptor().kind.as_str(),
         key_name: inbound.call.key_name,
         actor: actor.as_ref(),
     };
-    let stamp = |c: &mut Value, raw_body, id: &str| content::stamp(c, &provenance, id, raw_body);
-    let (task, mut content) = match inbound.rules.mode {
-        RouteMode::AcpEvent => {
-            let key = render(inbound.route, "task_key", &inbound.rules.task_key, &input)?;
-            let task_id = task_id(&inbound.call.agent.id, &key);
-            let content = match text_content(inbound, &input)? {
-                Some(text) => text,
-                None => {
-                    let body = Body::of(call.body_is_json, &call.body, body_json);
-                    raw_body = body.raw();
-                    content::data(inbound.call.sub_path, &call.headers, body)
-                }
-            };
-            (Some((task_id, key)), Some(content))
-        }
-        _ => (None, None),
+    let mut event = match inbound.rules.mode {
+        RouteMode::AcpEvent => Some(event(inbound, &headers, json, &body, body_is_json)?),
+        _ => None,
+    };
+    let task = event.as_ref().map(|e| e.task.clone());
+    let mut stamp = |id: &str| {
+        let event = event.as_mut()?;
+        Some(content::stamp(
+            &mut event.content,
+            &provenance,
+            id,
+            event.raw_body,
+        ))
     };
     // An ACP event carries all it needs in `content`; only a replay needs
     // the request's headers and raw body.
-    let replay = content.is_none();
+    let replay = task.is_none();
+    let stored_body = if replay { body.to_vec() } else { Vec::new() };
     let main = NewDelivery {
-        content: content.as_mut().map(|c| stamp(c, raw_body, &id)),
-        id,
-        agent_id: inbound.call.agent.id.clone(),
-        route_id: Some(inbound.route.id.clone()),
-        mode: inbound.rules.mode,
         task,
         dedup_key,
-        method: inbound.call.method.as_str().to_owned(),
-        path: inbound.call.path_and_query.to_owned(),
-        headers: stored::write(&call.headers, replay),
-        body: if replay {
-            call.body.to_vec()
-        } else {
-            Vec::new()
-        },
-        ignored: None,
-        shadow: None,
-        is_shadow: false,
         loop_limit: loop_limit(inbound),
         coalesce: coalescing(inbound),
+        ..delivery_of(inbound.call, stored::write(&headers, replay), stored_body)
+    };
+    let main = NewDelivery {
+        content: stamp(&main.id),
+        ..main
     };
     let shadow = inbound.route.shadow_agent_id.as_deref().map(|agent_id| {
         let id = crate::db::time_ordered_id();
-        let content = content.as_mut().map(|c| stamp(c, raw_body, &id));
+        let content = stamp(&id);
         Box::new(shadow_of(&main, agent_id, id, content))
     });
     Ok(NewDelivery { shadow, ..main })
+}
+
+/// An `acp_event` call as its deliveries carry it: its task (id and key)
+/// and its content, stamped with each delivery's own id when stored.
+struct Event<'a> {
+    task: (String, String),
+    content: Value,
+    /// The JSON body as it arrived, written into the content as is.
+    raw_body: Option<&'a str>,
+}
+
+/// The call's task and content: the route's `text` template rendered, or
+/// a `data` content holding the (redacted) call.
+fn event<'a>(
+    inbound: &Inbound<'_>,
+    headers: &HeaderMap,
+    json: Option<Value>,
+    body: &'a [u8],
+    body_is_json: bool,
+) -> Result<Event<'a>, IntakeError> {
+    let input = TemplateInput {
+        body: json.as_ref(),
+        headers,
+        path: inbound.call.sub_path,
+        source: Some(&Described(inbound.call.provider)),
+    };
+    let key = render(inbound.route, "task_key", &inbound.rules.task_key, &input)?;
+    let task = (task_id(&inbound.call.agent.id, &key), key);
+    if let Some(text) = text_content(inbound, &input)? {
+        return Ok(Event {
+            task,
+            content: text,
+            raw_body: None,
+        });
+    }
+    let body = Body::of(body_is_json, body, json);
+    let raw_body = body.raw();
+    let content = content::data(inbound.call.sub_path, headers, body);
+    Ok(Event {
+        task,
+        content,
+        raw_body,
+    })
 }
 
 /// The loop breaker's setting for an `acp_event` call: the route's own
@@ -175,19 +200,29 @@ pub fn ignored_delivery(dropped: &VerifiedCall<'_>, reason: &str) -> NewDelivery
     let none = Redaction::default();
     let redaction = dropped.rules().map_or(&none, |r| &r.redaction);
     let call = RedactedCall::new(redaction, dropped.headers, &dropped.json);
+    let headers = stored::write(&call.headers, true);
+    NewDelivery {
+        ignored: Some(reason.to_owned()),
+        ..delivery_of(dropped, headers, call.body.into_owned())
+    }
+}
+
+/// A delivery of `call` with its stored (already redacted) headers and
+/// body, and a new id; no task, content or settings yet.
+fn delivery_of(call: &VerifiedCall<'_>, headers: String, body: Vec<u8>) -> NewDelivery {
     NewDelivery {
         id: crate::db::time_ordered_id(),
-        agent_id: dropped.agent.id.clone(),
-        route_id: dropped.route.map(|(r, _)| r.id.clone()),
-        mode: dropped.mode(),
+        agent_id: call.agent.id.clone(),
+        route_id: call.route.map(|(r, _)| r.id.clone()),
+        mode: call.mode(),
         task: None,
         dedup_key: None,
-        method: dropped.method.as_str().to_owned(),
-        path: dropped.path_and_query.to_owned(),
-        headers: stored::write(&call.headers, true),
-        body: call.body.into_owned(),
+        method: call.method.as_str().to_owned(),
+        path: call.path_and_query.to_owned(),
+        headers,
+        body,
         content: None,
-        ignored: Some(reason.to_owned()),
+        ignored: None,
         shadow: None,
         is_shadow: false,
         loop_limit: None,

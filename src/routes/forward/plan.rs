@@ -34,7 +34,8 @@ pub fn plan<'a>(call: &'a VerifiedCall<'a>, answer: Option<Answer>) -> Plan<'a> 
     let mode = call.mode();
     // A set-up or liveness call (GitHub's ping) is no event to store; only
     // a plain forward lets the agent answer it.
-    if mode != RouteMode::Forward && described::is_handshake(call.provider, call.headers, &call.json)
+    if mode != RouteMode::Forward
+        && described::is_handshake(call.provider, call.headers, &call.json)
     {
         return Plan::Answer(HttpResponse::Ok().json(serde_json::json!({
             "handshake": true,
