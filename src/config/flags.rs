@@ -32,7 +32,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// PEM file of CA certificates trusted for `https://` agents, beside the
-    /// system's roots.
+    /// system's roots; a certificate in it is also trusted as an agent's own
+    /// (a self-signed one is pinned).
     #[arg(long, env = "HOOKGATE_AGENT_CA_FILE")]
     pub agent_ca_file: Option<std::path::PathBuf>,
     /// Address ranges (CIDR, comma-separated) agents may not be reached
