@@ -35,6 +35,13 @@ const CACHE_MISSES: &str = "hookgate_key_cache_misses_total";
 const IGNORED: &str = "hookgate_ignored_total";
 const HELD: &str = "hookgate_held_total";
 
+/// Label values known in advance: their counters exist at 0 from the
+/// moment their agent label does (`other` from the start, a named agent
+/// from when it is named), so an alert on `increase()` or `rate()` sees
+/// the first event rather than a series that appears with it.
+const ATTEMPT_OUTCOMES: [&str; 3] = ["delivered", "retry", "failed"];
+const IGNORE_REASONS: [&str; 4] = ["filter", "ignore", "loop", "no_task_key"];
+
 /// Latency buckets, in seconds: loopback forwards take well under a
 /// millisecond, agents up to the forward timeout.
 const SECONDS: [f64; 16] = [
@@ -64,6 +71,9 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_ok() {
             describe();
+            zero_series(OTHER);
+            counter!(CACHE_HITS).increment(0);
+            counter!(CACHE_MISSES).increment(0);
             let upkeep = handle.clone();
             let spawned = std::thread::Builder::new()
                 .name("hookgate-metrics".into())
@@ -115,14 +125,25 @@ fn verified_label(agent: &str) -> &str {
     label_of(agent, true).value(agent)
 }
 
-/// [`classify`], registering a newly named agent's failed-attempts counter
-/// at zero.
+/// [`classify`], registering a newly named agent's counters at zero.
 fn label_of(agent: &str, verified: bool) -> AgentLabel {
     let (label, newly_named) = classify(agent, verified);
     if newly_named {
-        counter!(ATTEMPTS, "agent" => agent.to_owned(), "outcome" => "failed").increment(0);
+        zero_series(agent);
     }
     label
+}
+
+/// The counters of the agent label `agent`, at zero for every label value
+/// known in advance (a counter that exists keeps its count).
+fn zero_series(agent: &str) {
+    for outcome in ATTEMPT_OUTCOMES {
+        counter!(ATTEMPTS, "agent" => agent.to_owned(), "outcome" => outcome).increment(0);
+    }
+    for reason in IGNORE_REASONS {
+        counter!(IGNORED, "agent" => agent.to_owned(), "reason" => reason).increment(0);
+    }
+    counter!(HELD, "agent" => agent.to_owned()).increment(0);
 }
 
 /// One call to the forward route: `agent` once found, `verified` once its

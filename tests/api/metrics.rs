@@ -14,7 +14,8 @@ db_tests!(
     metrics_count_known_traffic,
     only_verified_agents_are_named_up_to_the_limit,
     metrics_need_the_admin_token,
-    metrics_can_be_off
+    metrics_can_be_off,
+    counters_alerted_on_exist_from_the_first_scrape
 );
 
 /// One sample line: the metric's name, its labels, its value.
@@ -310,4 +311,66 @@ async fn metrics_can_be_off(backend: Backend) {
         off.json()["message"],
         "Metrics are off (HOOKGATE_METRICS=false)."
     );
+}
+
+/// Whether a series `name` with exactly these label values (among others)
+/// exists, whatever its value.
+fn present(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> bool {
+    samples.iter().any(|s| {
+        s.name == name
+            && labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+    })
+}
+
+/// Issue 29: the counters operators alert on exist at 0 from the first
+/// scrape (Prometheus' "avoid missing metrics"): `other`'s at start, a
+/// named agent's from its first verified call, before any attempt.
+async fn counters_alerted_on_exist_from_the_first_scrape(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let process = Process::start_with(&db.url, free_port(), &[]).await;
+    let app = process.app(db);
+    let text = app.get("/metrics").await.text();
+    let samples = parse(&text);
+    let zero = |name: &str, labels: &[(&str, &str)]| {
+        assert!(
+            present(&samples, name, labels),
+            "{name} {labels:?} in:\n{text}"
+        );
+        assert_eq!(value(&samples, name, labels), 0.0, "{name} {labels:?}");
+    };
+    let attempts = "hookgate_delivery_attempts_total";
+    for outcome in ["delivered", "retry", "failed"] {
+        zero(attempts, &[("agent", "other"), ("outcome", outcome)]);
+    }
+    for reason in ["filter", "ignore", "loop", "no_task_key"] {
+        zero(
+            "hookgate_ignored_total",
+            &[("agent", "other"), ("reason", reason)],
+        );
+    }
+    zero("hookgate_held_total", &[("agent", "other")]);
+    zero("hookgate_key_cache_hits_total", &[]);
+    zero("hookgate_key_cache_misses_total", &[]);
+
+    let upstream = Upstream::start().await;
+    let key = agent_with_key(&app, "named", &upstream).await;
+    let headers = [("x-agent-api-key", key.as_str())];
+    let reply = app
+        .forward(Method::POST, "named", "hook", &headers, "{}")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let text = app.get("/metrics").await.text();
+    let samples = parse(&text);
+    for outcome in ["delivered", "retry", "failed"] {
+        let labels = [("agent", "named"), ("outcome", outcome)];
+        assert!(
+            present(&samples, attempts, &labels),
+            "{labels:?} in:\n{text}"
+        );
+        assert_eq!(value(&samples, attempts, &labels), 0.0, "{labels:?}");
+    }
+    let held = [("agent", "named")];
+    assert!(present(&samples, "hookgate_held_total", &held), "{text}");
 }
