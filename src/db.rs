@@ -12,6 +12,7 @@ mod dialect;
 pub mod keyring;
 pub mod notify;
 mod pool;
+pub mod process_lock;
 pub mod raw;
 pub mod replays;
 pub mod routes;
@@ -19,8 +20,8 @@ pub mod schema;
 mod text_columns;
 
 pub use pool::{
-    connect, migrate, open_pool, run_migrations, use_commits, Backend, Commits, DbConnection,
-    DbPool, DbPooled,
+    connect, migrate, open_pool, run_migrations, suspect_connections, use_commits, Backend,
+    Commits, DbConnection, DbPool, DbPooled,
 };
 
 /// A database failure, kept apart from "not found" and conflicts.
@@ -32,11 +33,66 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("database task did not finish: {0}")]
     Canceled(String),
+    /// An outage told to several waiters (errors do not clone).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+impl DbError {
+    /// The database cannot answer now (unreachable, restarting, failing
+    /// over, read-only, out of connections or of space): a fault that is
+    /// nobody's request's, to be answered 503 and tried again, never 500.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Unavailable(_) => true,
+            Self::Query(e) => is_outage(e),
+            Self::Canceled(_) | Self::Crypto(_) => false,
+        }
+    }
+}
+
+/// See [`DbError::is_outage`]: a statement's own faults (a constraint, a
+/// row that does not decode) are not one.
+pub fn is_outage(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    const SAID: [&str; 12] = [
+        "terminating connection",
+        "server closed the connection",
+        "the database system is",
+        "read-only transaction",
+        "too many clients",
+        "database or disk is full",
+        "disk i/o error",
+        "database is locked",
+        "no connection to the server",
+        "could not connect",
+        "connection refused",
+        "recovery is in progress",
+    ];
+    match err {
+        Error::DatabaseError(
+            Kind::UniqueViolation
+            | Kind::ForeignKeyViolation
+            | Kind::NotNullViolation
+            | Kind::CheckViolation,
+            _,
+        ) => false,
+        Error::DatabaseError(
+            Kind::ClosedConnection | Kind::ReadOnlyTransaction | Kind::SerializationFailure,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let said = info.message().to_ascii_lowercase();
+            SAID.iter().any(|s| said.contains(s))
+        }
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
 
 /// A new id for a row written at the rate events arrive (deliveries, their
 /// attempts): a UUID v7, whose leading timestamp makes each insert land at

@@ -126,14 +126,12 @@ fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
     let current = args.master_key.setting()?;
     let (pool, backend) = hookgate::db::connect(&url, 1)?;
     let mut conn = pool.get()?;
-    let done = hookgate::master_key::rekey(
-        &mut conn,
-        &current,
-        args.new_master_key.filter(|k| !k.expose().is_empty()),
-        args.new_master_key_file,
-        &url,
-        backend,
-    )?;
+    let new = hookgate::master_key::NewKeys {
+        value: args.new_master_key.filter(|k| !k.expose().is_empty()),
+        file: args.new_master_key_file,
+        data_key: args.data_key,
+    };
+    let done = hookgate::master_key::rekey(&mut conn, &current, new, &url, backend)?;
     println!("{done}");
     Ok(())
 }

@@ -3,12 +3,14 @@
 //! SQLite with neither, a key file beside the database that hookgate makes
 //! (mode 0600) on the first start.
 
+mod rekey;
+
 pub use crate::config::MasterKeySetting;
 use crate::crypto::{CryptoError, DataKey, MasterKey};
 use crate::db::keyring::{self, KeyringError};
 use crate::db::{Backend, DbConnection};
-use crate::domain::Secret;
 use anyhow::{anyhow, bail, Context};
+pub use rekey::{rekey, NewKeys};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -165,78 +167,4 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> anyhow::Result<()> {
     writeln!(file, "{}", key.encoded())?;
     file.sync_all()?;
     Ok(())
-}
-
-/// `hookgate rekey`: wraps the data key under a new master key. With the
-/// automatic key file, the new key is staged beside it first and moved into
-/// place once the database holds the rewrapped key, so a crash at any point
-/// leaves a key that opens the database.
-pub fn rekey(
-    conn: &mut DbConnection,
-    current: &MasterKeySetting,
-    new_value: Option<Secret>,
-    new_file: Option<PathBuf>,
-    database_url: &str,
-    backend: Backend,
-) -> anyhow::Result<String> {
-    if !keyring::exists(conn)? {
-        bail!("this database holds no encrypted secrets yet: `hookgate serve` encrypts them on its first start");
-    }
-    let new_key = match (&new_value, &new_file) {
-        (Some(_), Some(_)) => bail!("give the new master key one way: HOOKGATE_NEW_MASTER_KEY or --new-master-key-file"),
-        (Some(v), None) => MasterKey::parse(v.expose(), "HOOKGATE_NEW_MASTER_KEY")?,
-        (None, Some(path)) if path.exists() => read_key_file(path)?,
-        (None, Some(path)) => {
-            let key = MasterKey::generate();
-            write_key_file(path, &key)?;
-            key
-        }
-        (None, None) if matches!(current, MasterKeySetting::Auto) => MasterKey::generate(),
-        (None, None) => bail!("give the new master key: HOOKGATE_NEW_MASTER_KEY or --new-master-key-file PATH (made if missing)"),
-    };
-    let (current_key, source) = match given_key(current)? {
-        Some(given) => given,
-        None => {
-            if backend == Backend::Postgres {
-                bail!(POSTGRES_NEEDS_KEY);
-            }
-            let (path, staged) = beside(database_url)
-                .ok_or_else(|| anyhow!("an in-memory database has no key to change"))?;
-            let current_key = read_key_file(&path)?;
-            std::fs::remove_file(&staged).ok();
-            write_key_file(&staged, &new_key)?;
-            if let Err(e) = rewrap(conn, &current_key, &new_key, &path.display().to_string()) {
-                std::fs::remove_file(&staged).ok();
-                return Err(e);
-            }
-            std::fs::rename(&staged, &path)?;
-            return Ok(format!(
-                "secrets now encrypted under a new master key, written to {}",
-                path.display()
-            ));
-        }
-    };
-    rewrap(conn, &current_key, &new_key, &source)?;
-    Ok(match new_file {
-        Some(path) => format!(
-            "secrets now encrypted under the new master key in {}: restart every instance with HOOKGATE_MASTER_KEY_FILE={}",
-            path.display(),
-            path.display()
-        ),
-        None => "secrets now encrypted under HOOKGATE_NEW_MASTER_KEY: restart every instance with it as HOOKGATE_MASTER_KEY".to_owned(),
-    })
-}
-
-fn rewrap(
-    conn: &mut DbConnection,
-    current: &MasterKey,
-    new: &MasterKey,
-    source: &str,
-) -> anyhow::Result<()> {
-    keyring::rewrap(conn, current, new).map_err(|e| match e {
-        KeyringError::Crypto(CryptoError::WrongMasterKey) => {
-            anyhow!("{source} does not open this database's secrets: nothing was changed")
-        }
-        other => other.into(),
-    })
 }

@@ -109,6 +109,9 @@ pub enum VerifyFailure {
     /// Every key-store request is taken.
     #[error("key store busy")]
     Busy,
+    /// The database did not answer the key lookup (see `DbError::is_outage`).
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
 }
 
 impl Handler<Verify> for VerifierActor {
@@ -240,5 +243,8 @@ async fn judge_generic(
 }
 
 fn internal(e: crate::db::DbError) -> VerifyFailure {
-    VerifyFailure::Internal(e.to_string())
+    match e.is_outage() {
+        true => VerifyFailure::DatabaseUnavailable(e.to_string()),
+        false => VerifyFailure::Internal(e.to_string()),
+    }
 }

@@ -201,6 +201,10 @@ pub struct RekeyArgs {
     /// 0600) when it does not exist.
     #[arg(long, env = "HOOKGATE_NEW_MASTER_KEY_FILE")]
     pub new_master_key_file: Option<std::path::PathBuf>,
+    /// Also seal every secret again under a fresh data key (alone: the
+    /// master key stays). Refused while any instance serves the database.
+    #[arg(long)]
+    pub data_key: bool,
 }
 
 /// The master key that encrypts stored secrets (see `master_key.rs`).

@@ -106,3 +106,55 @@ pub fn rewrap(
         Ok(())
     })
 }
+
+/// Seals every secret again under a fresh data key, wrapped under `new`
+/// (which may be `current`), in one transaction; then rewrites what held
+/// the old ciphertexts and wrapped key. Returns how many were sealed.
+pub fn reseal(
+    conn: &mut DbConnection,
+    current: &MasterKey,
+    new: &MasterKey,
+) -> Result<usize, KeyringError> {
+    let resealed = conn.transaction(|conn| {
+        let stored = wrapped(conn)?.ok_or(diesel::result::Error::NotFound)?;
+        let old = current.unwrap(&stored)?;
+        let fresh = DataKey::generate();
+        let rows: Vec<(String, Option<String>)> = agent_key_versions::table
+            .filter(agent_key_versions::secret.is_not_null())
+            .select((agent_key_versions::id, agent_key_versions::secret))
+            .load(conn)?;
+        let mut resealed = 0;
+        for (id, sealed) in rows {
+            let Some(sealed) = sealed else { continue };
+            let secret = old.open(&sealed, &id)?;
+            diesel::update(agent_key_versions::table.find(&id))
+                .set(agent_key_versions::secret.eq(fresh.seal(secret.expose(), &id)))
+                .execute(conn)?;
+            resealed += 1;
+        }
+        diesel::update(hookgate_keyring::table.find(ROW))
+            .set((
+                hookgate_keyring::wrapped_key.eq(new.wrap(&fresh)),
+                hookgate_keyring::rewrapped_at.eq(Some(now())),
+            ))
+            .execute(conn)?;
+        Ok::<_, KeyringError>(resealed)
+    })?;
+    super::dialect::rewrite_freed_pages(conn)?;
+    Ok(resealed)
+}
+
+#[derive(QueryableByName)]
+struct Sessions {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// PostgreSQL: how many other sessions of hookgate (its connections name
+/// themselves `hookgate`) are connected to this database.
+pub fn other_hookgate_sessions(conn: &mut DbConnection) -> QueryResult<i64> {
+    let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+               AND application_name = 'hookgate' AND pid <> pg_backend_pid()";
+    let counted = super::raw::load::<Sessions>(conn, sql, &[])?;
+    Ok(counted.first().map_or(0, |c| c.n))
+}

@@ -6,6 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -72,6 +73,9 @@ impl Manager {
         match self.backend {
             Backend::Postgres => {
                 let mut conn = PgConnection::establish(&self.url)?;
+                // Named, so `rekey --data-key` can see a running instance.
+                conn.batch_execute("SET application_name = 'hookgate'")
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 if self.commits == Commits::Relaxed {
                     // The queue's tables go from empty to large in seconds,
                     // faster than statistics follow: a statement planned
@@ -130,8 +134,33 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+        // Diesel sees a broken transaction, not a dead socket: after an
+        // outage a pool that skips check-out pings would hand out the dead
+        // connection for ever ("no connection to the server").
+        conn.is_broken() || (outage_suspected() && conn.ping().is_err())
     }
+}
+
+/// Until when (ms since the Unix epoch) connections given back to a pool
+/// are pinged first, and dropped when dead.
+static SUSPECT_UNTIL_MS: AtomicU64 = AtomicU64::new(0);
+const SUSPECT_FOR_MS: u64 = 30_000;
+
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A job saw `e`: if the database was away, connections are pinged when
+/// given back for the next 30 s, so the dead ones are replaced.
+pub fn suspect_connections(e: &super::DbError) {
+    if e.is_outage() {
+        SUSPECT_UNTIL_MS.store(now_ms() + SUSPECT_FOR_MS, Ordering::Relaxed);
+    }
+}
+
+fn outage_suspected() -> bool {
+    now_ms() < SUSPECT_UNTIL_MS.load(Ordering::Relaxed)
 }
 
 /// Sets how this connection's next commits reach the disk, where that is a

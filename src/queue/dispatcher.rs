@@ -60,6 +60,9 @@ pub struct DispatcherActor {
     /// Finished attempts and claims given back, for the next write.
     writes: Writes,
     writing: bool,
+    /// Finished attempts wait because their write failed (the database
+    /// was away): no claim until they are written (see `claim`).
+    unrecorded: bool,
     claiming: bool,
     claim_again: bool,
     claim_scheduled: bool,
@@ -95,6 +98,7 @@ impl DispatcherActor {
             in_flight: counter,
             writes: Writes::default(),
             writing: false,
+            unrecorded: false,
             claiming: false,
             claim_again: false,
             claim_scheduled: false,

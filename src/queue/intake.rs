@@ -84,9 +84,13 @@ fn write_loop(
         let mut conn = match connected {
             Ok(conn) => conn,
             Err(e) => {
-                let message = e.to_string();
+                let (message, outage) = (e.to_string(), e.is_outage());
                 for (_, reply) in batch {
-                    let _ = reply.send(Err(DbError::Canceled(message.clone())));
+                    let told = match outage {
+                        true => DbError::Unavailable(message.clone()),
+                        false => DbError::Canceled(message.clone()),
+                    };
+                    let _ = reply.send(Err(told));
                 }
                 continue;
             }

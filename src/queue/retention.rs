@@ -48,7 +48,10 @@ impl RetentionActor {
                 Ok(Ok((deliveries, dedup_ids))) => {
                     tracing::info!(deliveries, dedup_ids, "purged past their retention")
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, "purging old deliveries failed"),
+                Ok(Err(e)) => {
+                    crate::db::suspect_connections(&e);
+                    tracing::warn!(error = %e, "purging old deliveries failed")
+                }
                 Err(e) => tracing::error!(error = %e, "purge task did not finish"),
             }
         }));

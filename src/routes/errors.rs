@@ -40,6 +40,7 @@ impl From<crate::domain::ParseError> for AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::Internal(e) if e.is_outage() => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -52,11 +53,23 @@ impl ResponseError for AdminError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(e) = self {
-            tracing::error!(error = %e, "admin request failed");
+        let message = match self {
+            Self::Internal(e) if e.is_outage() => {
+                tracing::warn!(error = %e, "database unavailable; admin request refused with 503");
+                "The database is unavailable; retry shortly.".to_owned()
+            }
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "admin request failed");
+                self.to_string()
+            }
+            _ => self.to_string(),
+        };
+        let mut answer = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            let wait = super::forward::RETRY_AFTER_SECS.to_string();
+            answer.insert_header((actix_web::http::header::RETRY_AFTER, wait));
         }
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({ "message": self.to_string() }))
+        answer.json(serde_json::json!({ "message": message }))
     }
 }
 

@@ -12,7 +12,7 @@ mod intake;
 mod plan;
 mod read;
 
-pub use error::ForwardRouteError;
+pub use error::{ForwardRouteError, RETRY_AFTER_SECS};
 
 use super::client_info::TrustedProxies;
 use crate::actors::forwarder::Forward;
@@ -94,6 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 404, description = "Unknown agent, or no key for the repository / app"),
               (status = 413, description = "Body over the size limit"),
               (status = 502, description = "Agent unreachable"),
+              (status = 503, description = "Nothing stored, retry after `Retry-After`: the intake queue is full, key lookups are saturated, or the database is unavailable"),
               (status = 504, description = "Agent did not answer in time")))]
 pub async fn forward(
     req: HttpRequest,
@@ -295,6 +296,7 @@ async fn ask_verifier(
             Err(e.into())
         }
         Ok(Err(VerifyFailure::Busy)) => Err(ForwardRouteError::KeyStoreBusy),
+        Ok(Err(VerifyFailure::DatabaseUnavailable(e))) => Err(error::database_unavailable(e)),
         Ok(Err(VerifyFailure::Internal(e))) => Err(internal(e)),
         Err(e) => Err(internal(e.to_string())),
     }

@@ -20,7 +20,7 @@ pub(super) struct Database {
 impl Database {
     pub(super) fn open(settings: &Settings, threads: usize) -> anyhow::Result<Self> {
         db::migrate(&settings.database_url)?;
-        let sqlite_lock = lock_sqlite(&settings.database_url)?;
+        let sqlite_lock = db::process_lock::sqlite(&settings.database_url)?;
         let (pool, backend) = db::open_pool(
             &settings.database_url,
             threads as u32 * 2 + 2,
@@ -59,30 +59,5 @@ impl Database {
             sqlite_lock,
             checkpointing,
         })
-    }
-}
-
-/// Takes `<database>.lock` for a SQLite database, or says who has it: a
-/// second process would attempt the first one's claimed deliveries again.
-fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
-    let (Backend::Sqlite, path) = Backend::from_url(url) else {
-        return Ok(None);
-    };
-    let lock_path = format!("{path}.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| anyhow::anyhow!("cannot open the lock file {lock_path}: {e}"))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
-            "another hookgate is already serving the SQLite database {path} (it holds {lock_path}); \
-             stop it first, or use PostgreSQL to run several instances"
-        )),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(anyhow::anyhow!("cannot lock {lock_path}: {e}"))
-        }
     }
 }

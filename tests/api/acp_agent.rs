@@ -106,14 +106,6 @@ impl AcpAgent {
         self.state.failing_tasks.lock().unwrap().clear();
     }
 
-    /// Starts the agent on the loopback address of `url` (one that nothing
-    /// listened on until now: the agent "comes back").
-    pub fn start_at(url: &str) -> Self {
-        let addr = url.trim_start_matches("http://");
-        let listener = TcpListener::bind(addr).expect("the agent's port is free");
-        Self::start_on(listener)
-    }
-
     /// Every `/api` answer waits this long first.
     pub fn set_delay(&self, delay: Duration) {
         *self.state.delay.lock().unwrap() = delay;

@@ -525,12 +525,40 @@ async fn record(
         .json(serde_json::json!({"received": uri, "method": req.method().as_str()}))
 }
 
-/// A loopback address nothing listens on.
+/// A loopback address nothing listens on, for good: its port stays bound,
+/// without listening, for the rest of the test process, so connections are
+/// refused and no later test can be handed the port (a released one was,
+/// and a test's "unreachable" agent answered).
 pub fn closed_port_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+    let closed = ClosedPort::new();
+    let url = closed.url.clone();
+    std::mem::forget(closed);
+    url
+}
+
+/// A loopback port bound without listening: connections to it are refused
+/// and no other test can be handed it, until [`ClosedPort::listen`].
+pub struct ClosedPort {
+    socket: tokio::net::TcpSocket,
+    pub url: String,
+}
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        Self { socket, url }
+    }
+
+    /// The same port, listening now (an agent "comes back"), with no
+    /// moment in which another test could take it.
+    pub fn listen(self) -> TcpListener {
+        let listener = self.socket.listen(1024).unwrap().into_std().unwrap();
+        listener.set_nonblocking(false).unwrap();
+        listener
+    }
 }
 
 /// An agent registered at `upstream` with one external key; returns the key.

@@ -18,6 +18,7 @@ mod config_file;
 mod conversations;
 mod dashboard_api;
 mod dashboard_browser;
+mod db_outage;
 mod delivery;
 mod delivery_failures;
 mod example_agent;

@@ -91,7 +91,8 @@ pub fn assert_complete_and_ordered(events: &[Value], ids: &[String], prs: u64, r
 
 async fn a_backlog_behind_retrying_heads_drains_in_order_once_the_agent_is_back(backend: Backend) {
     let app = fast_app(backend, |_| {}).await;
-    let url = closed_port_url();
+    let closed = ClosedPort::new();
+    let url = closed.url.clone();
     acp_setup_at(&app, &url).await;
     // 2,400 events over 24 tasks while the agent is down: more than any
     // claim, intake batch or purge batch holds.
@@ -116,7 +117,7 @@ async fn a_backlog_behind_retrying_heads_drains_in_order_once_the_agent_is_back(
         retried >= 5,
         "heads were attempted while the agent was down"
     );
-    let agent = AcpAgent::start_at(&url);
+    let agent = AcpAgent::start_on(closed.listen());
     let total = ids.len();
     agent
         .wait_for_within("the whole backlog", Duration::from_secs(120), |_| {

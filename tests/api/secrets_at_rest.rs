@@ -12,6 +12,7 @@ db_tests!(
     the_database_holds_no_secret_in_plaintext,
     a_wrong_or_missing_master_key_stops_start_up,
     rekey_changes_the_master_key_while_verification_goes_on,
+    rekey_data_key_seals_every_secret_again,
 );
 
 /// Everything the database holds, as bytes: the SQLite file with its WAL,
@@ -300,4 +301,124 @@ async fn an_interrupted_rekey_recovers_at_the_next_start() {
         );
         process.crash();
     }
+}
+
+/// Every stored ciphertext, by version id.
+fn sealed_secrets(db_url: &str) -> std::collections::BTreeMap<String, String> {
+    use diesel::prelude::*;
+    use hookgate::db::schema::agent_key_versions as versions;
+    let (pool, _) = hookgate::db::connect(db_url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let rows: Vec<(String, Option<String>)> = versions::table
+        .select((versions::id, versions::secret))
+        .load(&mut *conn)
+        .unwrap();
+    rows.into_iter()
+        .filter_map(|(id, sealed)| Some((id, sealed?)))
+        .collect()
+}
+
+/// `hookgate rekey --data-key` with the test's master key.
+fn rekey_data_key(db_url: &str) -> std::process::Output {
+    let mut cmd = hookgate_command();
+    cmd.args(["rekey", "--data-key"])
+        .env("HOOKGATE_DATABASE_URL", db_url);
+    if let Some(key) = test_master_key_value(db_url) {
+        cmd.env("HOOKGATE_MASTER_KEY", key);
+    }
+    cmd.output().expect("hookgate rekey runs")
+}
+
+/// Issue 29: `rekey --data-key` seals every secret again under a fresh
+/// data key, refused while an instance serves the database; every secret
+/// reads back the same under the new data key, and verification works
+/// after the restart.
+async fn rekey_data_key_seals_every_secret_again(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let url = db.url.clone();
+    let process = Process::start(&url, free_port()).await;
+    let app = process.app(db);
+    let upstream = Upstream::start().await;
+    let registered = app.register("agent-a", &upstream.url).await;
+    let agent_id = registered["id"].as_str().unwrap().to_owned();
+    let internal = registered["agent_api_key"].as_str().unwrap().to_owned();
+    let given = [
+        ("github", "octo/app", "github-secret-value-1"),
+        ("slack", "A0SLACK", "slack-signing-secret-value-2"),
+        ("stripe", "payments", "whsec_stripe_secret_value_3"),
+    ];
+    for (kind, name, value) in given {
+        app.create_key("agent-a", name, kind, Some(value)).await;
+    }
+    let before = sealed_secrets(&url);
+    assert_eq!(
+        before.len(),
+        given.len() + 1,
+        "the internal key too: {before:?}"
+    );
+
+    let refused = rekey_data_key(&url);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("stop"), "{said}");
+    assert_eq!(sealed_secrets(&url), before, "nothing changed while served");
+    assert_eq!(github_status(&app, "github-secret-value-1").await, 200);
+
+    process.terminate().await;
+    // PostgreSQL may list a closed session for a moment.
+    let mut out = rekey_data_key(&url);
+    for _ in 0..50 {
+        if out.status.success() {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        out = rekey_data_key(&url);
+    }
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("4 secret(s) sealed again under a fresh data key"),
+        "{said}"
+    );
+    let after = sealed_secrets(&url);
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    for (id, sealed) in &after {
+        assert_ne!(Some(sealed), before.get(id), "version {id} sealed again");
+    }
+
+    // Every secret, read back under the new data key.
+    let (pool, db_backend) = hookgate::db::connect(&url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let setting = test_master_key(&url);
+    let data_key =
+        hookgate::master_key::open_keyring(&mut conn, &setting, &url, db_backend).unwrap();
+    for (kind, name, value) in given {
+        let kind = hookgate::verify::providers::named(kind)
+            .unwrap()
+            .descriptor()
+            .kind;
+        let live =
+            hookgate::db::api_keys::live_secrets(&mut conn, &data_key, &agent_id, kind, Some(name))
+                .unwrap();
+        assert_eq!(live.len(), 1, "{name}");
+        assert_eq!(live[0].secret.expose(), value, "{name}");
+    }
+    let opened =
+        hookgate::db::api_keys::find_internal_secret(&mut conn, &data_key, &agent_id).unwrap();
+    assert_eq!(opened.unwrap().expose(), internal);
+    drop(conn);
+
+    let again = Process::start(&url, free_port()).await;
+    let again_app = again.app(TestDb::shared(&url));
+    assert_eq!(
+        github_status(&again_app, "github-secret-value-1").await,
+        200
+    );
+    again.crash();
 }

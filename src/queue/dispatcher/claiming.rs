@@ -41,7 +41,10 @@ impl DispatcherActor {
             self.claim_again = true;
             return;
         }
-        if self.draining {
+        // An attempt whose outcome could not be written may outlive its
+        // claim's lease; claimed again before it is written, its event
+        // would reach the agent twice. Its write comes first.
+        if self.draining || self.unrecorded {
             return;
         }
         let plan = self.room_plan();
@@ -64,7 +67,10 @@ impl DispatcherActor {
                     act.claim_again |= claimed.len() >= wanted && wanted > 0;
                     act.take_claimed(claimed, ctx);
                 }
-                Ok(Err(e)) => tracing::warn!(error = %e, "claiming deliveries failed"),
+                Ok(Err(e)) => {
+                    crate::db::suspect_connections(&e);
+                    tracing::warn!(error = %e, "claiming deliveries failed")
+                }
                 Err(e) => tracing::error!(error = %e, "claim task did not finish"),
             }
             if std::mem::take(&mut act.claim_again) {

@@ -33,7 +33,10 @@ impl DispatcherActor {
                     act.after_write(writes, written);
                     match chained {
                         Ok(claimed) => act.take_claimed(claimed, ctx),
-                        Err(e) => tracing::warn!(error = %e, "claiming the next heads failed"),
+                        Err(e) => {
+                            crate::db::suspect_connections(&e);
+                            tracing::warn!(error = %e, "claiming the next heads failed")
+                        }
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "writing delivery outcomes did not finish"),
@@ -51,6 +54,7 @@ impl DispatcherActor {
     pub(super) fn after_write(&mut self, writes: Writes, written: Written) {
         match written.recorded {
             Ok(held) => {
+                self.unrecorded = false;
                 for (record, held) in writes.records.iter().zip(held) {
                     if !held {
                         tracing::warn!(delivery.id = %record.delivery_id, attempt = record.attempt,
@@ -62,12 +66,15 @@ impl DispatcherActor {
                     .fetch_sub(writes.records.len(), Ordering::SeqCst);
             }
             Err(e) => {
+                crate::db::suspect_connections(&e);
+                self.unrecorded = true;
                 // Kept for the next write: an attempt is never forgotten.
                 tracing::warn!(error = %e, pending = writes.records.len(), "recording attempts failed; trying again");
                 self.writes.records.extend(writes.records);
             }
         }
         if let Err(e) = written.released {
+            crate::db::suspect_connections(&e);
             // Unreleased claims end with their lease; nothing is lost.
             tracing::warn!(error = %e, "giving back claims failed; their leases will end");
         }

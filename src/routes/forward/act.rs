@@ -3,13 +3,13 @@
 //! and stream the answer back.
 
 use super::call::VerifiedCall;
-use super::error::{internal, ForwardRouteError};
+use super::error::{intake_failed, internal, ForwardRouteError};
 use super::guard;
 use super::intake::{self, Inbound, IntakeError};
 use crate::actors::forwarder::{Forward, ForwardError, Forwarded};
 use crate::domain::MissingTaskKey;
 use crate::queue::dispatcher::{DispatcherActor, Wake};
-use crate::queue::intake::{IntakeFailure, IntakeWriter};
+use crate::queue::intake::IntakeWriter;
 use actix::Addr;
 use actix_web::HttpResponse;
 use std::time::Instant;
@@ -40,10 +40,7 @@ pub async fn accept(
         }
         Err(e @ IntakeError::BadRoute(..)) => return Err(internal(e.to_string())),
     };
-    let accepted = intake.enqueue(delivery).await.map_err(|e| match e {
-        IntakeFailure::Busy => ForwardRouteError::Busy,
-        other => internal(other.to_string()),
-    })?;
+    let accepted = intake.enqueue(delivery).await.map_err(intake_failed)?;
     if !accepted.duplicate {
         dispatcher.do_send(Wake);
     }
@@ -74,10 +71,7 @@ pub async fn drop_call(
     if keep {
         let why = format!("{}: {}", dropped.kind, dropped.reason);
         let delivery = intake::ignored_delivery(call, &why);
-        intake.enqueue(delivery).await.map_err(|e| match e {
-            IntakeFailure::Busy => ForwardRouteError::Busy,
-            other => internal(other.to_string()),
-        })?;
+        intake.enqueue(delivery).await.map_err(intake_failed)?;
     }
     Ok(HttpResponse::Ok().json(
         serde_json::json!({"ignored": true, "reason": dropped.kind, "detail": dropped.reason}),

@@ -28,6 +28,10 @@ pub enum ForwardRouteError {
     Busy,
     #[error("Too many calls are waiting for a key lookup; retry shortly.")]
     KeyStoreBusy,
+    #[error("The database is unavailable; retry shortly.")]
+    DatabaseUnavailable,
+    #[error("hookgate is shutting down; retry shortly.")]
+    ShuttingDown,
     #[error("Internal error while forwarding.")]
     Internal(String),
 }
@@ -46,6 +50,8 @@ impl ForwardRouteError {
             Self::Unprocessable(_) => "unprocessable",
             Self::Busy => "intake_busy",
             Self::KeyStoreBusy => "key_store_busy",
+            Self::DatabaseUnavailable => "database_unavailable",
+            Self::ShuttingDown => "shutting_down",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -61,7 +67,7 @@ impl ResponseError for ForwardRouteError {
             Self::Unreachable { .. } => 502,
             Self::Timeout { .. } => 504,
             Self::Unprocessable(_) => 422,
-            Self::Busy | Self::KeyStoreBusy => 503,
+            Self::Busy | Self::KeyStoreBusy | Self::DatabaseUnavailable | Self::ShuttingDown => 503,
             Self::Internal(_) => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -73,8 +79,34 @@ impl ResponseError for ForwardRouteError {
                 .insert_header((header::ALLOW, "GET, POST, PUT, PATCH, DELETE"))
                 .finish();
         }
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({ "detail": self.to_string() }))
+        let mut answer = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            // Nothing was stored: a provider that retries sends it again.
+            answer.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+        }
+        answer.json(serde_json::json!({ "detail": self.to_string() }))
+    }
+}
+
+/// What a 503 asks callers to wait, in seconds: a database failover or a
+/// full intake queue clears in about that.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
+/// The database did not answer: said once per call in the log, answered
+/// 503 with `Retry-After`.
+pub fn database_unavailable(reason: String) -> ForwardRouteError {
+    tracing::warn!(%reason, "database unavailable; call refused with 503");
+    ForwardRouteError::DatabaseUnavailable
+}
+
+/// Why intake could not commit a call.
+pub fn intake_failed(failure: crate::queue::intake::IntakeFailure) -> ForwardRouteError {
+    use crate::queue::intake::IntakeFailure;
+    match failure {
+        IntakeFailure::Busy => ForwardRouteError::Busy,
+        IntakeFailure::Stopped => ForwardRouteError::ShuttingDown,
+        IntakeFailure::Db(e) if e.is_outage() => database_unavailable(e.to_string()),
+        IntakeFailure::Db(e) => internal(e.to_string()),
     }
 }
 
