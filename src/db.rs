@@ -20,8 +20,8 @@ pub mod schema;
 mod text_columns;
 
 pub use pool::{
-    connect, migrate, open_pool, run_migrations, suspect_connections, use_commits, Backend,
-    Commits, DbConnection, DbPool, DbPooled,
+    connect, migrate, open_pool, outage_suspected, run_migrations, suspect_connections,
+    use_commits, Backend, Commits, DbConnection, DbPool, DbPooled,
 };
 
 /// A database failure, kept apart from "not found" and conflicts.

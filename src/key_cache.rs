@@ -196,6 +196,43 @@ impl KeyCache {
         self.invalidate_all();
     }
 
+    /// Turns caching off but keeps what it holds, for the `stale_*` reads
+    /// while the database is away (its listener lost it): nothing can
+    /// change keys through a database nobody reaches. Any change made here
+    /// still clears it, and turning caching on again starts empty.
+    pub fn suspend(&self) {
+        self.enabled.store(false, Ordering::SeqCst);
+    }
+
+    /// What the cache held for `name`, even while suspended.
+    pub fn stale_agent(&self, name: &str) -> Option<Option<AgentEntry>> {
+        self.current(&self.agents, name)
+    }
+
+    pub fn stale_digest(
+        &self,
+        agent_id: &str,
+        kind: KeyKind,
+        digest: &str,
+    ) -> Option<Option<LiveKey>> {
+        self.current(
+            &self.digests,
+            &(agent_id.to_owned(), kind, digest.to_owned()),
+        )
+    }
+
+    pub fn stale_secrets(
+        &self,
+        agent_id: &str,
+        kind: KeyKind,
+        name: Option<&str>,
+    ) -> Option<Secrets> {
+        self.current(
+            &self.secrets,
+            &(agent_id.to_owned(), kind, name.map(str::to_owned)),
+        )
+    }
+
     pub fn agent(&self, name: &str) -> Option<Option<AgentEntry>> {
         self.get(&self.agents, name)
     }
@@ -252,12 +289,21 @@ impl KeyCache {
             crate::metrics::key_cache(false);
             return None;
         }
-        let found = map
-            .get(key)
-            .filter(|entry| entry.generation == self.generation())
-            .map(|entry| entry.value);
+        let found = self.current(map, key);
         crate::metrics::key_cache(found.is_some());
         found
+    }
+
+    /// The entry for `key` if read in the current generation.
+    fn current<K, Q, V>(&self, map: &Cache<K, Stamped<V>>, key: &Q) -> Option<V>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + std::borrow::Borrow<Q> + 'static,
+        Q: std::hash::Hash + Eq + ?Sized,
+        V: Clone + Send + Sync + 'static,
+    {
+        map.get(key)
+            .filter(|entry| entry.generation == self.generation())
+            .map(|entry| entry.value)
     }
 
     fn put<K, V>(&self, map: &Cache<K, Stamped<V>>, generation: u64, key: K, value: V)
@@ -274,10 +320,13 @@ impl KeyCache {
 }
 
 /// Changes made by other instances clear the cache; while they cannot be
-/// heard, nothing is cached.
+/// heard, nothing is cached (what was is kept for the `stale_*` reads).
 impl crate::db::notify::ChangeListener for KeyCache {
     fn connected(&self, connected: bool) {
-        self.set_enabled(connected);
+        match connected {
+            true => self.set_enabled(true),
+            false => self.suspend(),
+        }
     }
 
     fn changed(&self) {
@@ -316,6 +365,24 @@ mod tests {
             "misses are cached too"
         );
         assert_eq!(cache.digest("a", DIGEST_B, "d"), None, "kinds are apart");
+    }
+
+    #[test]
+    fn a_suspended_cache_keeps_what_it_held_for_stale_reads_only() {
+        let cache = KeyCache::new(1 << 20);
+        let live = Some(live_key());
+        cache.put_digest(cache.generation(), "a", DIGEST_A, "d", live.clone());
+        cache.suspend();
+        assert_eq!(cache.digest("a", DIGEST_A, "d"), None, "no fresh hit");
+        assert_eq!(cache.stale_digest("a", DIGEST_A, "d"), Some(live.clone()));
+        cache.put_digest(cache.generation(), "a", DIGEST_A, "e", live.clone());
+        assert_eq!(cache.stale_digest("a", DIGEST_A, "e"), None, "nothing new");
+        // A change made here clears it, as does turning it on again.
+        cache.invalidate_all();
+        assert_eq!(cache.stale_digest("a", DIGEST_A, "d"), None);
+        cache.put_digest(cache.generation(), "a", DIGEST_A, "d", live);
+        cache.set_enabled(true);
+        assert_eq!(cache.stale_digest("a", DIGEST_A, "d"), None);
     }
 
     #[test]

@@ -243,6 +243,7 @@ async fn judge_generic(
 }
 
 fn internal(e: crate::db::DbError) -> VerifyFailure {
+    crate::db::suspect_connections(&e);
     match e.is_outage() {
         true => VerifyFailure::DatabaseUnavailable(e.to_string()),
         false => VerifyFailure::Internal(e.to_string()),

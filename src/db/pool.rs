@@ -159,7 +159,8 @@ pub fn suspect_connections(e: &super::DbError) {
     }
 }
 
-fn outage_suspected() -> bool {
+/// Whether a job saw the database away in the last 30 s.
+pub fn outage_suspected() -> bool {
     now_ms() < SUSPECT_UNTIL_MS.load(Ordering::Relaxed)
 }
 

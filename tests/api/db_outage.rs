@@ -2,7 +2,9 @@
 //! PostgreSQL through a proxy the test cuts (every connection closed, new
 //! ones refused) and restores, several times, while senders post signed
 //! `acp_event` calls: every answer is 202 or 503 with `Retry-After` (never
-//! 500), and every 202'd event reaches the agent once, in per-task order.
+//! 500), and every 202'd event reaches the agent once, in per-task order;
+//! and the synchronous forward route goes on forwarding the calls whose
+//! keys it knew.
 
 use crate::acp_agent::AcpAgent;
 use crate::delivery::{acp_setup, pr_event, send_pr};
@@ -175,5 +177,57 @@ async fn a_database_outage_is_answered_202_or_503_never_500() {
             "PR {pr}: each accepted event once, in order"
         );
     }
+    process.crash();
+}
+
+#[actix_rt::test]
+async fn cached_keys_keep_forwarding_while_the_database_is_away() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("HOOKGATE_TEST_POSTGRES_URL unset: database outage test skipped");
+        return;
+    };
+    let db = TestDb::new(&backend);
+    let (_, upstream) = through(&db.url, 0);
+    let proxy = DbProxy::start(upstream);
+    let (url, _) = through(&db.url, proxy.port);
+    let process = Process::start(&url, free_port()).await;
+    let app = process.app(TestDb::shared(&url));
+    let agent = Upstream::start().await;
+    let key = agent_with_key(&app, "agent-a", &agent).await;
+    let call = |key: String| {
+        let app = &app;
+        async move {
+            let headers = [("x-agent-api-key", key.as_str())];
+            app.forward(
+                actix_web::http::Method::POST,
+                "agent-a",
+                "hook",
+                &headers,
+                "{}",
+            )
+            .await
+        }
+    };
+    // Our own key change reaches this instance's listener too (within a
+    // poll) and clears the cache: the key is cached by a call after that.
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(call(key.clone()).await.status, 200, "the key is now cached");
+    proxy.cut();
+    // The key-change listener notices within about a second.
+    actix_rt::time::sleep(Duration::from_millis(2500)).await;
+    for _ in 0..3 {
+        let reply = call(key.clone()).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    assert_eq!(
+        agent.received().len(),
+        4,
+        "forwarded while the database was away"
+    );
+    // A key never seen needs the database: 503 with Retry-After, not 401.
+    let unknown = call("never-seen-key".into()).await;
+    assert_eq!(unknown.status, 503, "{}", unknown.text());
+    assert!(unknown.headers.get("retry-after").is_some());
+    proxy.restore();
     process.crash();
 }

@@ -38,21 +38,21 @@ impl Lookup {
         if let Some(hit) = self.cache.agent(name) {
             return Ok(hit);
         }
-        let generation = self.cache.generation();
-        let found = self
-            .ask(LookupAgent {
+        let read = async {
+            let generation = self.cache.generation();
+            let msg = LookupAgent {
                 name: name.to_owned(),
-            })
-            .await?
-            .map_err(internal)?;
-        let entry = match found {
-            Some((agent, routes)) => Some(Arc::new(
-                CachedAgent::new(agent, routes).map_err(VerifyFailure::Internal)?,
-            )),
-            None => None,
+            };
+            let entry = match self.ask(msg).await?.map_err(internal)? {
+                Some((agent, routes)) => Some(Arc::new(
+                    CachedAgent::new(agent, routes).map_err(VerifyFailure::Internal)?,
+                )),
+                None => None,
+            };
+            self.cache.put_agent(generation, name, entry.clone());
+            Ok(entry)
         };
-        self.cache.put_agent(generation, name, entry.clone());
-        Ok(entry)
+        or_stale(read, || self.cache.stale_agent(name)).await
     }
 
     /// The live key whose value was presented, for a digest-only `kind`.
@@ -66,16 +66,20 @@ impl Lookup {
         let found = match self.cache.digest(agent_id, kind, &digest) {
             Some(hit) => hit,
             None => {
-                let generation = self.cache.generation();
-                let check = CheckKeyDigest {
-                    agent_id: agent_id.to_owned(),
-                    kind,
-                    digest: digest.clone(),
+                let read = async {
+                    let generation = self.cache.generation();
+                    let check = CheckKeyDigest {
+                        agent_id: agent_id.to_owned(),
+                        kind,
+                        digest: digest.clone(),
+                    };
+                    let found = self.ask(check).await?.map_err(internal)?;
+                    self.cache
+                        .put_digest(generation, agent_id, kind, &digest, found.clone());
+                    Ok(found)
                 };
-                let found = self.ask(check).await?.map_err(internal)?;
-                self.cache
-                    .put_digest(generation, agent_id, kind, &digest, found.clone());
-                found
+                let stale = || self.cache.stale_digest(agent_id, kind, &digest);
+                or_stale(read, stale).await?
             }
         };
         let now = chrono::Utc::now().naive_utc();
@@ -94,22 +98,47 @@ impl Lookup {
         let versions = match self.cache.secrets(agent_id, kind, name) {
             Some(hit) => hit,
             None => {
-                let generation = self.cache.generation();
-                let msg = FindSecrets {
-                    agent_id: agent_id.to_owned(),
-                    kind,
-                    name: name.map(str::to_owned),
+                let read = async {
+                    let generation = self.cache.generation();
+                    let msg = FindSecrets {
+                        agent_id: agent_id.to_owned(),
+                        kind,
+                        name: name.map(str::to_owned),
+                    };
+                    let found: Secrets = self.ask(msg).await?.map_err(internal)?.into();
+                    self.cache
+                        .put_secrets(generation, agent_id, kind, name, found.clone());
+                    Ok(found)
                 };
-                let found: Secrets = self.ask(msg).await?.map_err(internal)?.into();
-                self.cache
-                    .put_secrets(generation, agent_id, kind, name, found.clone());
-                found
+                or_stale(read, || self.cache.stale_secrets(agent_id, kind, name)).await?
             }
         };
         Ok(LiveSecrets {
             versions,
             at: chrono::Utc::now().naive_utc(),
         })
+    }
+}
+
+/// A database read, or while the database is away what the cache held
+/// when it went (see `KeyCache::suspend`): served at once while an outage
+/// is suspected (a read would wait for the pool's timeout), and when the
+/// read fails for one. The synchronous forward route keeps forwarding the
+/// calls whose keys it knew.
+async fn or_stale<T>(
+    read: impl std::future::Future<Output = Result<T, VerifyFailure>>,
+    stale: impl Fn() -> Option<T>,
+) -> Result<T, VerifyFailure> {
+    if crate::db::outage_suspected() {
+        if let Some(known) = stale() {
+            return Ok(known);
+        }
+    }
+    match read.await {
+        Err(VerifyFailure::DatabaseUnavailable(e)) => {
+            stale().ok_or(VerifyFailure::DatabaseUnavailable(e))
+        }
+        done => done,
     }
 }
 
