@@ -84,21 +84,35 @@ fn through(url: &str, port: u16) -> (String, String) {
     (proxied, upstream)
 }
 
+/// hookgate on a PostgreSQL database of its own, reached through a
+/// [`DbProxy`]; None when no PostgreSQL server is configured.
+async fn behind_a_proxy() -> Option<(Process, TestApp, DbProxy)> {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("HOOKGATE_TEST_POSTGRES_URL unset: database outage test skipped");
+        return None;
+    };
+    let db = TestDb::new(&backend);
+    let (_, upstream) = through(&db.url, 0);
+    let proxy = DbProxy::start(upstream);
+    let (url, _) = through(&db.url, proxy.port);
+    let process = Process::start(&url, free_port()).await;
+    // The database is dropped with the returned app.
+    let app = TestApp {
+        db,
+        ..process.app(TestDb::shared(&url))
+    };
+    Some((process, app, proxy))
+}
+
 const PRS: u64 = 4;
 const EVENTS_PER_PR: u64 = 60;
 
 #[actix_rt::test]
 async fn a_database_outage_is_answered_202_or_503_never_500() {
-    let Some(backend) = Backend::postgres() else {
-        eprintln!("HOOKGATE_TEST_POSTGRES_URL unset: database outage test skipped");
+    let Some((process, app, proxy)) = behind_a_proxy().await else {
         return;
     };
-    let db = TestDb::new(&backend);
-    let (_, upstream) = through(&db.url, 0);
-    let proxy = Arc::new(DbProxy::start(upstream));
-    let (url, _) = through(&db.url, proxy.port);
-    let process = Process::start(&url, free_port()).await;
-    let app = Rc::new(process.app(TestDb::shared(&url)));
+    let (app, proxy) = (Rc::new(app), Arc::new(proxy));
     let agent = AcpAgent::start().await;
     acp_setup(&app, &agent).await;
 
@@ -182,16 +196,9 @@ async fn a_database_outage_is_answered_202_or_503_never_500() {
 
 #[actix_rt::test]
 async fn cached_keys_keep_forwarding_while_the_database_is_away() {
-    let Some(backend) = Backend::postgres() else {
-        eprintln!("HOOKGATE_TEST_POSTGRES_URL unset: database outage test skipped");
+    let Some((process, app, proxy)) = behind_a_proxy().await else {
         return;
     };
-    let db = TestDb::new(&backend);
-    let (_, upstream) = through(&db.url, 0);
-    let proxy = DbProxy::start(upstream);
-    let (url, _) = through(&db.url, proxy.port);
-    let process = Process::start(&url, free_port()).await;
-    let app = process.app(TestDb::shared(&url));
     let agent = Upstream::start().await;
     let key = agent_with_key(&app, "agent-a", &agent).await;
     let call = |key: String| {

@@ -73,14 +73,20 @@ async fn https_agents_are_reached_with_the_configured_ca(backend: Backend) {
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(upstream.single().body, "{\"n\":1}");
     // acp_event: task/create and event/send over TLS.
-    let agent = AcpAgent::start_tls(ca.server_config());
-    app.register("agent-b", &agent.url).await;
-    let key = app.create_key("agent-b", "caller", "external", None).await;
+    acp_event_over_tls(&app, "agent-b", ca.server_config()).await;
+}
+
+/// An `acp_event` route to an ACP agent served with `tls`: the event
+/// arrives.
+async fn acp_event_over_tls(app: &TestApp, name: &str, tls: rustls::ServerConfig) {
+    let agent = AcpAgent::start_tls(tls);
+    app.register(name, &agent.url).await;
+    let key = app.create_key(name, "caller", "external", None).await;
     let key = key["api_key"].as_str().unwrap().to_owned();
-    let route = json!({"agent_name": "agent-b", "path": "events", "mode": "acp_event",
+    let route = json!({"agent_name": name, "path": "events", "mode": "acp_event",
         "task_key": "t:{body.id}"});
     assert_eq!(app.post_json("/agent_routes", route).await.status, 200);
-    let reply = call(&app, "agent-b", "events", &key, "{\"id\":7}").await;
+    let reply = call(app, name, "events", &key, "{\"id\":7}").await;
     assert_eq!(reply.status, 202, "{}", reply.text());
     agent
         .wait_for("the event over TLS", |_| agent.event_count() == 1)
@@ -185,20 +191,7 @@ async fn a_self_signed_agent_listed_in_the_ca_file_is_trusted_as_itself(backend:
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(upstream.single().body, "{\"n\":1}");
     // acp_event over the same pinned certificate.
-    let agent = AcpAgent::start_tls(listed.server_config());
-    app.register("pinned-acp", &agent.url).await;
-    let key = app
-        .create_key("pinned-acp", "caller", "external", None)
-        .await;
-    let key = key["api_key"].as_str().unwrap().to_owned();
-    let route = json!({"agent_name": "pinned-acp", "path": "events", "mode": "acp_event",
-        "task_key": "t:{body.id}"});
-    assert_eq!(app.post_json("/agent_routes", route).await.status, 200);
-    let reply = call(&app, "pinned-acp", "events", &key, "{\"id\":3}").await;
-    assert_eq!(reply.status, 202, "{}", reply.text());
-    agent
-        .wait_for("the event over pinned TLS", |_| agent.event_count() == 1)
-        .await;
+    acp_event_over_tls(&app, "pinned-acp", listed.server_config()).await;
     // Another self-signed certificate for the same name is not trusted.
     let impostor = Upstream::start_tls(other.server_config()).await;
     let key = agent_with_key(&app, "impostor", &impostor).await;
