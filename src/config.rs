@@ -48,6 +48,11 @@ pub struct Settings {
     /// How long finished deliveries are kept.
     pub retention: Duration,
     pub sqlite_synchronous: SqliteSync,
+    /// The intake spool's directory; None: beside the SQLite file, or the
+    /// working directory's `hookgate-spool`.
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// 0 turns the spool off.
+    pub spool_max_bytes: u64,
     /// How long `/readyz` fails before intake stops at shutdown.
     pub shutdown_delay: Duration,
 }
@@ -90,6 +95,8 @@ impl Default for Settings {
             claim_lease: None,
             retention: Duration::from_secs(7 * 86_400),
             sqlite_synchronous: SqliteSync::Full,
+            spool_dir: None,
+            spool_max_bytes: 1 << 30,
             shutdown_delay: Duration::ZERO,
         }
     }
@@ -142,6 +149,8 @@ impl Settings {
             retention: retention(args.retention_days)?,
             sqlite_synchronous: SqliteSync::parse(&args.sqlite_synchronous)
                 .map_err(|e| ConfigError(e.0))?,
+            spool_dir: args.spool_dir,
+            spool_max_bytes: args.spool_max_bytes,
             shutdown_delay: shutdown_delay(args.shutdown_delay_secs)?,
         };
         settings.validate()?;
@@ -152,6 +161,22 @@ impl Settings {
     pub fn lease(&self) -> Duration {
         self.claim_lease
             .unwrap_or(self.forward_timeout * 2 + Duration::from_secs(5))
+    }
+
+    /// Where the intake spool lives and how large it may grow.
+    pub fn spool(&self) -> crate::queue::spool::SpoolSettings {
+        let dir = self.spool_dir.clone().unwrap_or_else(|| {
+            match crate::db::Backend::from_url(&self.database_url) {
+                (crate::db::Backend::Sqlite, path) if path != ":memory:" => {
+                    format!("{path}.spool").into()
+                }
+                _ => "hookgate-spool".into(),
+            }
+        });
+        crate::queue::spool::SpoolSettings {
+            dir,
+            max_bytes: self.spool_max_bytes,
+        }
     }
 
     /// Checks that apply however the settings were made.

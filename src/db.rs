@@ -20,7 +20,7 @@ pub mod schema;
 mod text_columns;
 
 pub use pool::{
-    connect, migrate, open_pool, outage_suspected, run_migrations, suspect_connections,
+    connect, migrate, open_pool, outage_suspected, redact, run_migrations, suspect_connections,
     use_commits, Backend, Commits, DbConnection, DbPool, DbPooled,
 };
 

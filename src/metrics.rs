@@ -34,6 +34,11 @@ const CACHE_HITS: &str = "hookgate_key_cache_hits_total";
 const CACHE_MISSES: &str = "hookgate_key_cache_misses_total";
 const IGNORED: &str = "hookgate_ignored_total";
 const HELD: &str = "hookgate_held_total";
+const DATABASE_UP: &str = "hookgate_database_up";
+const SPOOL_EVENTS: &str = "hookgate_spool_events";
+const SPOOL_BYTES: &str = "hookgate_spool_bytes";
+const SPOOL_MOVED: &str = "hookgate_spool_moved_total";
+const SPOOL_DROPPED: &str = "hookgate_spool_dropped_total";
 
 /// Label values known in advance: their counters exist at 0 from the
 /// moment their agent label does (`other` from the start, a named agent
@@ -74,6 +79,8 @@ pub fn handle() -> &'static PrometheusHandle {
             zero_series(OTHER);
             counter!(CACHE_HITS).increment(0);
             counter!(CACHE_MISSES).increment(0);
+            counter!(SPOOL_MOVED).increment(0);
+            counter!(SPOOL_DROPPED).increment(0);
             let upkeep = handle.clone();
             let spawned = std::thread::Builder::new()
                 .name("hookgate-metrics".into())
@@ -112,6 +119,20 @@ fn describe() {
     describe_counter!(
         IGNORED,
         "Verified calls dropped by agent and reason (filter, ignore, loop, no_task_key)"
+    );
+    describe_gauge!(
+        DATABASE_UP,
+        "1 when the database answered the last scrape's queue sample, else 0"
+    );
+    describe_gauge!(
+        SPOOL_EVENTS,
+        "Accepted events waiting in the spool for the database"
+    );
+    describe_gauge!(SPOOL_BYTES, "Bytes the spool holds");
+    describe_counter!(SPOOL_MOVED, "Spooled events moved into the database");
+    describe_counter!(
+        SPOOL_DROPPED,
+        "Spooled events the database refused for good (their agent was removed)"
     );
     describe_counter!(
         HELD,
@@ -241,6 +262,27 @@ pub fn delivery_attempt(agent: &str, outcome: &'static str, took: Duration) {
 pub fn intake_commit(size: usize, took: Duration) {
     histogram!(COMMIT_BATCH).record(size as f64);
     histogram!(COMMIT_DURATION).record(took);
+}
+
+/// Whether the database answered a scrape.
+pub fn database_up(up: bool) {
+    gauge!(DATABASE_UP).set(if up { 1.0 } else { 0.0 });
+}
+
+/// What the intake spool holds now.
+pub fn spool(status: crate::queue::spool::SpoolStatus) {
+    gauge!(SPOOL_EVENTS).set(status.events as f64);
+    gauge!(SPOOL_BYTES).set(status.bytes as f64);
+}
+
+/// Spooled events moved into the database.
+pub fn spool_moved(events: usize) {
+    counter!(SPOOL_MOVED).increment(events as u64);
+}
+
+/// A spooled event the database refused for good.
+pub fn spool_dropped() {
+    counter!(SPOOL_DROPPED).increment(1);
 }
 
 /// A key lookup the cache answered (`hit`) or did not.

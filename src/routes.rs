@@ -51,6 +51,8 @@ pub struct AppState {
     pub metrics: bool,
     /// Whether intake and the dispatcher run, and whether shutdown began.
     pub readiness: std::sync::Arc<crate::readiness::Readiness>,
+    /// Where intake keeps calls while the database is away (None: off).
+    pub spool: Option<crate::queue::spool::Spool>,
 }
 
 /// Paths anyone may call: health, the API document, the forward route (it

@@ -11,8 +11,9 @@ use crate::db::{self, Backend, Commits};
 use crate::key_cache::KeyCache;
 use crate::queue::attempt::RetryPolicy;
 use crate::queue::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
-use crate::queue::intake::IntakeWriter;
+use crate::queue::intake::{IntakeWriter, Writer};
 use crate::queue::retention::RetentionActor;
+use crate::queue::spool::{start_mover, Spool};
 use crate::readiness::Readiness;
 use crate::routes::{AdminAuth, AppState};
 use actix::Actor;
@@ -66,6 +67,7 @@ impl Application {
         let delivery = delivery_config(&settings, db.backend);
         let (intake_pool, queue_pool) = queue_pools(&settings, db.backend, &db.pool)?;
         let readiness = Arc::new(Readiness::default());
+        let spool = open_spool(&settings)?;
         let (dispatcher, in_flight) = DispatcherActor::start(
             queue_pool,
             db.data_key.clone(),
@@ -81,7 +83,7 @@ impl Application {
                 &db,
                 &cache,
                 forwarding.outbound.clone(),
-                readiness.clone(),
+                (readiness.clone(), spool.clone()),
             ),
             auth: web::Data::new(AdminAuth::new(
                 settings.admin_token.clone(),
@@ -89,7 +91,7 @@ impl Application {
                 db.pool.clone(),
             )),
             limits: web::Data::new(forward_limits(&settings)),
-            intake: web::Data::new(intake_writer(intake_pool, &settings, &readiness)),
+            intake: web::Data::new(intake_writer(intake_pool, &settings, &readiness, spool)),
             dispatcher: web::Data::new(dispatcher.clone()),
             key_store,
             permits: Arc::new(tokio::sync::Semaphore::new(KEY_STORE_REQUESTS)),
@@ -255,7 +257,7 @@ fn app_state(
     db: &Database,
     cache: &Arc<KeyCache>,
     outbound: Arc<crate::outbound::OutboundPolicy>,
-    readiness: Arc<Readiness>,
+    (readiness, spool): (Arc<Readiness>, Option<Spool>),
 ) -> web::Data<AppState> {
     web::Data::new(AppState {
         pool: db.pool.clone(),
@@ -265,6 +267,7 @@ fn app_state(
         outbound,
         metrics: settings.metrics,
         readiness,
+        spool,
     })
 }
 
@@ -279,19 +282,36 @@ fn forward_limits(settings: &Settings) -> ForwardLimits {
     }
 }
 
-/// The group-commit writer of accepted events: each 202 after its commit.
+/// The group-commit writer of accepted events: each 202 after its commit
+/// (or, while the database is away, after it is synced to the spool, which
+/// the spool's mover empties into the database).
 fn intake_writer(
     pool: db::DbPool,
     settings: &Settings,
     readiness: &Arc<Readiness>,
+    spool: Option<Spool>,
 ) -> IntakeWriter {
-    IntakeWriter::start(
+    let commits = Commits::Durable(settings.sqlite_synchronous);
+    let dedup_window = chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default();
+    if let Some(spool) = &spool {
+        start_mover(spool, pool.clone(), commits, dedup_window);
+    }
+    let writer = Writer {
         pool,
-        Commits::Durable(settings.sqlite_synchronous),
-        4096,
-        chrono::Duration::from_std(DEDUP_WINDOW).unwrap_or_default(),
-        readiness.intake_running(),
-    )
+        commits,
+        dedup_window,
+        spool,
+    };
+    IntakeWriter::start(writer, 4096, readiness.intake_running())
+}
+
+/// This instance's spool, with what a crash left in it; None when off.
+fn open_spool(settings: &Settings) -> anyhow::Result<Option<Spool>> {
+    if settings.spool_max_bytes == 0 {
+        return Ok(None);
+    }
+    let database = db::redact(&settings.database_url);
+    Ok(Some(Spool::open(&settings.spool(), &database)?))
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).

@@ -69,6 +69,16 @@ pub struct ServeArgs {
     /// kept 7 days whatever this says.
     #[arg(long, env = "HOOKGATE_RETENTION_DAYS", default_value_t = 7.0)]
     pub retention_days: f64,
+    /// Where accepted calls wait on local disk while the database cannot
+    /// take them (default: `<database>.spool` beside a SQLite file, else
+    /// `hookgate-spool` in the working directory). Each instance keeps its
+    /// own directory inside it.
+    #[arg(long, env = "HOOKGATE_SPOOL_DIR")]
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// Bytes the spool may hold; past it intake answers 503 with
+    /// `Retry-After`. 0: no spool (503 while the database is away).
+    #[arg(long, env = "HOOKGATE_SPOOL_MAX_BYTES", default_value_t = 1 << 30)]
+    pub spool_max_bytes: u64,
     /// SQLite commit durability: `full` (each commit survives power loss)
     /// or `normal` (faster; the last commits before a power loss may be
     /// lost, a process crash loses nothing).

@@ -33,6 +33,26 @@ where
     .map_err(E::from)?
 }
 
+/// [`with_conn`] waiting at most `wait` for a connection: for probes and
+/// scrapes, which must answer sooner than the pool's own wait.
+pub async fn with_conn_within<T, E>(
+    pool: &DbPool,
+    wait: std::time::Duration,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let pool = pool.clone();
+    run(move || {
+        let mut conn = pool.get_timeout(wait).map_err(DbError::from)?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(E::from)?
+}
+
 /// Starts a loop that lives as long as the process, on a thread named `name`.
 pub fn spawn_loop(name: &str, work: impl FnOnce() + Send + 'static) {
     std::thread::Builder::new()

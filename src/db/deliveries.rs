@@ -26,7 +26,7 @@ pub use claim::{
 };
 pub(in crate::db) use claim::{claimed_rows, ClaimedRow, HeadRow};
 pub use depth::queue_samples;
-pub use enqueue::{enqueue, enqueue_batch, Accepted, NewDelivery};
+pub use enqueue::{enqueue, enqueue_batch, stored_ids, Accepted, NewDelivery};
 pub use listing::{find, list, Cursor, ListFilter, Scope};
 pub use record::{record_batch, AttemptRecord, Outcome};
 pub use retention::{purge, PURGE_BATCH};

@@ -231,7 +231,7 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
 }
 
 /// The URL with any password replaced, fit for an error message.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];

@@ -4,8 +4,19 @@ use super::{ParseError, SubPath};
 
 /// What hookgate does with a verified call on a route (stored as text:
 /// `db::text_columns`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
 pub enum RouteMode {
     /// Proxy synchronously (the default without a route).
     Forward,

@@ -2,9 +2,11 @@
 //! are label values, and an account must not learn another's.
 
 use super::caller::Caller;
-use super::errors::{run_db, AdminError};
+use super::errors::AdminError;
+use super::health::DATABASE_WAIT;
 use super::AppState;
-use crate::db::{deliveries, now};
+use crate::db::blocking::with_conn_within;
+use crate::db::{deliveries, now, DbError};
 use actix_web::{web, HttpResponse};
 
 #[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "health",
@@ -20,12 +22,17 @@ pub async fn metrics(
             "Metrics are off (HOOKGATE_METRICS=false).".into(),
         ));
     }
-    // Sampled now, so a scrape sees the queue as it is.
-    let samples = run_db(&state.pool, |conn| {
-        Ok(deliveries::queue_samples(conn, now())?)
+    // Sampled now, so a scrape sees the queue as it is; while the
+    // database is away the rest (the spool's gauges above all) still is.
+    let sampled = with_conn_within(&state.pool, DATABASE_WAIT, |conn| {
+        deliveries::queue_samples(conn, now()).map_err(DbError::from)
     })
-    .await?;
-    crate::metrics::queues(&samples);
+    .await;
+    crate::metrics::database_up(sampled.is_ok());
+    match sampled {
+        Ok(samples) => crate::metrics::queues(&samples),
+        Err(e) => tracing::warn!(error = %e, "queue gauges keep their last values"),
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::metrics::handle().render()))

@@ -97,9 +97,24 @@ impl TestDb {
     }
 }
 
+/// Where a hookgate on PostgreSQL database `url` spools (a SQLite one
+/// spools beside its file, in its test's own directory): one per database,
+/// so a restarted process finds what its predecessor left.
+pub fn test_spool_dir(url: &str) -> std::path::PathBuf {
+    let name = url
+        .split('?')
+        .next()
+        .unwrap_or(url)
+        .rsplit('/')
+        .next()
+        .unwrap_or("db");
+    std::env::temp_dir().join(format!("hookgate-test-spool-{name}"))
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((server, name)) = &self.pg_drop {
+            let _ = std::fs::remove_dir_all(test_spool_dir(&self.url));
             if let Ok(mut admin) = PgConnection::establish(server) {
                 let _ =
                     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -161,6 +176,10 @@ pub async fn spawn_app_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> Test
         bind: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
         master_key: test_master_key(&db.url),
+        spool_dir: db
+            .url
+            .starts_with("postgres")
+            .then(|| test_spool_dir(&db.url)),
         ..Settings::default()
     };
     tweak(&mut settings);

@@ -21,6 +21,7 @@ mod dashboard_browser;
 mod db_outage;
 mod delivery;
 mod delivery_failures;
+mod disk_full;
 mod example_agent;
 mod forward_api_key;
 mod forward_discord;

@@ -32,6 +32,9 @@ impl Process {
         if let Some(key) = crate::helpers::test_master_key_value(db_url) {
             cmd.env("HOOKGATE_MASTER_KEY", key);
         }
+        if db_url.starts_with("postgres") {
+            cmd.env("HOOKGATE_SPOOL_DIR", crate::helpers::test_spool_dir(db_url));
+        }
         let child = cmd
             .arg("serve")
             .env("HOOKGATE_BIND", format!("127.0.0.1:{port}"))

@@ -52,3 +52,9 @@ export function query(params) {
   const set = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '');
   return set.length ? '?' + new URLSearchParams(set).toString() : '';
 }
+
+/** `/readyz` whatever its status: its body says why (and what the spool holds). */
+export async function readiness() {
+  const res = await fetch('/readyz');
+  return res.json();
+}

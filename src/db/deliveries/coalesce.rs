@@ -17,7 +17,7 @@ use std::collections::HashMap;
 pub const MAX_EVENTS: i64 = 100;
 
 /// A route's coalescing setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Coalesce {
     pub window_ms: i64,
     pub max_wait_ms: i64,

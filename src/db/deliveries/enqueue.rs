@@ -16,8 +16,9 @@ use diesel::prelude::*;
 use sequences::{take_sequences, Sequences};
 use std::collections::HashMap;
 
-/// What intake stores; ids, sequence and times are made here.
-#[derive(Debug, Clone)]
+/// What intake stores; ids, sequence and times are made here. Serialized
+/// as it waits in the intake spool while the database is away.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NewDelivery {
     /// Made by intake (an ACP event's provenance names it).
     pub id: String,
@@ -32,6 +33,7 @@ pub struct NewDelivery {
     pub method: String,
     pub path: String,
     pub headers: String,
+    #[serde(with = "crate::queue::spool::record::base64_bytes")]
     pub body: Vec<u8>,
     pub content: Option<String>,
     /// Why a route or the loop guard dropped the call: kept, for operators,
@@ -117,6 +119,19 @@ pub fn enqueue(
 /// batch; the caller then enqueues its items one by one.
 pub fn enqueue_batch(conn: &mut DbConnection, batch: &[NewDelivery]) -> QueryResult<Vec<Accepted>> {
     conn.transaction(|conn| insert_all(conn, batch))
+}
+
+/// Which of `ids` are stored already (a spooled event moved before a
+/// crash kept the mover from saying so).
+pub fn stored_ids(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let found: Vec<String> = deliveries::table
+        .filter(deliveries::id.eq_any(ids))
+        .select(deliveries::id)
+        .load(conn)?;
+    Ok(found.into_iter().collect())
 }
 
 /// The redelivery ids of the batch's calls that carry one.

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 /// A route's loop breaker setting, as intake applies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LoopLimit {
     pub limit: i64,
     pub window_secs: i64,

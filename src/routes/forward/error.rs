@@ -30,6 +30,10 @@ pub enum ForwardRouteError {
     KeyStoreBusy,
     #[error("The database is unavailable; retry shortly.")]
     DatabaseUnavailable,
+    #[error(
+        "The database is unavailable and the spool cannot take the call ({0}); retry shortly."
+    )]
+    SpoolFull(String),
     #[error("hookgate is shutting down; retry shortly.")]
     ShuttingDown,
     #[error("Internal error while forwarding.")]
@@ -51,6 +55,7 @@ impl ForwardRouteError {
             Self::Busy => "intake_busy",
             Self::KeyStoreBusy => "key_store_busy",
             Self::DatabaseUnavailable => "database_unavailable",
+            Self::SpoolFull(_) => "spool_full",
             Self::ShuttingDown => "shutting_down",
             Self::Internal(_) => "internal_error",
         }
@@ -67,7 +72,11 @@ impl ResponseError for ForwardRouteError {
             Self::Unreachable { .. } => 502,
             Self::Timeout { .. } => 504,
             Self::Unprocessable(_) => 422,
-            Self::Busy | Self::KeyStoreBusy | Self::DatabaseUnavailable | Self::ShuttingDown => 503,
+            Self::Busy
+            | Self::KeyStoreBusy
+            | Self::DatabaseUnavailable
+            | Self::SpoolFull(_)
+            | Self::ShuttingDown => 503,
             Self::Internal(_) => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -105,6 +114,7 @@ pub fn intake_failed(failure: crate::queue::intake::IntakeFailure) -> ForwardRou
     match failure {
         IntakeFailure::Busy => ForwardRouteError::Busy,
         IntakeFailure::Stopped => ForwardRouteError::ShuttingDown,
+        IntakeFailure::Spool(why) => ForwardRouteError::SpoolFull(why),
         IntakeFailure::Db(e) if e.is_outage() => database_unavailable(e.to_string()),
         IntakeFailure::Db(e) => internal(e.to_string()),
     }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api.js';
+import { get, readiness } from '../api.js';
 import { HourlyChart } from '../components/HourlyChart.jsx';
 
 const REFRESH_MS = 5000;
@@ -13,22 +13,51 @@ export function age(secs) {
 
 const counts = (c) => `${c.accepted} / ${c.delivered} / ${c.failed}`;
 
+/** Bytes as MB with one decimal. */
+const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
+
+/** Accepted calls waiting on local disk while the database is away, or
+ *  being moved into it: shown until the spool is empty. */
+export function SpoolCallout({ ready }) {
+  const spool = ready && ready.spool;
+  if (!spool || (ready.status === 'ready' && !spool.events)) return null;
+  return (
+    <div class="callout" role="status" data-spool>
+      <h2>Spooling</h2>
+      <p>{ready.detail}.</p>
+      <p>{spool.events} accepted events wait in the spool ({mb(spool.bytes)} of {mb(spool.max_bytes)}); they are delivered, in order, once the database takes them.</p>
+    </div>
+  );
+}
+
 /** Per agent: accepted / delivered / failed over the last hour and day,
  *  queue depth, oldest pending age; agents whose deliveries fail first. */
 export function Overview() {
   const [stats, setStats] = useState(null);
   const [error, setError] = useState('');
+  const [ready, setReady] = useState(null);
   useEffect(() => {
-    const load = () => get('/deliveries/stats').then((s) => { setStats(s); setError(''); }).catch((e) => setError(e.message));
+    const load = () => {
+      readiness().then(setReady).catch(() => setReady(null));
+      get('/deliveries/stats').then((s) => { setStats(s); setError(''); }).catch((e) => setError(e.message));
+    };
     load();
     const timer = setInterval(load, REFRESH_MS);
     return () => clearInterval(timer);
   }, []);
-  if (!stats) return error ? <p role="alert" class="error">{error}</p> : <p class="muted">Loading…</p>;
+  if (!stats) {
+    return (
+      <section>
+        <SpoolCallout ready={ready} />
+        {error ? <p role="alert" class="error">{error}</p> : <p class="muted">Loading…</p>}
+      </section>
+    );
+  }
   const failing = stats.agents.filter((a) => a.failing);
   return (
     <section>
       <h1>Overview</h1>
+      <SpoolCallout ready={ready} />
       {error && <p role="alert" class="error">{error}</p>}
       {failing.length > 0 && (
         <div class="callout" role="status">
