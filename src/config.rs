@@ -163,22 +163,6 @@ impl Settings {
             .unwrap_or(self.forward_timeout * 2 + Duration::from_secs(5))
     }
 
-    /// Where the intake spool lives and how large it may grow.
-    pub fn spool(&self) -> crate::queue::spool::SpoolSettings {
-        let dir = self.spool_dir.clone().unwrap_or_else(|| {
-            match crate::db::Backend::from_url(&self.database_url) {
-                (crate::db::Backend::Sqlite, path) if path != ":memory:" => {
-                    format!("{path}.spool").into()
-                }
-                _ => "hookgate-spool".into(),
-            }
-        });
-        crate::queue::spool::SpoolSettings {
-            dir,
-            max_bytes: self.spool_max_bytes,
-        }
-    }
-
     /// Checks that apply however the settings were made.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.delivery_max_attempts == 0 || self.delivery_concurrency == 0 {

@@ -270,9 +270,9 @@ pub fn database_up(up: bool) {
 }
 
 /// What the intake spool holds now.
-pub fn spool(status: crate::queue::spool::SpoolStatus) {
-    gauge!(SPOOL_EVENTS).set(status.events as f64);
-    gauge!(SPOOL_BYTES).set(status.bytes as f64);
+pub fn spool(events: u64, bytes: u64) {
+    gauge!(SPOOL_EVENTS).set(events as f64);
+    gauge!(SPOOL_BYTES).set(bytes as f64);
 }
 
 /// Spooled events moved into the database.

@@ -55,6 +55,14 @@ pub struct AppState {
     pub spool: Option<crate::queue::spool::Spool>,
 }
 
+/// What a 503 asks callers to wait, in seconds (`Retry-After`), on the
+/// forward route and the admin routes alike: a database failover or a full
+/// intake queue clears in about that.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
+/// How a 503 names a database that does not answer.
+pub const DATABASE_UNAVAILABLE: &str = "The database is unavailable; retry shortly.";
+
 /// Paths anyone may call: health, the API document, the forward route (it
 /// verifies each call itself) and the dashboard's static files (its data
 /// comes from the admin API, which needs the token).

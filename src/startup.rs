@@ -13,7 +13,7 @@ use crate::queue::attempt::RetryPolicy;
 use crate::queue::dispatcher::{DeliveryConfig, DispatcherActor, Drain};
 use crate::queue::intake::{IntakeWriter, Writer};
 use crate::queue::retention::RetentionActor;
-use crate::queue::spool::{start_mover, Spool};
+use crate::queue::spool::{start_mover, Spool, SpoolSettings};
 use crate::readiness::Readiness;
 use crate::routes::{AdminAuth, AppState};
 use actix::Actor;
@@ -311,7 +311,23 @@ fn open_spool(settings: &Settings) -> anyhow::Result<Option<Spool>> {
         return Ok(None);
     }
     let database = db::redact(&settings.database_url);
-    Ok(Some(Spool::open(&settings.spool(), &database)?))
+    let spool = SpoolSettings {
+        dir: spool_dir(settings),
+        max_bytes: settings.spool_max_bytes,
+    };
+    Ok(Some(Spool::open(&spool, &database)?))
+}
+
+/// `HOOKGATE_SPOOL_DIR`, else beside a SQLite file, else the working
+/// directory's `hookgate-spool`.
+fn spool_dir(settings: &Settings) -> std::path::PathBuf {
+    settings
+        .spool_dir
+        .clone()
+        .unwrap_or_else(|| match Backend::from_url(&settings.database_url) {
+            (Backend::Sqlite, path) if path != ":memory:" => format!("{path}.spool").into(),
+            _ => "hookgate-spool".into(),
+        })
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).

@@ -70,21 +70,32 @@ pub fn open(conn: &mut DbConnection, master: &MasterKey) -> Result<(DataKey, usi
 
 /// Seals every secret still stored in plaintext.
 fn seal_plaintext(conn: &mut DbConnection, data_key: &DataKey) -> QueryResult<usize> {
+    rewrite_secrets(conn, |id, stored| {
+        Ok((!crypto::is_sealed(stored)).then(|| data_key.seal(stored, id)))
+    })
+}
+
+/// Every stored secret through `change` (its row id, what is stored):
+/// a new value is written, None leaves the row. How many were written.
+fn rewrite_secrets<E: From<diesel::result::Error>>(
+    conn: &mut DbConnection,
+    mut change: impl FnMut(&str, &str) -> Result<Option<String>, E>,
+) -> Result<usize, E> {
     let rows: Vec<(String, Option<String>)> = agent_key_versions::table
         .filter(agent_key_versions::secret.is_not_null())
         .select((agent_key_versions::id, agent_key_versions::secret))
         .load(conn)?;
-    let mut sealed = 0;
-    for (id, secret) in rows {
-        let Some(plain) = secret.filter(|s| !crypto::is_sealed(s)) else {
+    let mut written = 0;
+    for (id, stored) in rows {
+        let Some(new) = stored.map(|s| change(&id, &s)).transpose()?.flatten() else {
             continue;
         };
         diesel::update(agent_key_versions::table.find(&id))
-            .set(agent_key_versions::secret.eq(data_key.seal(&plain, &id)))
+            .set(agent_key_versions::secret.eq(new))
             .execute(conn)?;
-        sealed += 1;
+        written += 1;
     }
-    Ok(sealed)
+    Ok(written)
 }
 
 /// Wraps the data key under `new` instead of `current`, in one update.
@@ -119,19 +130,10 @@ pub fn reseal(
         let stored = wrapped(conn)?.ok_or(diesel::result::Error::NotFound)?;
         let old = current.unwrap(&stored)?;
         let fresh = DataKey::generate();
-        let rows: Vec<(String, Option<String>)> = agent_key_versions::table
-            .filter(agent_key_versions::secret.is_not_null())
-            .select((agent_key_versions::id, agent_key_versions::secret))
-            .load(conn)?;
-        let mut resealed = 0;
-        for (id, sealed) in rows {
-            let Some(sealed) = sealed else { continue };
-            let secret = old.open(&sealed, &id)?;
-            diesel::update(agent_key_versions::table.find(&id))
-                .set(agent_key_versions::secret.eq(fresh.seal(secret.expose(), &id)))
-                .execute(conn)?;
-            resealed += 1;
-        }
+        let resealed = rewrite_secrets(conn, |id, sealed| {
+            let secret = old.open(sealed, id)?;
+            Ok::<_, KeyringError>(Some(fresh.seal(secret.expose(), id)))
+        })?;
         diesel::update(hookgate_keyring::table.find(ROW))
             .set((
                 hookgate_keyring::wrapped_key.eq(new.wrap(&fresh)),

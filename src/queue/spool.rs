@@ -214,7 +214,8 @@ impl Spool {
     }
 
     fn publish(&self, segments: &Segments) {
-        crate::metrics::spool(segments.status(self.shared.max_bytes));
+        let status = segments.status(self.shared.max_bytes);
+        crate::metrics::spool(status.events, status.bytes);
     }
 }
 

@@ -56,7 +56,7 @@ impl ResponseError for AdminError {
         let message = match self {
             Self::Internal(e) if e.is_outage() => {
                 tracing::warn!(error = %e, "database unavailable; admin request refused with 503");
-                "The database is unavailable; retry shortly.".to_owned()
+                super::DATABASE_UNAVAILABLE.to_owned()
             }
             Self::Internal(e) => {
                 tracing::error!(error = %e, "admin request failed");
@@ -66,7 +66,7 @@ impl ResponseError for AdminError {
         };
         let mut answer = HttpResponse::build(self.status_code());
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
-            let wait = super::forward::RETRY_AFTER_SECS.to_string();
+            let wait = super::RETRY_AFTER_SECS.to_string();
             answer.insert_header((actix_web::http::header::RETRY_AFTER, wait));
         }
         answer.json(serde_json::json!({ "message": message }))

@@ -12,7 +12,7 @@ mod intake;
 mod plan;
 mod read;
 
-pub use error::{ForwardRouteError, RETRY_AFTER_SECS};
+pub use error::ForwardRouteError;
 
 use super::client_info::TrustedProxies;
 use crate::actors::forwarder::Forward;

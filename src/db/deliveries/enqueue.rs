@@ -33,7 +33,7 @@ pub struct NewDelivery {
     pub method: String,
     pub path: String,
     pub headers: String,
-    #[serde(with = "crate::queue::spool::record::base64_bytes")]
+    #[serde(with = "base64_bytes")]
     pub body: Vec<u8>,
     pub content: Option<String>,
     /// Why a route or the loop guard dropped the call: kept, for operators,
@@ -283,5 +283,24 @@ fn delivery_row(new: &NewDelivery, sequence_id: Option<i64>, status: DeliverySta
         updated_at: at,
         delivered_at: None,
         budget_base: 0,
+    }
+}
+
+/// A body as base64 in a spooled delivery's JSON (a third larger, not four times
+/// as a JSON array of numbers would be).
+pub mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }

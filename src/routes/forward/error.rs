@@ -28,7 +28,7 @@ pub enum ForwardRouteError {
     Busy,
     #[error("Too many calls are waiting for a key lookup; retry shortly.")]
     KeyStoreBusy,
-    #[error("The database is unavailable; retry shortly.")]
+    #[error("{}", crate::routes::DATABASE_UNAVAILABLE)]
     DatabaseUnavailable,
     #[error(
         "The database is unavailable and the spool cannot take the call ({0}); retry shortly."
@@ -91,15 +91,14 @@ impl ResponseError for ForwardRouteError {
         let mut answer = HttpResponse::build(self.status_code());
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             // Nothing was stored: a provider that retries sends it again.
-            answer.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            answer.insert_header((
+                header::RETRY_AFTER,
+                crate::routes::RETRY_AFTER_SECS.to_string(),
+            ));
         }
         answer.json(serde_json::json!({ "detail": self.to_string() }))
     }
 }
-
-/// What a 503 asks callers to wait, in seconds: a database failover or a
-/// full intake queue clears in about that.
-pub const RETRY_AFTER_SECS: u64 = 2;
 
 /// The database did not answer: said once per call in the log, answered
 /// 503 with `Retry-After`.
