@@ -24,13 +24,7 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    let pool = pool.clone();
-    run(move || {
-        let mut conn = pool.get().map_err(DbError::from)?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(E::from)?
+    with_conn_within(pool, pool.connection_timeout(), work).await
 }
 
 /// [`with_conn`] waiting at most `wait` for a connection: for probes and
