@@ -2,6 +2,7 @@
 //! consulting [`KeyStoreActor`] (Diesel on the blocking pool), and the agent's
 //! [`ForwarderActor`], found through a [`ForwarderRegistry`], delivers it.
 
+pub mod card_reader;
 pub mod forwarder;
 pub mod key_store;
 pub mod verifier;

@@ -2,6 +2,7 @@
 //! the field it rejects.
 
 mod agent_name;
+mod agent_protocol;
 mod call_source;
 mod condition;
 mod hmac_config;
@@ -17,6 +18,7 @@ mod sub_path;
 mod template;
 
 pub use agent_name::AgentName;
+pub use agent_protocol::{A2aVersion, AgentProtocol};
 pub use call_source::{Actor, ActorField, CallSource};
 pub use condition::{Condition, Conditions};
 pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};

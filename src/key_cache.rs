@@ -107,7 +107,13 @@ where
 fn agent_bytes(name: &String, entry: &Stamped<Option<AgentEntry>>) -> usize {
     let found = entry.value.as_ref().map_or(0, |entry| {
         let CachedAgent { agent, routes, .. } = &**entry;
-        let texts = [&agent.id, &agent.name, &agent.acp_type, &agent.status];
+        let texts = [
+            &agent.id,
+            &agent.name,
+            &agent.acp_type,
+            &agent.status,
+            &agent.protocol,
+        ];
         let optional = [
             &agent.description,
             &agent.acp_url,
@@ -115,6 +121,9 @@ fn agent_bytes(name: &String, entry: &Stamped<Option<AgentEntry>>) -> usize {
             &agent.registration_metadata,
             &agent.agent_input_type,
             &agent.identities,
+            &agent.agent_card_url,
+            &agent.a2a_url,
+            &agent.a2a_version,
         ];
         let routes: usize = routes
             .iter()

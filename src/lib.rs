@@ -5,6 +5,7 @@
 //! See `README.md` for the HTTP API and `startup::Application` for the entry.
 #![forbid(unsafe_code)]
 
+pub mod a2a;
 pub mod acp;
 pub mod actors;
 pub mod config;

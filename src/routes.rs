@@ -29,6 +29,7 @@ mod ui;
 mod webhook_trigger;
 
 pub use admin_auth::{admin_auth, AdminAuth};
+pub use agents::card::read_all_again as read_agent_cards_again;
 pub use browser_guard::browser_guard;
 pub use errors::{json_config, query_config, AdminError};
 pub use openapi::ApiDoc;
@@ -45,8 +46,9 @@ pub struct AppState {
     pub cache: std::sync::Arc<crate::key_cache::KeyCache>,
     /// Seals new secrets before they are stored.
     pub data_key: std::sync::Arc<crate::crypto::DataKey>,
-    /// Where agents may be reached: checked when an agent is registered.
-    pub outbound: std::sync::Arc<crate::outbound::OutboundPolicy>,
+    /// How agents are reached (outbound policy, TLS, timeout): checked when
+    /// an agent is registered, and used to read A2A agents' cards.
+    pub forwarding: crate::actors::forwarder::ForwarderSettings,
     /// Whether metrics are recorded and served (`HOOKGATE_METRICS`).
     pub metrics: bool,
     /// Whether intake and the dispatcher run, and whether shutdown began.
@@ -137,6 +139,10 @@ fn agent_paths(cfg: &mut web::ServiceConfig) {
             web::post().to(delivery_actions::resume),
         )
         .route("/agents/{id}/identities", web::put().to(identities::set))
+        .route(
+            "/agents/{id}/refresh_card",
+            web::post().to(agents::card::refresh),
+        )
         .route("/agents/{id}", web::get().to(agents::get))
         .route("/agents/{id}", web::delete().to(agents::delete));
 }

@@ -82,7 +82,7 @@ impl Application {
                 &settings,
                 &db,
                 &cache,
-                forwarding.outbound.clone(),
+                forwarding.clone(),
                 (readiness.clone(), spool.clone()),
             ),
             auth: web::Data::new(AdminAuth::new(
@@ -98,6 +98,9 @@ impl Application {
             cache,
             forwarding,
         };
+        // Cards may have changed while hookgate was down (a new interface
+        // URL, a version): read again, without holding up the start.
+        actix_web::rt::spawn(crate::routes::read_agent_cards_again(shared.state.clone()));
         let server = serve(listener, shared)?;
         tracing::info!(address = %settings.bind.ip(), port, database = db.backend.name(),
             admin_token = settings.admin_token.is_some(), "hookgate listening");
@@ -256,7 +259,7 @@ fn app_state(
     settings: &Settings,
     db: &Database,
     cache: &Arc<KeyCache>,
-    outbound: Arc<crate::outbound::OutboundPolicy>,
+    forwarding: ForwarderSettings,
     (readiness, spool): (Arc<Readiness>, Option<Spool>),
 ) -> web::Data<AppState> {
     web::Data::new(AppState {
@@ -264,7 +267,7 @@ fn app_state(
         public_url: settings.public_url.clone(),
         cache: cache.clone(),
         data_key: db.data_key.clone(),
-        outbound,
+        forwarding,
         metrics: settings.metrics,
         readiness,
         spool,

@@ -40,28 +40,36 @@ pub struct ForwarderSettings {
     pub outbound: Arc<OutboundPolicy>,
 }
 
-impl ForwarderActor {
-    fn new(acp_url: &str, settings: &ForwarderSettings) -> Self {
-        let resolver = Resolver::custom(PolicyResolver(settings.outbound.clone()));
+impl ForwarderSettings {
+    /// A client that reaches agents as forwarders do: this TLS, addresses
+    /// the outbound policy allows, no redirects, `timeout` per request.
+    pub fn client(&self, timeout: Duration) -> awc::Client {
+        let resolver = Resolver::custom(PolicyResolver(self.outbound.clone()));
         let connector = awc::Connector::new()
             .connector(TcpConnector::new(resolver).service())
-            .rustls_0_23(settings.tls.clone());
-        let host = acp_url.parse::<actix_web::http::Uri>().ok();
-        let refused = host
-            .as_ref()
-            .and_then(|uri| uri.host())
-            .and_then(|host| settings.outbound.refusal_for_host(host));
-        let client = awc::Client::builder()
+            .rustls_0_23(self.tls.clone());
+        awc::Client::builder()
             .connector(connector)
             .disable_redirects()
             .no_default_headers()
-            .timeout(settings.timeout)
-            .finish();
+            .timeout(timeout)
+            .finish()
+    }
+
+    /// Why the outbound policy refuses the host `url` names, if it does.
+    pub fn refusal_for_url(&self, url: &str) -> Option<String> {
+        let uri = url.parse::<actix_web::http::Uri>().ok()?;
+        self.outbound.refusal_for_host(uri.host()?)
+    }
+}
+
+impl ForwarderActor {
+    fn new(address: &str, settings: &ForwarderSettings) -> Self {
         Self {
-            client,
-            base_url: acp_url.trim_end_matches('/').to_owned(),
+            client: settings.client(settings.timeout),
+            base_url: address.trim_end_matches('/').to_owned(),
             max_body_bytes: settings.max_body_bytes,
-            refused,
+            refused: settings.refusal_for_url(address),
         }
     }
 }
@@ -140,7 +148,7 @@ fn body_error(err: awc::error::PayloadError) -> ForwardError {
 }
 
 /// The forwarders of one HTTP worker, one per agent, made on first use and
-/// replaced when the agent's `acp_url` changes.
+/// replaced when the agent's address changes.
 pub struct ForwarderRegistry {
     forwarders: RefCell<HashMap<String, (String, Addr<ForwarderActor>)>>,
     settings: ForwarderSettings,
@@ -155,15 +163,15 @@ impl ForwarderRegistry {
     }
 
     /// The agent's forwarder on this worker. Must be called on the worker's thread.
-    pub fn forwarder_for(&self, agent: &Agent, acp_url: &str) -> Addr<ForwarderActor> {
+    pub fn forwarder_for(&self, agent: &Agent, address: &str) -> Addr<ForwarderActor> {
         let mut forwarders = self.forwarders.borrow_mut();
         if let Some((url, addr)) = forwarders.get(&agent.id) {
-            if url == acp_url && addr.connected() {
+            if url == address && addr.connected() {
                 return addr.clone();
             }
         }
-        let addr = ForwarderActor::new(acp_url, &self.settings).start();
-        forwarders.insert(agent.id.clone(), (acp_url.to_owned(), addr.clone()));
+        let addr = ForwarderActor::new(address, &self.settings).start();
+        forwarders.insert(agent.id.clone(), (address.to_owned(), addr.clone()));
         addr
     }
 }

@@ -74,7 +74,8 @@ pub struct Verified {
     pub entry: AgentEntry,
     /// The index of the agent's route for the call's path, if one matches.
     route: Option<usize>,
-    pub acp_url: String,
+    /// Where the agent is called (its ACP URL or A2A interface).
+    pub address: String,
     /// What hookgate answers itself instead of forwarding (a provider's
     /// URL verification challenge, a ping), once the call verified.
     pub answer: Option<Answer>,
@@ -140,10 +141,10 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
     let not_found = || VerifyError::agent_not_found(&msg.agent_name);
     let entry = lookup.agent(&msg.agent_name).await?.ok_or_else(not_found)?;
     let agent = &entry.agent;
-    let acp_url = agent
-        .acp_url
-        .clone()
+    let address = agent
+        .address()
         .filter(|u| !u.is_empty())
+        .map(str::to_owned)
         .ok_or_else(not_found)?;
     let reading = msg.reading.as_ref().map_err(Clone::clone)?;
     let key = matched_key(lookup, &agent.id, &msg, reading).await?;
@@ -153,7 +154,7 @@ async fn verify(lookup: &Lookup, msg: Verify) -> Result<Verified, VerifyFailure>
     Ok(Verified {
         route: crate::db::routes::best_match_index(&entry.routes, &msg.sub_path),
         entry: entry.clone(),
-        acp_url,
+        address,
         answer: msg.reading.ok().and_then(|r| r.answer),
         body: msg.body,
         key_name: key.name,

@@ -3,7 +3,9 @@
 use super::schema::{agent_api_keys, agent_routes, agents};
 use super::{api_keys, now, DbConnection, DbResult};
 use crate::crypto::DataKey;
-use crate::domain::{generate_key, AcpType, AgentName, Identities, KeyKind, Secret};
+use crate::domain::{
+    generate_key, A2aVersion, AcpType, AgentName, AgentProtocol, Identities, KeyKind, Secret,
+};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -30,6 +32,38 @@ pub struct Agent {
     /// The agent's own identities at its providers (a JSON list), for the
     /// loop guard.
     pub identities: Option<String>,
+    /// `acp` or `a2a` ([`AgentProtocol`]).
+    pub protocol: String,
+    /// Where an A2A agent's card is read from.
+    pub agent_card_url: Option<String>,
+    /// The card's JSON-RPC interface: where an A2A agent is called.
+    pub a2a_url: Option<String>,
+    /// The A2A version whose shapes the agent is sent ("1.0" or "0.3").
+    pub a2a_version: Option<String>,
+    /// When the card was last read.
+    pub card_read_at: Option<NaiveDateTime>,
+}
+
+impl Agent {
+    pub fn protocol(&self) -> AgentProtocol {
+        AgentProtocol::from_stored(&self.protocol)
+    }
+
+    /// Where the agent is called: its ACP URL, or its card's A2A interface.
+    pub fn address(&self) -> Option<&str> {
+        match self.protocol() {
+            AgentProtocol::Acp => self.acp_url.as_deref(),
+            AgentProtocol::A2a => self.a2a_url.as_deref(),
+        }
+    }
+}
+
+/// An A2A agent's card as last read: where it is and what it declared.
+#[derive(Debug, Clone)]
+pub struct CardRead {
+    pub card_url: String,
+    pub interface_url: String,
+    pub version: A2aVersion,
 }
 
 /// What a registration sets; everything else is kept or derived.
@@ -48,7 +82,15 @@ pub struct Registration {
     /// Identities declared with the registration (stored form); None keeps
     /// what the agent had.
     pub identities: Option<String>,
+    pub protocol: AgentProtocol,
+    /// An A2A agent's card (None for ACP agents).
+    pub card: Option<CardRead>,
+    /// The bearer token an A2A agent accepts; None keeps the one it has.
+    pub outbound_token: Option<Secret>,
 }
+
+/// The name of the key that holds an A2A agent's bearer token.
+pub const OUTBOUND_TOKEN_NAME: &str = "a2a-bearer";
 
 /// Creates or updates the agent named in `reg` (keeping its id) and returns
 /// it with its internal key, creating that key the first time.
@@ -59,6 +101,7 @@ pub fn register(
 ) -> DbResult<(Agent, Secret)> {
     conn.transaction(|conn| {
         let existing = find_by_name(conn, reg.name.as_str())?;
+        let token = reg.outbound_token.clone();
         let agent = agent_row(reg, existing.as_ref());
         if existing.is_some() {
             diesel::update(agents::table.find(&agent.id))
@@ -70,8 +113,37 @@ pub fn register(
                 .execute(conn)?;
         }
         let key = internal_key(conn, data_key, &agent)?;
+        if let Some(token) = token {
+            set_outbound_token(conn, data_key, &agent, &token)?;
+        }
         Ok((agent, key))
     })
+}
+
+/// Stores the token hookgate sends the agent, replacing the one it had at
+/// once (the agent asked for the new one).
+fn set_outbound_token(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    agent: &Agent,
+    token: &Secret,
+) -> DbResult<()> {
+    let kind = KeyKind::OUTBOUND;
+    match api_keys::find_by_name(conn, &agent.id, OUTBOUND_TOKEN_NAME, kind)? {
+        Some(key) => api_keys::rotate(conn, data_key, &key, kind, token, now())?,
+        None => {
+            api_keys::insert(
+                conn,
+                data_key,
+                &agent.id,
+                OUTBOUND_TOKEN_NAME,
+                kind,
+                token,
+                None,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The agent as `reg` describes it; what a registration does not set (id,
@@ -105,6 +177,11 @@ fn agent_row(reg: Registration, existing: Option<&Agent>) -> Agent {
         identities: reg
             .identities
             .or_else(|| existing.and_then(|e| e.identities.clone())),
+        protocol: reg.protocol.as_str().to_owned(),
+        agent_card_url: reg.card.as_ref().map(|c| c.card_url.clone()),
+        a2a_url: reg.card.as_ref().map(|c| c.interface_url.clone()),
+        a2a_version: reg.card.as_ref().map(|c| c.version.as_str().to_owned()),
+        card_read_at: reg.card.as_ref().map(|_| now),
     }
 }
 
@@ -135,10 +212,36 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Agent
         .optional()
 }
 
-/// Agents whose deliveries may be attempted now: an ACP URL, not paused.
+/// Records what the agent's card said when it was read again.
+pub fn set_card(conn: &mut DbConnection, id: &str, card: &CardRead) -> QueryResult<Option<Agent>> {
+    diesel::update(agents::table.find(id))
+        .set((
+            agents::agent_card_url.eq(&card.card_url),
+            agents::a2a_url.eq(&card.interface_url),
+            agents::a2a_version.eq(card.version.as_str()),
+            agents::card_read_at.eq(now()),
+        ))
+        .execute(conn)?;
+    find_by_id(conn, id)
+}
+
+/// Every A2A agent, to read their cards again at start.
+pub fn a2a_agents(conn: &mut DbConnection) -> QueryResult<Vec<Agent>> {
+    agents::table
+        .filter(agents::protocol.eq(AgentProtocol::A2a.as_str()))
+        .filter(agents::agent_card_url.is_not_null())
+        .select(Agent::as_select())
+        .load(conn)
+}
+
+/// Agents whose deliveries may be attempted now: an address, not paused.
 pub fn deliverable(conn: &mut DbConnection) -> QueryResult<Vec<Agent>> {
     agents::table
-        .filter(agents::acp_url.is_not_null())
+        .filter(
+            agents::acp_url
+                .is_not_null()
+                .or(agents::a2a_url.is_not_null()),
+        )
         .filter(agents::deliveries_paused_at.is_null())
         .order(agents::id.asc())
         .select(Agent::as_select())
@@ -227,6 +330,20 @@ pub struct AgentResponse {
     /// The agent's own identities at its providers (`github:my-agent[bot]`):
     /// events they caused are dropped by the loop guard.
     pub identities: Vec<String>,
+    /// `acp` (Agentex's protocol, at `acp_url`) or `a2a` (at the JSON-RPC
+    /// interface of the Agent Card read from `agent_card_url`).
+    pub protocol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_card_url: Option<String>,
+    /// The card's JSON-RPC interface, where deliveries go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a2a_url: Option<String>,
+    /// The A2A version the card declares ("1.0", or "0.3" for older agents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a2a_version: Option<String>,
+    /// When the card was last read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_read_at: Option<DateTime<Utc>>,
 }
 
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -256,6 +373,11 @@ impl From<Agent> for AgentResponse {
                 .as_slice()
                 .to_vec(),
             account_id: a.account_id,
+            protocol: a.protocol,
+            agent_card_url: a.agent_card_url,
+            a2a_url: a.a2a_url,
+            a2a_version: a.a2a_version,
+            card_read_at: a.card_read_at.map(utc),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 mod live;
 
-pub use live::{digest_live_until, find_internal_secret, live_secrets};
+pub use live::{digest_live_until, find_internal_secret, find_outbound_token, live_secrets};
 
 use super::schema::{agent_api_keys, agent_key_versions};
 use super::{now, DbConnection, DbResult};

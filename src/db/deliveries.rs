@@ -21,8 +21,8 @@ mod tasks;
 
 pub use admin::{cancel, retry_matching, retry_one, RetryFilter};
 pub use claim::{
-    claim, claim_next_heads, release_all_claims, release_claims, ClaimStamp, Claimed, InternalKeys,
-    Room,
+    claim, claim_next_heads, release_all_claims, release_claims, AgentSecrets, ClaimStamp, Claimed,
+    InternalKeys, Room,
 };
 pub(in crate::db) use claim::{claimed_rows, ClaimedRow, HeadRow};
 pub use depth::queue_samples;

@@ -17,6 +17,11 @@ diesel::table! {
         deliveries_paused_at -> Nullable<Timestamp>,
         account_id -> Nullable<Text>,
         identities -> Nullable<Text>,
+        protocol -> Text,
+        agent_card_url -> Nullable<Text>,
+        a2a_url -> Nullable<Text>,
+        a2a_version -> Nullable<Text>,
+        card_read_at -> Nullable<Timestamp>,
     }
 }
 

@@ -27,6 +27,10 @@ impl KeyKind {
     /// Sent by hookgate to the agent; made by registration.
     pub const INTERNAL: KeyKind = KeyKind::new("internal", KeyLookup::NotPresented);
 
+    /// The bearer token hookgate sends an A2A agent whose card declares a
+    /// security scheme; the agent's own, given at registration.
+    pub const OUTBOUND: KeyKind = KeyKind::new("outbound", KeyLookup::NotPresented);
+
     /// At most this many keys of an [`KeyLookup::AllOfType`] type per agent,
     /// so a call never costs more than this many HMACs (times live versions).
     pub const MAX_TRIED_KEYS: usize = 16;

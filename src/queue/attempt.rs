@@ -4,20 +4,22 @@
 //! contract's retry rules.
 
 mod event;
+mod message;
 mod verdict;
 
 use crate::actors::forwarder::ForwarderActor;
 use crate::db::deliveries::{AttemptRecord, Claimed, Outcome};
 use crate::db::now;
-use crate::domain::RouteMode;
+use crate::domain::{AgentProtocol, RouteMode};
 use crate::row::headers as stored;
 use actix::prelude::*;
 use actix_web::http::Method;
 use event::deliver_event;
+use message::deliver_message;
 use rand::Rng;
 use std::time::Duration;
 use tracing::Instrument;
-use verdict::{judge, Exchange, Verdict};
+use verdict::{judge, Call, Exchange, Verdict};
 
 /// Backoff and attempt limit.
 #[derive(Debug, Clone, Copy)]
@@ -90,9 +92,10 @@ pub fn unfinished(claimed: &Claimed) -> AttemptRecord {
     }
 }
 
-/// One attempt by the delivery's mode: an ACP event (its calls carrying the
-/// id of the request that brought it), or the stored request replayed (its
-/// stored headers carry the id); and the task it created, if any.
+/// One attempt by the delivery's mode and the agent's protocol: an ACP
+/// event or an A2A message (their calls carrying the id of the request
+/// that brought it), or the stored request replayed (its stored headers
+/// carry the id); and the task it announced to the agent, if any.
 async fn exchange(
     client: &awc::Client,
     base_url: &str,
@@ -100,10 +103,15 @@ async fn exchange(
     limit: usize,
     request_id: Option<String>,
 ) -> (Exchange, Option<String>) {
-    if claimed.delivery.mode == RouteMode::AcpEvent {
-        deliver_event(client, base_url, claimed, limit, request_id).await
-    } else {
-        (replay(client, base_url, claimed, limit).await, None)
+    match (claimed.delivery.mode, claimed.agent.protocol()) {
+        (RouteMode::AcpEvent, AgentProtocol::Acp) => {
+            deliver_event(client, base_url, claimed, limit, request_id).await
+        }
+        (RouteMode::AcpEvent, AgentProtocol::A2a) => {
+            let exchange = deliver_message(client, base_url, claimed, limit, request_id);
+            (exchange.await, None)
+        }
+        _ => (replay(client, base_url, claimed, limit).await, None),
     }
 }
 
@@ -178,7 +186,7 @@ async fn replay(client: &awc::Client, base_url: &str, claimed: &Claimed, limit: 
     // The stored traceparent is the request's; this attempt's replaces it.
     request.headers_mut().remove(crate::telemetry::TRACEPARENT);
     crate::telemetry::inject(request.headers_mut());
-    judge(request.send_body(d.body.clone()).await, limit, false).await
+    judge(request.send_body(d.body.clone()).await, limit, Call::Plain).await
 }
 
 #[cfg(test)]

@@ -147,8 +147,8 @@ impl DispatcherActor {
 
     fn attempt(&mut self, claimed: Claimed, ctx: &mut Context<Self>) {
         let agent_id = claimed.agent.id.clone();
-        let acp_url = claimed.agent.acp_url.clone().unwrap_or_default();
-        let forwarder = self.registry.forwarder_for(&claimed.agent, &acp_url);
+        let address = claimed.agent.address().unwrap_or_default().to_owned();
+        let forwarder = self.registry.forwarder_for(&claimed.agent, &address);
         let policy = self.config.policy;
         let fallback = super::attempt::unfinished(&claimed);
         let agent_name = claimed.agent.name.clone();

@@ -1,6 +1,7 @@
 //! `/agents`: registration (idempotent by name, returns the internal key;
 //! who may register what is `registrant.rs`), list, get and delete.
 
+pub mod card;
 mod registrant;
 
 use registrant::Registrant;
@@ -11,7 +12,7 @@ use super::identities::parse_identities;
 use super::AppState;
 use crate::db::agents::{self, Agent, AgentResponse, Registration};
 use crate::db::{is_unique_violation, DbConnection};
-use crate::domain::{AcpType, AgentName, Revealed};
+use crate::domain::{AcpType, AgentName, AgentProtocol, Revealed, Secret};
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,16 @@ pub struct RegisterAgentRequest {
     pub registration_metadata: Option<serde_json::Value>,
     pub agent_id: Option<String>,
     pub agent_input_type: Option<String>,
+    /// `acp` (the default: Agentex's protocol, at `acp_url`) or `a2a`
+    /// (registered from its Agent Card at `agent_card_url`).
+    pub protocol: Option<String>,
+    /// An A2A agent's card, or the server that serves it at
+    /// `/.well-known/agent-card.json`.
+    pub agent_card_url: Option<String>,
+    /// The bearer token an A2A agent accepts (its card's security scheme);
+    /// stored encrypted, sent as `Authorization: Bearer`, never shown.
+    #[schema(value_type = Option<String>)]
+    pub outbound_token: Option<Secret>,
 }
 
 /// The registration answer: the agent plus its internal key.
@@ -42,13 +53,15 @@ pub struct RegisteredAgent {
 }
 
 impl RegisterAgentRequest {
-    fn parse(self, account_id: Option<String>) -> Result<Registration, AdminError> {
+    /// The registration, and for an A2A agent the card to read before it
+    /// is stored.
+    fn parse(
+        self,
+        account_id: Option<String>,
+    ) -> Result<(Registration, Option<String>), AdminError> {
         let name = AgentName::parse(&self.name)?;
         let acp_type = AcpType::parse(self.acp_type.as_deref().unwrap_or("async"))?;
-        let acp_url = self.acp_url.filter(|u| !u.trim().is_empty());
-        if let Some(url) = &acp_url {
-            validate_acp_url(url)?;
-        }
+        let (protocol, acp_url, card_url) = self.address()?;
         if self
             .registration_metadata
             .as_ref()
@@ -83,8 +96,11 @@ impl RegisterAgentRequest {
             .and_then(|m| m.get("hookgate_identities"))
             .map(|v| parse_identities("registration_metadata.hookgate_identities", v))
             .transpose()?;
-        Ok(Registration {
+        let registration = Registration {
             identities: identities.map(|i| i.to_stored()),
+            protocol,
+            card: None,
+            outbound_token: self.outbound_token.filter(|t| !t.expose().is_empty()),
             name,
             description: self.description,
             acp_url,
@@ -96,7 +112,45 @@ impl RegisterAgentRequest {
             agent_input_type: self.agent_input_type,
             requested_id,
             account_id,
-        })
+        };
+        Ok((registration, card_url))
+    }
+}
+
+impl RegisterAgentRequest {
+    /// The protocol and where the agent is: an ACP agent's `acp_url`, an
+    /// A2A agent's card URL; each field refused where it does not belong.
+    fn address(&self) -> Result<(AgentProtocol, Option<String>, Option<String>), AdminError> {
+        let protocol = AgentProtocol::parse(self.protocol.as_deref().unwrap_or("acp"))?;
+        let given = |field: &Option<String>| field.clone().filter(|u| !u.trim().is_empty());
+        let (acp_url, card_url) = (given(&self.acp_url), given(&self.agent_card_url));
+        let not_for =
+            |field: &str, why: &str| AdminError::Unprocessable(format!("Field '{field}' {why}."));
+        match protocol {
+            AgentProtocol::Acp => {
+                let url = acp_url.ok_or_else(|| not_for("acp_url", "is required: it is where hookgate delivers to an ACP agent (an A2A agent is registered with \"protocol\": \"a2a\" and its \"agent_card_url\")"))?;
+                validate_acp_url(&url)?;
+                if card_url.is_some() || self.outbound_token.is_some() {
+                    let field = if card_url.is_some() {
+                        "agent_card_url"
+                    } else {
+                        "outbound_token"
+                    };
+                    return Err(not_for(
+                        field,
+                        "applies only to A2A agents (\"protocol\": \"a2a\")",
+                    ));
+                }
+                Ok((protocol, Some(url), None))
+            }
+            AgentProtocol::A2a => {
+                if acp_url.is_some() {
+                    return Err(not_for("acp_url", "applies only to ACP agents: an A2A agent is called at the interface its Agent Card names"));
+                }
+                let url = card_url.ok_or_else(|| not_for("agent_card_url", "is required for an A2A agent: hookgate reads the agent's JSON-RPC interface from its Agent Card"))?;
+                Ok((protocol, None, Some(card::card_url(&url)?)))
+            }
+        }
     }
 }
 
@@ -118,18 +172,18 @@ pub async fn register(
     body: web::Json<RegisterAgentRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let registrant = Registrant::of(&req);
-    let registration = body
+    let (mut registration, card_url) = body
         .into_inner()
         .parse(registrant.account().map(str::to_owned))?;
     if let Some(url) = &registration.acp_url {
-        let host = url.parse::<actix_web::http::Uri>().ok();
-        if let Some(why) =
-            host.and_then(|u| u.host().and_then(|h| state.outbound.refusal_for_host(h)))
-        {
+        if let Some(why) = state.forwarding.refusal_for_url(url) {
             return Err(AdminError::Unprocessable(format!(
                 "Field 'acp_url' is refused: {why}."
             )));
         }
+    }
+    if let Some(url) = card_url {
+        registration.card = Some(card::read(&state, &url).await?);
     }
     let data_key = state.data_key.clone();
     let (agent, key) = run_change(&state, move |conn| {

@@ -152,6 +152,11 @@ pub fn create_key(
 pub fn key_value(kind: KeyKind, given: Option<Secret>, field: &str) -> Result<Secret, AdminError> {
     let provider = providers::of_kind(kind);
     let Some(value) = given else {
+        if kind == KeyKind::OUTBOUND {
+            return Err(AdminError::Unprocessable(format!(
+                "Field '{field}' is required for type 'outbound': it is the token the A2A agent accepts, sent as 'Authorization: Bearer'."
+            )));
+        }
         if let Some(SecretSource::PublicKey { found_in }) = provider.map(|p| p.descriptor().secret)
         {
             return Err(AdminError::Unprocessable(format!(

@@ -85,7 +85,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(operation_id = "forward_to_agent", method(get, post, put, patch, delete), path = "/agents/forward/name/{agent_name}/{path}",
     tag = "forward",
     params(("agent_name" = String, Path, description = "The agent's name"),
-           ("path" = String, Path, description = "Sub-path appended to the agent's acp_url")),
+           ("path" = String, Path, description = "Sub-path appended to the agent's address (its acp_url, or an A2A agent's interface URL)")),
     request_body(content = Vec<u8>, description = "Raw body, forwarded unchanged", content_type = "application/octet-stream"),
     responses((status = 200, description = "The agent's own answer (any status)"),
               (status = 400, description = "Malformed provider payload or timestamp, or a path with no canonical form (climbing above the agent's base, an encoded '/', a control character)"),
@@ -207,7 +207,7 @@ async fn handle<'a>(
             let forward = outgoing(&call, redaction, &verified.body);
             let forwarder = services
                 .registry
-                .forwarder_for(verified.agent(), &verified.acp_url);
+                .forwarder_for(verified.agent(), &verified.address);
             let agent = verified.agent().name.clone();
             act::relay(forwarder, forward, agent, limits.timeout_secs, seen.started).await
         }

@@ -31,6 +31,7 @@ use utoipa::OpenApi;
         agents::get,
         agents::get_by_name,
         agents::delete,
+        agents::card::refresh,
         agents::delete_by_name,
         api_keys::create,
         api_keys::list,

@@ -123,7 +123,9 @@ fn sign(
 /// Why hookgate cannot sign for any key of a type, if it cannot.
 fn cannot_sign(kind: KeyKind) -> Option<AdminError> {
     let holds = match providers::of_kind(kind).map(|p| p.descriptor().secret) {
-        _ if kind == KeyKind::INTERNAL => "internal keys are sent by hookgate, not by a provider",
+        _ if kind.lookup() == KeyLookup::NotPresented => {
+            "it is sent by hookgate to the agent, not by a provider"
+        }
         _ if kind.lookup() == KeyLookup::Digest => "it stores only a digest of the value",
         Some(SecretSource::PublicKey { .. }) => "it holds only the provider's public key",
         _ => return None,

@@ -96,12 +96,12 @@ pub fn named(name: &str) -> Option<&'static dyn Provider> {
         .find(|p| p.descriptor().kind.as_str() == name)
 }
 
-/// Every key type name, hookgate's `internal` included.
+/// Every key type name, hookgate's `internal` and `outbound` included.
 pub fn kinds() -> impl Iterator<Item = KeyKind> {
     PROVIDERS
         .iter()
         .map(|p| p.descriptor().kind)
-        .chain([KeyKind::INTERNAL])
+        .chain([KeyKind::INTERNAL, KeyKind::OUTBOUND])
 }
 
 /// The key type named `raw` (`api_key_type`), or a message listing them.

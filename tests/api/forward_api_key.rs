@@ -24,13 +24,14 @@ async fn unknown_agent_or_missing_acp_url_is_404(backend: Backend) {
         )
         .await;
     reply.assert_detail(404, "Agent ghost not found or has no ACP URL.");
+    // An agent with no address can no longer be registered (issue 30).
     let no_url = app
         .post_json(
             "/agents/register",
             json!({"name": "no-url", "acp_type": "async"}),
         )
         .await;
-    assert_eq!(no_url.status, 200);
+    assert_eq!(no_url.status, 422, "{}", no_url.text());
     let reply = app.forward(Method::GET, "no-url", "x", &[], "").await;
     reply.assert_detail(404, "Agent no-url not found or has no ACP URL.");
 }

@@ -5,6 +5,8 @@
 #[macro_use]
 mod helpers;
 
+mod a2a;
+mod a2a_agent;
 mod accounts;
 mod acp_agent;
 mod admin_cli;
@@ -61,3 +63,4 @@ mod task_keys;
 mod tls_agents;
 mod ui;
 mod vectors;
+mod venv;

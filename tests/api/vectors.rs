@@ -2,54 +2,17 @@
 //! run in a virtualenv (target/tmp/vectors-venv) that the first caller makes
 //! from `tests/vectors/requirements.txt`.
 
+use crate::venv::{self, project_file};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-fn project_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 /// The venv's python, made once per test run (and reused across runs while
 /// the requirements are unchanged).
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let requirements = project_file("tests/vectors/requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements).expect("read requirements");
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vectors-venv");
-        let python = venv.join("bin/python");
-        let stamp = venv.join("requirements.txt");
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-            return python;
-        }
-        // Built beside, then renamed into place: a half-made venv is never used.
-        let building = venv.with_extension(format!("building-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&building);
-        let run = |cmd: &mut Command, what: &str| {
-            let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-            assert!(
-                out.status.success(),
-                "{what} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(&building),
-            "python3 -m venv (the provider-library tests need Python 3 with venv)",
-        );
-        run(
-            Command::new(building.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(&requirements),
-            "pip install -r tests/vectors/requirements.txt",
-        );
-        std::fs::write(building.join("requirements.txt"), &wanted).expect("stamp venv");
-        let _ = std::fs::remove_dir_all(&venv);
-        std::fs::rename(&building, &venv).expect("move venv into place");
-        python
-    })
+    PYTHON.get_or_init(|| venv::python("tests/vectors/requirements.txt", "vectors-venv"))
 }
 
 /// Makes the venv now (the first call may take a while for pip).

@@ -152,10 +152,31 @@ pub fn find_internal_secret(
     data_key: &DataKey,
     agent_id: &str,
 ) -> DbResult<Option<Secret>> {
+    find_sent_secret(conn, data_key, agent_id, KeyKind::INTERNAL)
+}
+
+/// The bearer token hookgate sends an A2A agent, if it was given one (as
+/// [`find_internal_secret`] picks among keys and versions).
+pub fn find_outbound_token(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    agent_id: &str,
+) -> DbResult<Option<Secret>> {
+    find_sent_secret(conn, data_key, agent_id, KeyKind::OUTBOUND)
+}
+
+/// A secret hookgate sends to the agent: the oldest key of `kind`, its
+/// newest live version.
+fn find_sent_secret(
+    conn: &mut DbConnection,
+    data_key: &DataKey,
+    agent_id: &str,
+    kind: KeyKind,
+) -> DbResult<Option<Secret>> {
     let at = now();
     let key_id: Option<String> = agent_api_keys::table
         .filter(agent_api_keys::agent_id.eq(agent_id))
-        .filter(agent_api_keys::api_key_type.eq(KeyKind::INTERNAL.as_str()))
+        .filter(agent_api_keys::api_key_type.eq(kind.as_str()))
         .order(agent_api_keys::created_at.asc())
         .select(agent_api_keys::id)
         .first(conn)

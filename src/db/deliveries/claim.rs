@@ -33,7 +33,7 @@ pub struct Claimed {
     /// The token that holds its lane; outcomes are recorded under it.
     pub claim_token: String,
     pub agent: Agent,
-    pub internal_key: Option<Secret>,
+    pub secrets: AgentSecrets,
     pub task: Option<ClaimedTask>,
     /// Set when its route coalesces: the task's pending events behind it,
     /// in sequence, sent with it in one call.
@@ -68,7 +68,29 @@ pub struct ClaimStamp<'a> {
 /// that outlives one claim.
 pub struct InternalKeys<'a> {
     pub data_key: &'a DataKey,
-    pub cache: &'a mut HashMap<String, Option<Secret>>,
+    pub cache: &'a mut HashMap<String, AgentSecrets>,
+}
+
+/// What an attempt sends to prove itself to the agent: its internal key
+/// (`x-agent-api-key`, ACP) and the bearer token an A2A agent asked for.
+/// Cached per agent until the agent's row changes (a registration sets
+/// them) or the dispatcher's minute passes.
+#[derive(Debug, Clone, Default)]
+pub struct AgentSecrets {
+    pub internal: Option<Secret>,
+    pub outbound: Option<Secret>,
+    /// The agent's `updated_at` when they were read.
+    read_for: Option<NaiveDateTime>,
+}
+
+impl AgentSecrets {
+    fn read(conn: &mut DbConnection, data_key: &DataKey, agent: &Agent) -> DbResult<Self> {
+        Ok(Self {
+            internal: api_keys::find_internal_secret(conn, data_key, &agent.id)?,
+            outbound: api_keys::find_outbound_token(conn, data_key, &agent.id)?,
+            read_for: Some(agent.updated_at),
+        })
+    }
 }
 
 /// Agents per statement: SQLite allows 500 terms in a compound SELECT.
@@ -122,7 +144,8 @@ pub fn claim_next_heads(
     }
     let lanes = format!(
         "id IN ({}) AND due_at <= ? AND agent_id IN (SELECT a.id FROM agents a \
-         WHERE a.acp_url IS NOT NULL AND a.deliveries_paused_at IS NULL)",
+         WHERE (a.acp_url IS NOT NULL OR a.a2a_url IS NOT NULL) \
+         AND a.deliveries_paused_at IS NULL)",
         raw::placeholders(task_ids.len())
     );
     let mut params: Vec<Param> = task_ids.iter().map(Param::from).collect();
@@ -212,9 +235,10 @@ fn with_context(
         let Some(agent) = agents.get(delivery.agent_id.as_str()) else {
             continue; // cannot happen: the claim named only deliverable agents
         };
-        if !keys.cache.contains_key(&agent.id) {
-            let key = api_keys::find_internal_secret(conn, keys.data_key, &agent.id)?;
-            keys.cache.insert(agent.id.clone(), key);
+        let current = keys.cache.get(&agent.id);
+        if current.is_none_or(|s| s.read_for != Some(agent.updated_at)) {
+            let secrets = AgentSecrets::read(conn, keys.data_key, agent)?;
+            keys.cache.insert(agent.id.clone(), secrets);
         }
         let task = match (&delivery.task_id, row.task_name) {
             (Some(id), Some(name)) => Some(ClaimedTask {
@@ -226,7 +250,7 @@ fn with_context(
         };
         claimed.push(Claimed {
             task,
-            internal_key: keys.cache[&agent.id].clone(),
+            secrets: keys.cache[&agent.id].clone(),
             claim_token: stamp.token.to_owned(),
             agent: (*agent).clone(),
             delivery,

@@ -3,14 +3,15 @@
 //! sync agent) with the content intake stored, each carrying the agent's
 //! internal key and the id of the request that brought the event.
 
-use super::verdict::{judge, Exchange, Verdict};
+use super::verdict::{judge, Call, Exchange, Verdict};
 use crate::acp::{self, EventRef, TaskRef};
 use crate::db::agents::Agent;
-use crate::db::deliveries::{Claimed, Delivery};
+use crate::db::deliveries::Claimed;
 use crate::domain::AcpType;
 use crate::headers::REQUEST_ID;
 use crate::row::content;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 pub async fn deliver_event(
     client: &awc::Client,
@@ -27,12 +28,17 @@ pub async fn deliver_event(
         id: &task.id,
         name: &task.name,
     };
+    let key = claimed.secrets.internal.as_ref();
     let target = RpcTarget {
         client,
         url: format!("{base_url}/api"),
-        key: claimed.internal_key.as_ref().map(|k| k.expose().to_owned()),
+        headers: vec![(
+            "x-agent-api-key",
+            key.map(|k| k.expose().to_owned()).unwrap_or_default(),
+        )],
         request_id,
         limit,
+        call: Call::Acp,
     };
     // A sync agent (Agentex `acp_type: sync`) answers only `message/send`:
     // its tasks are not announced, each event is a message.
@@ -44,21 +50,14 @@ pub async fn deliver_event(
         }
         created = Some(task.id.clone());
     }
-    let coalesced;
-    let content = match &claimed.followers {
-        Some(followers) => {
-            coalesced = batch(&claimed.delivery, followers);
-            &*coalesced
-        }
-        None => content::stored(claimed.delivery.content.as_deref()),
-    };
+    let content = content_of(claimed);
     let created_at = rfc3339(claimed.delivery.created_at);
     let event = EventRef {
         id: &claimed.delivery.id,
         agent_id: &claimed.agent.id,
         task_id: &task.id,
         sequence_id: claimed.delivery.sequence_id.unwrap_or(1),
-        content,
+        content: &content,
         created_at: &created_at,
     };
     let exchange = if sync {
@@ -73,13 +72,19 @@ pub async fn deliver_event(
     (exchange, created)
 }
 
-/// The coalesced content of a head and the events gathered behind it.
-fn batch(head: &Delivery, followers: &[Delivery]) -> Box<RawValue> {
-    let all: Vec<(&str, Option<&str>)> = std::iter::once(head)
-        .chain(followers)
-        .map(|d| (d.id.as_str(), d.content.as_deref()))
-        .collect();
-    content::coalesced(&all)
+/// The content an attempt sends: the stored one, or the coalesced content
+/// of a head and the events gathered behind it.
+pub fn content_of(claimed: &Claimed) -> Cow<'_, RawValue> {
+    match &claimed.followers {
+        Some(followers) => {
+            let all: Vec<(&str, Option<&str>)> = std::iter::once(&claimed.delivery)
+                .chain(followers)
+                .map(|d| (d.id.as_str(), d.content.as_deref()))
+                .collect();
+            Cow::Owned(content::coalesced(&all))
+        }
+        None => Cow::Borrowed(content::stored(claimed.delivery.content.as_deref())),
+    }
 }
 
 /// `task/create` for a task the agent does not know yet; the exchange
@@ -123,25 +128,28 @@ fn acp_agent(a: &Agent) -> acp::Agent<'_> {
     }
 }
 
-/// Where one attempt's JSON-RPC calls go, with the agent's internal key and
-/// the id of the request that brought the event.
-struct RpcTarget<'a> {
-    client: &'a awc::Client,
-    url: String,
-    key: Option<String>,
-    request_id: Option<String>,
-    limit: usize,
+/// Where one attempt's JSON-RPC calls go, with the headers that prove who
+/// sends them (the agent's internal key, an A2A agent's token) and the id
+/// of the request that brought the event.
+pub struct RpcTarget<'a> {
+    pub client: &'a awc::Client,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub request_id: Option<String>,
+    pub limit: usize,
+    pub call: Call,
 }
 
 impl RpcTarget<'_> {
-    async fn call(&self, body: &impl serde::Serialize) -> Exchange {
+    pub async fn call(&self, body: &impl serde::Serialize) -> Exchange {
         let mut request = self.client.post(&self.url);
-        let key = self.key.as_deref().unwrap_or_default();
-        request = request.insert_header(("x-agent-api-key", key));
+        for (name, value) in &self.headers {
+            request = request.insert_header((*name, value.as_str()));
+        }
         if let Some(id) = &self.request_id {
             request = request.insert_header((REQUEST_ID, id.as_str()));
         }
         crate::telemetry::inject(request.headers_mut());
-        judge(request.send_json(body).await, self.limit, true).await
+        judge(request.send_json(body).await, self.limit, self.call).await
     }
 }

@@ -3,7 +3,7 @@
 //! failures retried, honouring `Retry-After`, any other status failed) and
 //! what of the answer is kept.
 
-use crate::acp;
+use crate::{a2a, acp};
 use actix_web::http::header::{HeaderMap, RETRY_AFTER};
 use actix_web::http::StatusCode;
 use std::time::Duration;
@@ -18,6 +18,18 @@ pub enum Verdict {
     Fail {
         error: String,
     },
+}
+
+/// What kind of call was answered, so what a 2xx answer must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// A stored request replayed: any 2xx is done.
+    Plain,
+    /// ACP JSON-RPC: done unless its `error` is set, which fails the delivery.
+    Acp,
+    /// A2A JSON-RPC: done on a `result`; an `error` (or no JSON-RPC answer)
+    /// is a failed attempt, retried like any other.
+    A2a,
 }
 
 pub struct Exchange {
@@ -43,8 +55,8 @@ const MAX_RESPONSE_BYTES: usize = 4096;
 /// An answer as kept: a JSON-RPC call's `result` (or its `error`) as JSON,
 /// another body as text; cut at [`MAX_RESPONSE_BYTES`] on a character
 /// boundary.
-fn answer_of(body: &[u8], json_rpc: bool) -> Option<String> {
-    let text = match json_rpc {
+fn answer_of(body: &[u8], call: Call) -> Option<String> {
+    let text = match call != Call::Plain {
         true => {
             let value: serde_json::Value = serde_json::from_slice(body).ok()?;
             let error = value.get("error").filter(|e| !e.is_null());
@@ -63,7 +75,7 @@ fn answer_of(body: &[u8], json_rpc: bool) -> Option<String> {
 pub async fn judge<S>(
     sent: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
     limit: usize,
-    json_rpc: bool,
+    call: Call,
 ) -> Exchange
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
@@ -85,14 +97,9 @@ where
     let status = response.status();
     let retry_after = retry_after(response.headers());
     let body = response.body().limit(limit).await;
-    let answer = body.as_ref().ok().and_then(|b| answer_of(b, json_rpc));
+    let answer = body.as_ref().ok().and_then(|b| answer_of(b, call));
     let verdict = match (status, body) {
-        (s, Ok(body)) if s.is_success() => {
-            match json_rpc.then(|| acp::rpc_error(&body)).flatten() {
-                Some(error) => Verdict::Fail { error },
-                None => Verdict::Done,
-            }
-        }
+        (s, Ok(body)) if s.is_success() => taken(&body, call),
         (s, Err(e)) if s.is_success() => Verdict::Retry {
             after: None,
             error: format!("reading the agent's answer failed: {e}"),
@@ -115,6 +122,21 @@ where
         verdict,
         status: Some(status.as_u16()),
         response: answer,
+    }
+}
+
+/// What a 2xx answer to `call` says.
+fn taken(body: &[u8], call: Call) -> Verdict {
+    match call {
+        Call::Plain => Verdict::Done,
+        Call::Acp => match acp::rpc_error(body) {
+            Some(error) => Verdict::Fail { error },
+            None => Verdict::Done,
+        },
+        Call::A2a => match a2a::message::taken(body) {
+            Ok(()) => Verdict::Done,
+            Err(error) => Verdict::Retry { after: None, error },
+        },
     }
 }
 

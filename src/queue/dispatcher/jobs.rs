@@ -6,15 +6,16 @@
 
 use super::rooms::RoomPlan;
 use crate::crypto::DataKey;
-use crate::db::deliveries::{self, AttemptRecord, ClaimStamp, Claimed, InternalKeys, Outcome};
+use crate::db::deliveries::{
+    self, AgentSecrets, AttemptRecord, ClaimStamp, Claimed, InternalKeys, Outcome,
+};
 use crate::db::{agents, Commits, DbError, DbPool, DbPooled};
-use crate::domain::Secret;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Internal keys by agent id, kept between claims (cleared every minute).
-pub type KeyCache = Arc<Mutex<HashMap<String, Option<Secret>>>>;
+pub type KeyCache = Arc<Mutex<HashMap<String, AgentSecrets>>>;
 
 /// Finished attempts and unattempted claims to write back.
 #[derive(Debug, Default)]

@@ -91,6 +91,11 @@ mod tests {
             deliveries_paused_at: None,
             account_id: None,
             identities: None,
+            protocol: "acp".into(),
+            agent_card_url: None,
+            a2a_url: None,
+            a2a_version: None,
+            card_read_at: None,
         }
     }
 

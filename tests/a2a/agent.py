@@ -1,0 +1,109 @@
+"""An A2A agent built the way a2a-sdk's own examples build one: an
+AgentExecutor behind the SDK's DefaultRequestHandler and InMemoryTaskStore,
+served with the SDK's JSON-RPC and Agent Card routes. Only what the tests
+need is added: every message it is given is appended, as the SDK parsed it,
+to a JSON-lines file (so it survives restarts), and with --token every call
+must carry that bearer token (the card declares the scheme).
+
+    agent.py --port P --record FILE [--token T]
+"""
+
+import argparse
+import json
+
+import uvicorn
+from google.protobuf.json_format import MessageToDict
+from starlette.applications import Starlette
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import JSONResponse
+
+from a2a.helpers.proto_helpers import new_text_message
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+from a2a.server.tasks import InMemoryTaskStore
+from a2a.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentInterface,
+    AgentSkill,
+    HTTPAuthSecurityScheme,
+    SecurityRequirement,
+    SecurityScheme,
+    StringList,
+)
+
+
+class RecordingExecutor(AgentExecutor):
+    def __init__(self, record):
+        self.record = record
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        message = MessageToDict(context.message)
+        with open(self.record, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"message": message, "context_id": context.context_id}) + "\n")
+        await event_queue.enqueue_event(
+            new_text_message("received", context_id=context.context_id, task_id=context.task_id)
+        )
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        raise NotImplementedError
+
+
+def card(port, token):
+    secured = {}
+    if token:
+        secured = {
+            "security_schemes": {
+                "bearer": SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(scheme="bearer"))
+            },
+            "security_requirements": [SecurityRequirement(schemes={"bearer": StringList()})],
+        }
+    return AgentCard(
+        name="webhook-test-agent",
+        description="Records the webhooks hookgate delivers",
+        version="1.0.0",
+        supported_interfaces=[
+            AgentInterface(url=f"http://127.0.0.1:{port}/", protocol_binding="JSONRPC", protocol_version="1.0")
+        ],
+        capabilities=AgentCapabilities(streaming=False),
+        default_input_modes=["application/json", "text/plain"],
+        default_output_modes=["text/plain"],
+        skills=[AgentSkill(id="webhooks", name="Webhooks", description="Reacts to webhooks", tags=["webhooks"])],
+        **secured,
+    )
+
+
+class BearerOnly(BaseHTTPMiddleware):
+    def __init__(self, app, token):
+        super().__init__(app)
+        self.token = token
+
+    async def dispatch(self, request, call_next):
+        if request.method == "POST" and request.headers.get("authorization") != f"Bearer {self.token}":
+            return JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)
+        return await call_next(request)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--record", required=True)
+    parser.add_argument("--token")
+    args = parser.parse_args()
+    agent_card = card(args.port, args.token)
+    handler = DefaultRequestHandler(
+        agent_executor=RecordingExecutor(args.record),
+        task_store=InMemoryTaskStore(),
+        agent_card=agent_card,
+    )
+    routes = create_agent_card_routes(agent_card) + create_jsonrpc_routes(handler, rpc_url="/")
+    app = Starlette(routes=routes)
+    if args.token:
+        app.add_middleware(BearerOnly, token=args.token)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
