@@ -49,7 +49,7 @@ async fn route_with(app: &TestApp, agent: &AcpAgent, filter: Value, ignore: Valu
 }
 
 /// A GitHub call of `event` with `body`, signed with the test key.
-async fn send_github(app: &TestApp, event: &str, body: &Value, delivery: &str) -> Reply {
+pub async fn send_github(app: &TestApp, event: &str, body: &Value, delivery: &str) -> Reply {
     send_github_to(app, "code_changes", event, body, delivery).await
 }
 
@@ -73,7 +73,7 @@ pub async fn send_github_to(
         .await
 }
 
-fn pull_request(number: u64, draft: bool, sender: &str) -> Value {
+pub fn pull_request(number: u64, draft: bool, sender: &str) -> Value {
     json!({"action": "opened", "number": number,
            "pull_request": {"number": number, "draft": draft},
            "repository": {"full_name": "octo/hello"}, "sender": {"login": sender}})
@@ -452,7 +452,7 @@ async fn a_sync_agent_receives_message_send_in_order(backend: Backend) {
 
 /// The GitHub key and an acp_event route on `code_changes` for the
 /// already registered `pr-agent`, with `extra` route fields.
-async fn route_with_key_and(app: &TestApp, extra: Value) {
+pub async fn route_with_key_and(app: &TestApp, extra: Value) {
     app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
         .await;
     let mut body = json!({"agent_name": "pr-agent", "path": "code_changes",
@@ -652,7 +652,7 @@ async fn a_shadow_agent_gets_every_event_and_its_failures_touch_nothing(backend:
 }
 
 /// `count` events of pull request `pr` numbered from `first`; the answers.
-async fn burst(app: &TestApp, pr: u64, first: u64, count: u64) -> Vec<Value> {
+pub async fn burst(app: &TestApp, pr: u64, first: u64, count: u64) -> Vec<Value> {
     let mut answers = Vec::new();
     for n in first..first + count {
         let mut body = pull_request(pr, false, "octocat");
@@ -887,7 +887,7 @@ fn batches(agent: &AcpAgent) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn edits(range: std::ops::RangeInclusive<u64>) -> Vec<String> {
+pub fn edits(range: std::ops::RangeInclusive<u64>) -> Vec<String> {
     range.map(|n| format!("edit-{n}")).collect()
 }
 

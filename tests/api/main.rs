@@ -7,6 +7,7 @@ mod helpers;
 
 mod a2a;
 mod a2a_agent;
+mod a2a_routes;
 mod accounts;
 mod acp_agent;
 mod admin_cli;

@@ -214,6 +214,30 @@ async function pauseAndResume(page) {
   await showsNoSecret(page, 'an agent');
 }
 
+/** Registers an ACP agent from the Agents page (its internal key shown
+ *  once), and is told what is wrong with an A2A agent's card. */
+async function registerAgents(page) {
+  await page.click('nav >> text=Agents');
+  const form = page.locator('form[aria-label="Register an agent"]');
+  await form.locator('input[name=agent-name]').fill('form-agent');
+  await form.locator('input[name=acp_url]').fill(AGENT_URL);
+  await form.getByRole('button', { name: 'Register' }).click();
+  const shown = page.locator('[role=dialog] input[data-secret]');
+  await shown.waitFor({ timeout: STEP_MS });
+  check((await shown.inputValue()).length >= 32, 'the new agent\'s internal key is shown once');
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  const row = page.locator('tr[data-agent="form-agent"]');
+  await row.getByText('ACP (async)').waitFor({ timeout: STEP_MS });
+  check((await admin('/agents/name/form-agent')).acp_url === AGENT_URL, 'the agent is registered at its URL');
+  await form.locator('input[name=agent-name]').fill('card-agent');
+  await form.locator('select[name=protocol]').selectOption('a2a');
+  await form.locator('input[name=agent_card_url]').fill(`${BASE}/no-card-here.json`);
+  await form.getByRole('button', { name: 'Register' }).click();
+  await form.getByText('cannot be used').waitFor({ timeout: STEP_MS });
+  check((await admin('/agents/name/card-agent')).id === undefined, 'an agent whose card cannot be read is not stored');
+  await shot(page, '11-register-agent');
+}
+
 /** At a phone's width the page itself does not scroll sideways (wide
  *  tables scroll inside their own box). */
 async function phoneWidth(browser, storage) {
@@ -255,6 +279,7 @@ async function main() {
     const secret = await createGithubKey(page);
     await routePreview(page);
     await pauseAndResume(page);
+    await registerAgents(page);
     const storage = await page.evaluate(() => Object.fromEntries(Object.entries(sessionStorage)));
     await phoneWidth(browser, storage);
     console.log('RESULT ' + JSON.stringify({ live, retried: failed, new_key: 'octo/browser', new_secret: secret }));

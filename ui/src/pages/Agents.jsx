@@ -1,8 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, get, post, query } from '../api.js';
+import { AgentForm } from './AgentForm.jsx';
 
-/** Every agent: URL, type, whether its deliveries are paused; pause,
- *  resume, delete (asked first). */
+/** Where hookgate delivers to the agent, by its protocol. */
+const address = (a) => (a.protocol === 'a2a' ? a.a2a_url : a.acp_url);
+
+/** The protocol as shown: ACP with its type, A2A with its version. */
+const protocolOf = (a) => (a.protocol === 'a2a' ? `A2A ${a.a2a_version || ''}` : `ACP (${a.acp_type})`);
+
+/** Every agent: protocol, address, whether its deliveries are paused;
+ *  pause, resume, delete (asked first); register a new one. */
 export function Agents() {
   const [agents, setAgents] = useState([]);
   const [error, setError] = useState('');
@@ -20,13 +27,13 @@ export function Agents() {
       {error && <p role="alert" class="error">{error}</p>}
       <div class="scroll">
         <table>
-          <thead><tr><th scope="col">Name</th><th scope="col">ACP URL</th><th scope="col">Type</th><th scope="col">Deliveries</th><th scope="col">Actions</th></tr></thead>
+          <thead><tr><th scope="col">Name</th><th scope="col">Protocol</th><th scope="col">Address</th><th scope="col">Deliveries</th><th scope="col">Actions</th></tr></thead>
           <tbody>
             {agents.map((a) => (
               <tr data-agent={a.name}>
                 <td><a href={`#/agents/${a.id}`}>{a.name}</a></td>
-                <td class="mono">{a.acp_url}</td>
-                <td>{a.acp_type}</td>
+                <td>{protocolOf(a)}</td>
+                <td class="mono">{address(a)}</td>
                 <td>{a.deliveries_paused_at ? `paused since ${a.deliveries_paused_at}` : 'running'}</td>
                 <td class="actions">
                   {a.deliveries_paused_at
@@ -40,6 +47,7 @@ export function Agents() {
         </table>
         {!agents.length && !error && <p class="muted">No agents yet.</p>}
       </div>
+      <AgentForm onRegistered={load} />
     </section>
   );
 }
@@ -56,6 +64,10 @@ export function Agent({ id }) {
       .then(([a, k, r]) => { setAgent(a); setKeys(k); setRoutes(r); })
       .catch((e) => setError(e.message));
   }, [id]);
+  const [cardError, setCardError] = useState('');
+  const readCard = () => post(`/agents/${id}/refresh_card`)
+    .then((a) => { setAgent(a); setCardError(''); })
+    .catch((e) => setCardError(e.message));
   if (error) return <p role="alert" class="error">{error}</p>;
   if (!agent) return <p class="muted">Loading…</p>;
   return (
@@ -64,8 +76,15 @@ export function Agent({ id }) {
       <h1>{agent.name}</h1>
       <dl class="fields">
         <dt>Id</dt><dd class="mono">{agent.id}</dd>
-        <dt>ACP URL</dt><dd class="mono">{agent.acp_url}</dd>
-        <dt>Type</dt><dd>{agent.acp_type}</dd>
+        <dt>Protocol</dt><dd>{protocolOf(agent)}</dd>
+        <dt>Address</dt><dd class="mono">{address(agent)}</dd>
+        {agent.protocol === 'a2a' && (
+          <>
+            <dt>Agent Card</dt><dd class="mono">{agent.agent_card_url}</dd>
+            <dt>Card read</dt><dd>{agent.card_read_at} <button type="button" onClick={readCard}>Read the card again</button>
+              {cardError && <span role="alert" class="error"> {cardError}</span>}</dd>
+          </>
+        )}
         <dt>Deliveries</dt><dd>{agent.deliveries_paused_at ? `paused since ${agent.deliveries_paused_at}` : 'running'}</dd>
         <dt>Identities</dt><dd class="mono">{(agent.identities || []).join(', ') || '–'}</dd>
       </dl>
