@@ -5,7 +5,11 @@ need is added: every message it is given is appended, as the SDK parsed it,
 to a JSON-lines file (so it survives restarts), and with --token every call
 must carry that bearer token (the card declares the scheme).
 
-    agent.py --port P --record FILE [--token T]
+    agent.py --port P --record FILE [--token T] [--v0.3]
+
+With --v0.3 it serves a 0.3 card (`url`, `protocolVersion` 0.3.0) and the
+SDK's 0.3 compatibility on its JSON-RPC route, as an agent built on the
+SDK's 0.3 releases would answer.
 """
 
 import argparse
@@ -16,6 +20,7 @@ from google.protobuf.json_format import MessageToDict
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from a2a.helpers.proto_helpers import new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -23,6 +28,7 @@ from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from a2a.types import (
     AgentCapabilities,
     AgentCard,
@@ -75,6 +81,27 @@ def card(port, token):
     )
 
 
+def older_card(port):
+    """A card as 0.3 agents publish it."""
+    card = {
+        "name": "webhook-test-agent",
+        "description": "Records the webhooks hookgate delivers",
+        "url": f"http://127.0.0.1:{port}/",
+        "preferredTransport": "JSONRPC",
+        "protocolVersion": "0.3.0",
+        "version": "1.0.0",
+        "capabilities": {"streaming": False},
+        "defaultInputModes": ["application/json"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [],
+    }
+
+    async def serve(request):
+        return JSONResponse(card)
+
+    return serve
+
+
 class BearerOnly(BaseHTTPMiddleware):
     def __init__(self, app, token):
         super().__init__(app)
@@ -91,6 +118,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--record", required=True)
     parser.add_argument("--token")
+    parser.add_argument("--v0.3", dest="v03", action="store_true")
     args = parser.parse_args()
     agent_card = card(args.port, args.token)
     handler = DefaultRequestHandler(
@@ -98,7 +126,11 @@ def main():
         task_store=InMemoryTaskStore(),
         agent_card=agent_card,
     )
-    routes = create_agent_card_routes(agent_card) + create_jsonrpc_routes(handler, rpc_url="/")
+    if args.v03:
+        routes = [Route(AGENT_CARD_WELL_KNOWN_PATH, older_card(args.port), methods=["GET"])]
+        routes += create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)
+    else:
+        routes = create_agent_card_routes(agent_card) + create_jsonrpc_routes(handler, rpc_url="/")
     app = Starlette(routes=routes)
     if args.token:
         app.add_middleware(BearerOnly, token=args.token)

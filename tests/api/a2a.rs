@@ -18,7 +18,9 @@ use std::time::Duration;
 db_tests!(
     each_task_is_one_context_in_order_through_an_agent_outage,
     cards_that_cannot_be_used_are_refused_and_can_be_read_again,
-    a_bearer_token_is_sent_to_an_agent_that_asks_for_one
+    a_bearer_token_is_sent_to_an_agent_that_asks_for_one,
+    an_agent_whose_card_says_0_3_gets_0_3_calls,
+    a_plain_forward_reaches_the_cards_interface
 );
 
 /// Registers the A2A agent at `url` as `pr-agent`, with `extra` fields.
@@ -315,5 +317,66 @@ async fn a_bearer_token_is_sent_to_an_agent_that_asks_for_one(backend: Backend) 
         keys.text().contains("\"outbound\"") && !keys.text().contains(token),
         "{}",
         keys.text()
+    );
+}
+
+async fn an_agent_whose_card_says_0_3_gets_0_3_calls(backend: Backend) {
+    let app = queue_app(backend).await;
+    let agent = A2aAgent::start_older().await;
+    let registered = register_a2a(&app, &agent.url(), json!({})).await;
+    assert_eq!(registered.status, 200, "{}", registered.text());
+    assert_eq!(registered.json()["a2a_version"], "0.3");
+    app.create_key(
+        "pr-agent",
+        "octo/hello",
+        "github",
+        Some(crate::delivery::SECRET),
+    )
+    .await;
+    let route = json!({"agent_name": "pr-agent", "path": "code_changes", "mode": "acp_event",
+        "task_key": "{conversation}", "content": "text",
+        "text_template": "PR {body.pull_request.number}: {body.action}"});
+    let made = app.post_json("/agent_routes", route).await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let ids = send_pr_events(&app, 4, 3).await;
+    wait_for_status(&app, ids.last().unwrap(), "delivered").await;
+    let messages = agent.wait_for(3).await;
+    let texts: Vec<&str> = messages
+        .iter()
+        .map(|m| m["parts"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["PR 4: edit-1", "PR 4: edit-2", "PR 4: edit-3"]);
+    let sent: Vec<&str> = messages
+        .iter()
+        .map(|m| m["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent, ids, "message ids are the event ids");
+}
+
+async fn a_plain_forward_reaches_the_cards_interface(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let upstream = Upstream::start().await;
+    let cards = CardServer::start();
+    let interface = format!("{}/a2a", upstream.url);
+    cards.card(json!([{"url": interface, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]));
+    let body = json!({"name": "fwd-agent", "protocol": "a2a", "agent_card_url": format!("{}/card", cards.url)});
+    let made = app.post_json("/agents/register", body).await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let key = app.create_key("fwd-agent", "ops", "external", None).await;
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    let reply = app
+        .forward(
+            actix_web::http::Method::POST,
+            "fwd-agent",
+            "hook?x=1",
+            &[("x-agent-api-key", &key)],
+            "{}",
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let received = upstream.single();
+    assert_eq!(
+        received.uri, "/a2a/hook?x=1",
+        "the sub-path follows the interface URL"
     );
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn python() -> &'static Path {
+pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| venv::python("tests/a2a/requirements.txt", "a2a-venv"))
 }
@@ -19,6 +19,8 @@ fn python() -> &'static Path {
 pub struct A2aAgent {
     pub port: u16,
     token: Option<String>,
+    /// Serves a 0.3 card and the SDK's 0.3 compatibility.
+    older: bool,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -31,6 +33,15 @@ impl A2aAgent {
     /// An agent whose card declares a bearer scheme and which refuses
     /// calls without `token`.
     pub async fn start_with(token: Option<&str>) -> Self {
+        Self::launch(token, false).await
+    }
+
+    /// An agent as the SDK's 0.3 releases made them: a 0.3 card, 0.3 calls.
+    pub async fn start_older() -> Self {
+        Self::launch(None, true).await
+    }
+
+    async fn launch(token: Option<&str>, older: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -39,6 +50,7 @@ impl A2aAgent {
         let mut agent = Self {
             port,
             token: token.map(str::to_owned),
+            older,
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
@@ -65,6 +77,9 @@ impl A2aAgent {
             .stderr(Stdio::inherit());
         if let Some(token) = &self.token {
             command.args(["--token", token]);
+        }
+        if self.older {
+            command.arg("--v0.3");
         }
         self.child = Some(command.spawn().expect("start tests/a2a/agent.py"));
         let card = format!("{}/.well-known/agent-card.json", self.url());

@@ -2,6 +2,7 @@
 //! agent: agents, keys, routes, deliveries, tasks, send-test, tail, completions,
 //! tables and `--json`, and the exit codes scripts rely on.
 
+use crate::a2a_agent::A2aAgent;
 use crate::acp_agent::AcpAgent;
 use crate::delivery::{acp_setup_at, pr_event, send_pr};
 use crate::helpers::*;
@@ -24,8 +25,14 @@ async fn cli_line(port: u16, line: &str) -> Output {
 }
 
 async fn cli_with(port: u16, token: Option<&str>, args: &[&str]) -> Output {
+    cli_env(port, token, args, &[]).await
+}
+
+/// As [`cli_with`], with more environment variables set.
+async fn cli_env(port: u16, token: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = hookgate_command();
     cmd.args(args)
+        .envs(env.iter().copied())
         .env("HOOKGATE_URL", format!("http://127.0.0.1:{port}"));
     if let Some(token) = token {
         cmd.env("HOOKGATE_ADMIN_TOKEN", token);
@@ -68,10 +75,73 @@ fn app_of(process: &Process, db: TestDb) -> TestApp {
 }
 
 db_tests!(
+    agents_of_both_protocols_are_registered_through_the_cli,
     agents_keys_and_routes_through_the_cli,
     deliveries_list_show_and_retry_through_the_cli,
     send_test_reaches_a_real_agent_and_tail_shows_it
 );
+
+async fn agents_of_both_protocols_are_registered_through_the_cli(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let process = start(&db, &[]).await;
+    let port = process.port;
+    let token = "a2a-cli-bearer-5e1d";
+    let agent = A2aAgent::start_with(Some(token)).await;
+    let registered = ok(&cli_env(
+        port,
+        Some(TOKEN),
+        &[
+            "agents",
+            "register",
+            "a2a-cli",
+            "--agent-card-url",
+            &agent.url(),
+            "--outbound-token-env",
+            "AGENT_TOKEN",
+        ],
+        &[("AGENT_TOKEN", token)],
+    )
+    .await);
+    assert!(
+        registered.contains("Registered A2A agent a2a-cli: A2A 1.0 at"),
+        "{registered}"
+    );
+    assert!(registered.contains("Its internal key"), "{registered}");
+    assert!(
+        !registered.contains(token),
+        "the token is never printed: {registered}"
+    );
+    let acp = ok(&cli_line(port, "agents register acp-cli --acp-url http://127.0.0.1:9").await);
+    assert!(
+        acp.contains("Registered ACP agent acp-cli at http://127.0.0.1:9"),
+        "{acp}"
+    );
+    let listed = ok(&cli_line(port, "agents list").await);
+    assert!(
+        listed.contains("PROTOCOL") && listed.contains(&format!("{}/", agent.url())),
+        "{listed}"
+    );
+    let read = ok(&cli_line(port, "agents refresh-card a2a-cli").await);
+    assert!(
+        read.contains("Read the card of a2a-cli again: A2A 1.0"),
+        "{read}"
+    );
+    let shown = ok(&cli_line(port, "agents show a2a-cli").await);
+    assert!(
+        shown.contains("outbound") && !shown.contains(token),
+        "{shown}"
+    );
+
+    let no_address = cli_line(port, "agents register lost").await;
+    assert_eq!(code(&no_address), 2, "clap refuses it before any call");
+    let unreadable = format!("agents register bad --agent-card-url {}", closed_port_url());
+    let refused = cli_line(port, &unreadable).await;
+    assert_eq!(code(&refused), 5, "a 422 is a refusal");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cannot be used"), "{said}");
+    let not_a2a = cli_line(port, "agents refresh-card acp-cli").await;
+    assert_eq!(code(&not_a2a), 5);
+}
 
 async fn agents_keys_and_routes_through_the_cli(backend: Backend) {
     let db = TestDb::new(&backend);

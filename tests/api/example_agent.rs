@@ -152,3 +152,73 @@ async fn example_agent_receives_both_events_in_one_task(backend: Backend) {
         "{printed}"
     );
 }
+
+db_tests!(the_a2a_example_gets_a_pull_request_as_one_context);
+
+/// `examples/a2a_agent.py` as the README walks through it: it serves its
+/// card, registers itself with a bearer token, and a pull request's events
+/// arrive as messages of one context, in order.
+async fn the_a2a_example_gets_a_pull_request_as_one_context(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let port = free_port();
+    let child = Command::new(crate::a2a_agent::python())
+        .arg(crate::venv::project_file("examples/a2a_agent.py"))
+        .env("HOOKGATE_URL", &app.address)
+        .env("AGENT_NAME", "pr-agent")
+        .env("AGENT_PORT", port.to_string())
+        .env("AGENT_TOKEN", "example-bearer-token")
+        .env_remove("HOOKGATE_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the A2A example starts");
+    let mut registered = false;
+    for _ in 0..600 {
+        if app.get("/agents/name/pr-agent").await.status == 200 {
+            registered = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(registered, "the A2A example registered itself");
+    app.create_key("pr-agent", "octo/hello", "github", Some(SECRET))
+        .await;
+    let route = json!({"agent_name": "pr-agent", "path": "code_changes", "mode": "acp_event",
+                       "task_key": "{conversation}", "missing_task_key": "ignore"});
+    let made = app.post_json("/agent_routes", route).await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    for (action, id) in [("opened", "a-1"), ("synchronize", "a-2")] {
+        let accepted = send_pr(&app, &pr_event(7, action), id).await.json();
+        wait_for_status(&app, accepted["event_id"].as_str().unwrap(), "delivered").await;
+    }
+    let mut child = child;
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains("registered pr-agent with hookgate: A2A 1.0"),
+        "{printed}"
+    );
+    for (sequence, action) in [(1, "opened"), (2, "synchronize")] {
+        let line = format!(
+            "task=github:octo/hello#7 sequence={sequence} from=github:octo/hello pull_request {action}"
+        );
+        assert!(printed.contains(&line), "{line:?} in {printed}");
+    }
+}
+
+#[test]
+fn the_a2a_example_pins_the_sdk_the_tests_run() {
+    let pins = |file: &str| -> Vec<String> {
+        std::fs::read_to_string(crate::venv::project_file(file))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        pins("examples/a2a_agent.requirements.txt"),
+        pins("tests/a2a/requirements.txt")
+    );
+}
