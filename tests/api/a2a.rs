@@ -8,6 +8,7 @@ use crate::delivery::{
     github_route, pr_event, queue_app, send_pr, send_pr_events, wait_for_status,
 };
 use crate::helpers::*;
+use crate::process::{free_port, Process};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -20,7 +21,8 @@ db_tests!(
     cards_that_cannot_be_used_are_refused_and_can_be_read_again,
     a_bearer_token_is_sent_to_an_agent_that_asks_for_one,
     an_agent_whose_card_says_0_3_gets_0_3_calls,
-    a_plain_forward_reaches_the_cards_interface
+    a_plain_forward_reaches_the_cards_interface,
+    cards_are_read_again_at_start
 );
 
 /// Registers the A2A agent at `url` as `pr-agent`, with `extra` fields.
@@ -157,13 +159,13 @@ async fn each_task_is_one_context_in_order_through_an_agent_outage(backend: Back
 }
 
 /// A card server whose answer the test changes: (status, body).
-struct CardServer {
-    url: String,
+pub struct CardServer {
+    pub url: String,
     answer: Arc<Mutex<(u16, String)>>,
 }
 
 impl CardServer {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let answer = Arc::new(Mutex::new((404, String::new())));
         let shared = answer.clone();
         let server = HttpServer::new(move || {
@@ -186,7 +188,7 @@ impl CardServer {
         *self.answer.lock().unwrap() = (status, body);
     }
 
-    fn card(&self, interfaces: Value) {
+    pub fn card(&self, interfaces: Value) {
         self.answer(
             200,
             json!({"name": "x", "supportedInterfaces": interfaces}).to_string(),
@@ -379,4 +381,33 @@ async fn a_plain_forward_reaches_the_cards_interface(backend: Backend) {
         received.uri, "/a2a/hook?x=1",
         "the sub-path follows the interface URL"
     );
+}
+
+async fn cards_are_read_again_at_start(backend: Backend) {
+    let db = TestDb::new(&backend);
+    let first = Process::start(&db.url, free_port()).await;
+    let app = first.app(db);
+    let cards = CardServer::start();
+    cards.card(json!([{"url": "http://127.0.0.1:9/old", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]));
+    let body = json!({"name": "moving-agent", "protocol": "a2a", "agent_card_url": cards.url});
+    let made = app.post_json("/agents/register", body).await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    first.crash();
+    // While hookgate was down, the agent moved.
+    cards.card(json!([{"url": "http://127.0.0.1:9/new", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]));
+    let second = Process::start(&app.db.url, free_port()).await;
+    let again = second.app(TestDb::shared(&app.db.url));
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = again.get("/agents/name/moving-agent").await.json();
+        if seen["a2a_url"] == "http://127.0.0.1:9/new" {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen["a2a_url"], "http://127.0.0.1:9/new",
+        "read again at start: {seen}"
+    );
+    assert_ne!(seen["card_read_at"], made.json()["card_read_at"]);
 }

@@ -64,6 +64,18 @@ async fn the_database_holds_no_secret_in_plaintext(backend: Backend) {
         app.create_key("agent-a", name, kind, Some(value)).await;
         values.push(value.to_owned());
     }
+    // An A2A agent's bearer token, given at registration.
+    let cards = crate::a2a::CardServer::start();
+    cards.card(json!([{"url": upstream.url, "protocolBinding": "JSONRPC"}]));
+    let token = "a2a-bearer-token-value-8";
+    let a2a = app
+        .post_json(
+            "/agents/register",
+            json!({"name": "agent-b", "protocol": "a2a", "agent_card_url": cards.url, "outbound_token": token}),
+        )
+        .await;
+    assert_eq!(a2a.status, 200, "{}", a2a.text());
+    values.push(token.to_owned());
     for kind in ["external", "standard_webhooks"] {
         let created = app.create_key("agent-a", kind, kind, None).await;
         values.push(created["api_key"].as_str().unwrap().to_owned());
