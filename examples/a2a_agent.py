@@ -89,20 +89,22 @@ class WebhookExecutor(AgentExecutor):
         raise NotImplementedError
 
 
-def agent_card():
+def agent_card(name, port, token):
+    """The card hookgate reads: a JSON-RPC interface at 127.0.0.1:`port`,
+    and a bearer scheme when the agent has a `token`."""
     secured = {}
-    if TOKEN:
+    if token:
         scheme = SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(scheme="bearer"))
         secured = {
             "security_schemes": {"bearer": scheme},
             "security_requirements": [SecurityRequirement(schemes={"bearer": StringList()})],
         }
     return AgentCard(
-        name=AGENT_NAME,
+        name=name,
         description="Reacts to pull requests and Slack threads delivered by hookgate",
         version="1.0.0",
         supported_interfaces=[
-            AgentInterface(url=f"http://127.0.0.1:{PORT}/", protocol_binding="JSONRPC", protocol_version="1.0")
+            AgentInterface(url=f"http://127.0.0.1:{port}/", protocol_binding="JSONRPC", protocol_version="1.0")
         ],
         capabilities=AgentCapabilities(streaming=False),
         default_input_modes=["application/json", "text/plain"],
@@ -113,8 +115,14 @@ def agent_card():
 
 
 class BearerOnly(BaseHTTPMiddleware):
+    """Refuses every call without the agent's bearer token."""
+
+    def __init__(self, app, token):
+        super().__init__(app)
+        self.token = token
+
     async def dispatch(self, request, call_next):
-        if request.method == "POST" and request.headers.get("authorization") != f"Bearer {TOKEN}":
+        if request.method == "POST" and request.headers.get("authorization") != f"Bearer {self.token}":
             print("refused a call without the bearer token", flush=True)
             return JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)
         return await call_next(request)
@@ -144,13 +152,13 @@ def register_when_serving():
 
 
 def main():
-    card = agent_card()
+    card = agent_card(AGENT_NAME, PORT, TOKEN)
     handler = DefaultRequestHandler(
         agent_executor=WebhookExecutor(), task_store=InMemoryTaskStore(), agent_card=card
     )
     app = Starlette(routes=create_agent_card_routes(card) + create_jsonrpc_routes(handler, rpc_url="/"))
     if TOKEN:
-        app.add_middleware(BearerOnly)
+        app.add_middleware(BearerOnly, token=TOKEN)
     threading.Thread(target=register_when_serving, daemon=True).start()
     print(f"serving {AGENT_NAME} on 127.0.0.1:{PORT}", flush=True)
     uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")

@@ -3,7 +3,8 @@ AgentExecutor behind the SDK's DefaultRequestHandler and InMemoryTaskStore,
 served with the SDK's JSON-RPC and Agent Card routes. Only what the tests
 need is added: every message it is given is appended, as the SDK parsed it,
 to a JSON-lines file (so it survives restarts), and with --token every call
-must carry that bearer token (the card declares the scheme).
+must carry that bearer token (the card declares the scheme). Its card and
+bearer check are the example agent's.
 
     agent.py --port P --record FILE [--token T] [--v0.3]
 
@@ -14,11 +15,12 @@ SDK's 0.3 releases would answer.
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 import uvicorn
 from google.protobuf.json_format import MessageToDict
 from starlette.applications import Starlette
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -29,16 +31,10 @@ from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
-from a2a.types import (
-    AgentCapabilities,
-    AgentCard,
-    AgentInterface,
-    AgentSkill,
-    HTTPAuthSecurityScheme,
-    SecurityRequirement,
-    SecurityScheme,
-    StringList,
-)
+
+# The card and the bearer check are the example agent's (examples/a2a_agent.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+import a2a_agent as example  # noqa: E402
 
 
 class RecordingExecutor(AgentExecutor):
@@ -55,30 +51,6 @@ class RecordingExecutor(AgentExecutor):
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         raise NotImplementedError
-
-
-def card(port, token):
-    secured = {}
-    if token:
-        secured = {
-            "security_schemes": {
-                "bearer": SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(scheme="bearer"))
-            },
-            "security_requirements": [SecurityRequirement(schemes={"bearer": StringList()})],
-        }
-    return AgentCard(
-        name="webhook-test-agent",
-        description="Records the webhooks hookgate delivers",
-        version="1.0.0",
-        supported_interfaces=[
-            AgentInterface(url=f"http://127.0.0.1:{port}/", protocol_binding="JSONRPC", protocol_version="1.0")
-        ],
-        capabilities=AgentCapabilities(streaming=False),
-        default_input_modes=["application/json", "text/plain"],
-        default_output_modes=["text/plain"],
-        skills=[AgentSkill(id="webhooks", name="Webhooks", description="Reacts to webhooks", tags=["webhooks"])],
-        **secured,
-    )
 
 
 def older_card(port):
@@ -102,17 +74,6 @@ def older_card(port):
     return serve
 
 
-class BearerOnly(BaseHTTPMiddleware):
-    def __init__(self, app, token):
-        super().__init__(app)
-        self.token = token
-
-    async def dispatch(self, request, call_next):
-        if request.method == "POST" and request.headers.get("authorization") != f"Bearer {self.token}":
-            return JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)
-        return await call_next(request)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -120,7 +81,7 @@ def main():
     parser.add_argument("--token")
     parser.add_argument("--v0.3", dest="v03", action="store_true")
     args = parser.parse_args()
-    agent_card = card(args.port, args.token)
+    agent_card = example.agent_card("webhook-test-agent", args.port, args.token)
     handler = DefaultRequestHandler(
         agent_executor=RecordingExecutor(args.record),
         task_store=InMemoryTaskStore(),
@@ -133,7 +94,7 @@ def main():
         routes = create_agent_card_routes(agent_card) + create_jsonrpc_routes(handler, rpc_url="/")
     app = Starlette(routes=routes)
     if args.token:
-        app.add_middleware(BearerOnly, token=args.token)
+        app.add_middleware(example.BearerOnly, token=args.token)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
