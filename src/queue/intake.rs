@@ -89,15 +89,25 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let left = match &self.spool {
-                Some(spool) if spool.is_spooling() => Some((batch, None)),
-                _ => self.commit(batch).map(|(left, e)| (left, Some(e))),
-            };
-            let Some((left, outage)) = left else { continue };
-            match (&self.spool, outage) {
-                (Some(spool), outage) => spool_batch(spool, left, outage),
-                (None, Some(e)) => fail(left, &e),
-                (None, None) => unreachable!("only a spool spools"),
+            self.take(batch);
+        }
+    }
+
+    /// Commits or spools one batch: while anything is spooled, everything
+    /// is (arrival order); what an outage leaves uncommitted is spooled,
+    /// or refused without a spool.
+    fn take(&self, batch: Vec<Item>) {
+        match &self.spool {
+            Some(spool) if spool.is_spooling() => spool_batch(spool, batch, None),
+            Some(spool) => {
+                if let Some((left, e)) = self.commit(batch) {
+                    spool_batch(spool, left, Some(e));
+                }
+            }
+            None => {
+                if let Some((left, e)) = self.commit(batch) {
+                    fail(left, &e);
+                }
             }
         }
     }
