@@ -3,6 +3,7 @@
 
 mod agent_name;
 mod agent_protocol;
+mod agent_url;
 mod call_source;
 mod condition;
 mod hmac_config;
@@ -19,6 +20,7 @@ mod template;
 
 pub use agent_name::AgentName;
 pub use agent_protocol::{A2aVersion, AgentProtocol};
+pub use agent_url::absolute_http_url;
 pub use call_source::{Actor, ActorField, CallSource};
 pub use condition::{Condition, Conditions};
 pub use hmac_config::{ContentPart, HmacAlgorithm, HmacConfig, HmacEncoding};

@@ -4,7 +4,7 @@
 //! 0.3 card names its main `url` with a `preferredTransport` and
 //! `additionalInterfaces`.
 
-use crate::domain::A2aVersion;
+use crate::domain::{absolute_http_url, A2aVersion};
 use serde::Deserialize;
 
 /// The most of a card hookgate reads; real cards are a few KiB.
@@ -78,7 +78,11 @@ pub fn json_rpc_interface(body: &[u8]) -> Result<CardInterface, CardError> {
     let url = url
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| CardError("the Agent Card's JSON-RPC interface has no url".into()))?;
-    absolute(&url)?;
+    absolute_http_url("url", &url).map_err(|_| {
+        CardError(format!(
+            "the Agent Card's interface url {url:?} is not an absolute http:// or https:// URL"
+        ))
+    })?;
     Ok(CardInterface { url, version })
 }
 
@@ -104,19 +108,6 @@ fn no_json_rpc(offered: &[Interface]) -> CardError {
         "the Agent Card offers no JSON-RPC interface (it offers {}); hookgate speaks A2A over JSON-RPC",
         if bindings.is_empty() { "none".to_owned() } else { bindings.join(", ") }
     ))
-}
-
-fn absolute(url: &str) -> Result<(), CardError> {
-    let bad = || {
-        CardError(format!(
-            "the Agent Card's interface url {url:?} is not an absolute http:// or https:// URL"
-        ))
-    };
-    let uri: actix_web::http::Uri = url.parse().map_err(|_| bad())?;
-    match uri.scheme_str() {
-        Some("http" | "https") if uri.host().is_some() => Ok(()),
-        _ => Err(bad()),
-    }
 }
 
 #[cfg(test)]

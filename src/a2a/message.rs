@@ -25,7 +25,7 @@ pub struct EventMessage<'a> {
 
 /// What of a stored ACP content a message carries; borrowed, never parsed
 /// into a tree (a body stays the bytes intake stored).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct StoredContent<'a> {
     #[serde(rename = "type", default)]
     kind: Option<&'a str>,
@@ -100,13 +100,7 @@ pub struct Request<'a> {
 
 /// The JSON-RPC call that delivers `event` to an agent speaking `version`.
 pub fn send_message<'a>(event: &EventMessage<'a>, version: A2aVersion) -> Request<'a> {
-    let stored: StoredContent<'a> =
-        serde_json::from_str(event.content.get()).unwrap_or(StoredContent {
-            kind: None,
-            data: None,
-            content: None,
-            provenance: None,
-        });
+    let stored: StoredContent<'a> = serde_json::from_str(event.content.get()).unwrap_or_default();
     let v1 = version == A2aVersion::V1;
     let part = part(stored.kind, stored.data, stored.content, v1);
     let message = Message {

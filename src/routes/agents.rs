@@ -12,7 +12,7 @@ use super::identities::parse_identities;
 use super::AppState;
 use crate::db::agents::{self, Agent, AgentResponse, Registration};
 use crate::db::{is_unique_violation, DbConnection};
-use crate::domain::{AcpType, AgentName, AgentProtocol, Revealed, Secret};
+use crate::domain::{absolute_http_url, AcpType, AgentName, AgentProtocol, Revealed, Secret};
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
@@ -115,9 +115,7 @@ impl RegisterAgentRequest {
         };
         Ok((registration, card_url))
     }
-}
 
-impl RegisterAgentRequest {
     /// The protocol and where the agent is: an ACP agent's `acp_url`, an
     /// A2A agent's card URL; each field refused where it does not belong.
     fn address(&self) -> Result<(AgentProtocol, Option<String>, Option<String>), AdminError> {
@@ -129,7 +127,7 @@ impl RegisterAgentRequest {
         match protocol {
             AgentProtocol::Acp => {
                 let url = acp_url.ok_or_else(|| not_for("acp_url", "is required: it is where hookgate delivers to an ACP agent (an A2A agent is registered with \"protocol\": \"a2a\" and its \"agent_card_url\")"))?;
-                validate_acp_url(&url)?;
+                absolute_http_url("acp_url", &url)?;
                 if card_url.is_some() || self.outbound_token.is_some() {
                     let field = if card_url.is_some() {
                         "agent_card_url"
@@ -151,15 +149,6 @@ impl RegisterAgentRequest {
                 Ok((protocol, None, Some(card::card_url(&url)?)))
             }
         }
-    }
-}
-
-fn validate_acp_url(url: &str) -> Result<(), AdminError> {
-    let bad = |why: &str| AdminError::Unprocessable(format!("Field 'acp_url' {why}, got {url:?}."));
-    let uri: actix_web::http::Uri = url.parse().map_err(|_| bad("must be a URL"))?;
-    match uri.scheme_str() {
-        Some("http" | "https") if uri.host().is_some() => Ok(()),
-        _ => Err(bad("must be an absolute http:// or https:// URL")),
     }
 }
 

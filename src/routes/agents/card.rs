@@ -6,7 +6,7 @@ use super::{find, AgentRef};
 use crate::a2a::WELL_KNOWN_CARD_PATH;
 use crate::actors::card_reader::read_card;
 use crate::db::agents::{self, AgentResponse, CardRead};
-use crate::domain::AgentProtocol;
+use crate::domain::{absolute_http_url, AgentProtocol};
 use crate::routes::caller::Caller;
 use crate::routes::errors::{run_change, run_db, AdminError};
 use crate::routes::AppState;
@@ -16,13 +16,7 @@ use actix_web::{web, HttpResponse};
 /// URL without a path names (`http://agent:9999` → its
 /// `/.well-known/agent-card.json`).
 pub fn card_url(raw: &str) -> Result<String, AdminError> {
-    let bad = |why: &str| {
-        AdminError::Unprocessable(format!("Field 'agent_card_url' {why}, got {raw:?}."))
-    };
-    let uri: actix_web::http::Uri = raw.trim().parse().map_err(|_| bad("must be a URL"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        return Err(bad("must be an absolute http:// or https:// URL"));
-    }
+    let uri = absolute_http_url("agent_card_url", raw.trim())?;
     Ok(match uri.path() {
         "" | "/" if uri.query().is_none() => {
             format!("{}{WELL_KNOWN_CARD_PATH}", raw.trim().trim_end_matches('/'))
